@@ -1,0 +1,8 @@
+"""Test configuration shared by the test suite and the doctests of the package."""
+
+import importlib.util
+
+collect_ignore = []
+if importlib.util.find_spec("torch") is None:
+    # the optional torch adapter cannot even be imported without torch; its tests skip themselves
+    collect_ignore.append("ntkdistill/torch")

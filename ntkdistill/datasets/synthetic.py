@@ -1,0 +1,3 @@
+"""Synthetic data sets with a difficulty knob and, where known, the exact NTK margin."""
+
+__all__: list[str] = []

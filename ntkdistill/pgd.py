@@ -1,0 +1,517 @@
+r"""Projected gradient descent on the student, as analysed by Theorem 2 and Proposition 5.
+
+One step (THEORY.md, "Projected gradient descent"):
+
+.. math::
+
+    \hat W_j &= W_j(t) - \eta\, \nabla_{W_j} R(W(t)) \qquad \text{(gradient at the whole } W(t)\text{, E4)}\\
+    W_j(t+1) &= W_j(0) + (\hat W_j - W_j(0)) \min\Bigl(1, \frac{B/\sqrt{m}}{\|\hat W_j - W_j(0)\|}\Bigr)
+    \qquad \text{(one ball per row, E9)}
+
+with :math:`\nabla_{W_j} R = \frac1n \sum_i \ell'(f_i)\, \frac{a_j}{\sqrt m} 1(W_j\cdot x_i > 0)\, x_i`
+(E3), :math:`\ell' = \mu(f) - p` for the soft KL loss (E1) and :math:`-y\mu(-yf)` for the
+logistic loss.
+
+Many networks (seeds times widths) train as one batched computation: their neurons are stacked
+into one matrix, so each step makes one pass over ``X`` for the forward and one for the
+backward product, whatever the number of networks.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import expit
+
+from ._validation import (
+    _short,
+    check_int,
+    check_labels,
+    check_matrix,
+    check_probabilities,
+    check_real,
+    check_rng,
+)
+from .losses import kl_loss, logistic_loss
+from .student import init_symmetric
+
+__all__ = ["pgd", "PGDResult", "project_rows", "network_seeds"]
+
+_LOSSES = ("kl", "logistic")
+
+
+def project_rows(W, W0, radius):
+    r"""Project every row of ``W`` onto its ball around ``W0``: the set :math:`S_B` (E9).
+
+    .. math::
+
+        \Pi(W)_j = W_j(0) + (W_j - W_j(0)) \min\Bigl(1, \frac{r_j}{\|W_j - W_j(0)\|}\Bigr),
+        \qquad r_j = B / \sqrt{m}
+
+    Parameters
+    ----------
+    W, W0 : array, shape (m, d)
+    radius : float or array of shape (m,)
+        The radius of each row's ball; ``inf`` leaves the row unchanged.
+
+    Returns
+    -------
+    ndarray, shape (m, d), the projected weights (a new array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> project_rows(np.array([[3.0, 4.0], [0.3, 0.4]]), np.zeros((2, 2)), 1.0).tolist()
+    [[0.6000000000000001, 0.8], [0.3, 0.4]]
+    """
+    W = np.asarray(W)
+    W0 = np.asarray(W0, dtype=W.dtype)
+    if W.shape != W0.shape or W.ndim != 2:
+        raise ValueError(f"W and W0 must be 2-D arrays of the same shape, got {W.shape} and {W0.shape}.")
+    r = np.broadcast_to(np.asarray(radius, dtype=W.dtype), (W.shape[0],))
+    if np.any(~(r > 0)):
+        raise ValueError(f"radius must be > 0 (or inf), got {_short(radius)}.")
+    diff = W - W0
+    norms = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    factor = np.ones_like(norms)
+    outside = norms > r
+    factor[outside] = r[outside] / norms[outside]
+    return W0 + diff * factor[:, None]
+
+
+@dataclass(frozen=True)
+class PGDResult:
+    r"""What :func:`pgd` returns: one entry per trained network, networks ordered width-major.
+
+    Attributes
+    ----------
+    widths : ndarray of int, shape (K,)
+        Width ``m`` of each network.
+    seeds : list of SeedSequence, length K
+        The seed of each network; ``pgd(..., m=widths[k], seeds=[seeds[k]])`` retrains network k alone.
+    W, W0, a : list of ndarray
+        Final weights :math:`W(T)`, initial weights :math:`W(0)` and output signs, per network.
+    loss, eta, T, B : the run's settings.
+    iterations : ndarray of int, shape (R,)
+        The iterations ``t`` at which ``risk`` and ``error`` were recorded (0 is :math:`W(0)`).
+    risk, error : ndarray, shape (K, R)
+        Surrogate risk (KL or logistic) and classification error (ties count, E6) at each recorded
+        iteration.
+    avg_risk, avg_error : ndarray, shape (K,)
+        :math:`\frac1T \sum_{\tau < T} R(W(\tau))`, the averages the theorems bound, accumulated at
+        every iteration whatever the recording interval.
+    final_risk, final_error : ndarray, shape (K,)
+        At :math:`W(T)`.
+    max_distance : ndarray, shape (K,)
+        :math:`\max_{t \le T} \max_j \|W_j(t) - W_j(0)\|`; it never exceeds :math:`B / \sqrt{m}`.
+    labels : ndarray, shape (n,)
+        The labels the classification error was measured against.
+    """
+
+    widths: np.ndarray
+    seeds: list
+    W: list
+    W0: list
+    a: list
+    loss: str
+    eta: float
+    T: int
+    B: float
+    iterations: np.ndarray
+    risk: np.ndarray
+    error: np.ndarray
+    avg_risk: np.ndarray
+    avg_error: np.ndarray
+    final_risk: np.ndarray
+    final_error: np.ndarray
+    max_distance: np.ndarray
+    labels: np.ndarray = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.W)
+
+    def predict(self, X) -> np.ndarray:
+        """Logits of every network on ``X``: an array of shape (K, n)."""
+        X = check_matrix("X", X, dtype=self.W[0].dtype)
+        d = self.W[0].shape[1]
+        if X.shape[1] != d:
+            raise ValueError(f"X has {X.shape[1]} columns but the networks were trained with d = {d}.")
+        out = np.empty((len(self), X.shape[0]), dtype=X.dtype)
+        for k, (W, a) in enumerate(zip(self.W, self.a)):
+            out[k] = _paired_forward(X, W, a)
+        return out
+
+    def error_on(self, X, y) -> np.ndarray:
+        """Classification error of every network on (``X``, ``y``), ties counted (E6): shape (K,)."""
+        f = self.predict(X)
+        y = check_labels("y", y, n=f.shape[1]).astype(f.dtype)
+        return np.mean(y * f <= 0, axis=1)
+
+
+def _paired_forward(X, W, a):
+    """Forward pass that is exactly 0 at a symmetric initialisation.
+
+    When ``a[m/2:] == -a[:m/2]`` the two halves are multiplied separately (identical inputs give
+    bitwise identical products) and subtracted before the output layer.
+    """
+    m = W.shape[0]
+    scale = X.dtype.type(1.0 / np.sqrt(m))
+    h = m // 2
+    if m % 2 == 0 and np.array_equal(a[h:], -a[:h]):
+        D = np.maximum(X @ W[:h].T, 0) - np.maximum(X @ W[h:].T, 0)
+        return D @ (a[:h] * scale)
+    return np.maximum(X @ W.T, 0) @ (a * scale)
+
+
+def network_seeds(seeds, rng=None):
+    """The list of :class:`numpy.random.SeedSequence`, one per network seed, that :func:`pgd` uses.
+
+    ``seeds`` an int ``S`` spawns ``S`` independent children from ``rng`` (SPEC 7: never adjacent
+    integers); a sequence of ints or SeedSequences is used as given.
+
+    Examples
+    --------
+    >>> [s.entropy for s in network_seeds([3, 7])]
+    [3, 7]
+    >>> len(network_seeds(4, rng=0))
+    4
+    """
+    if isinstance(seeds, (numbers.Integral,)) and not isinstance(seeds, (bool, np.bool_)):
+        count = check_int("seeds", seeds, minimum=1)
+        if isinstance(rng, np.random.Generator):
+            root = np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
+        elif isinstance(rng, np.random.SeedSequence):
+            root = rng
+        else:
+            check_rng(rng)  # type check
+            root = np.random.SeedSequence(rng)
+        return root.spawn(count)
+    if isinstance(seeds, (list, tuple, np.ndarray)) and len(seeds) > 0:
+        out = []
+        for s in seeds:
+            if isinstance(s, np.random.SeedSequence):
+                out.append(s)
+            elif isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)) and s >= 0:
+                out.append(np.random.SeedSequence(int(s)))
+            else:
+                raise TypeError(
+                    f"seeds must be a positive int (how many networks) or a non-empty list of "
+                    f"non-negative ints or SeedSequences, got an entry {_short(s)}."
+                )
+        return out
+    raise TypeError(
+        f"seeds must be a positive int (how many networks) or a non-empty list of non-negative "
+        f"ints or SeedSequences, got {_short(seeds)}."
+    )
+
+
+def _check_widths(m):
+    if isinstance(m, (list, tuple, np.ndarray)):
+        if len(m) == 0:
+            raise ValueError("m must be a positive even integer or a non-empty list of them, got an empty list.")
+        return [check_int("m", w, minimum=2, even=True) for w in m]
+    return [check_int("m", m, minimum=2, even=True)]
+
+
+def pgd(
+    X,
+    targets,
+    *,
+    m,
+    eta,
+    T,
+    B=np.inf,
+    loss="kl",
+    seeds=1,
+    rng=None,
+    dtype=None,
+    labels=None,
+    record_every=1,
+    init=None,
+    progress=False,
+):
+    r"""Train two-layer ReLU students (eq. 1) by projected gradient descent.
+
+    .. math::
+
+        W_j(t+1) = \Pi_{\|W_j - W_j(0)\| \le B/\sqrt m}\Bigl(W_j(t) - \eta \nabla_{W_j} R(W(t))\Bigr),
+        \qquad R = \frac1n\sum_i \ell(\cdot, f_i(W))
+
+    with :math:`\ell` the soft KL loss on soft labels :math:`p_i` (Theorem 2, E1, E2) or the logistic
+    loss on labels :math:`y_i` (Proposition 5). The gradient is taken at the whole :math:`W(t)` (E4)
+    and each row is projected onto its own ball (E9). ``B = inf`` is plain gradient descent.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+        Inputs. The theorems assume :math:`c \le \|x_i\| \le 1`; PGD itself runs on any data.
+    targets : array, shape (n,)
+        Soft labels in [0, 1] for ``loss="kl"``; labels in {-1, +1} for ``loss="logistic"``.
+    m : int or list of int
+        Width(s), positive and even. With a list, every width is trained for every seed.
+    eta : float
+        Step size, > 0.
+    T : int
+        Number of iterations, >= 1.
+    B : float
+        Projection radius (>= 0 exclusive; ``inf`` for no projection); each row stays within
+        :math:`B/\sqrt{m}` of its initialisation.
+    loss : {"kl", "logistic"}
+    seeds : int or list of int / SeedSequence
+        Number of independent networks per width (spawned from ``rng``), or their seeds.
+    rng : None, int, SeedSequence or Generator
+        Root of the seeds when ``seeds`` is an int.
+    dtype : None, float32 or float64
+        Working dtype (default: float32 if ``X`` is float32, else float64). No silent promotion.
+    labels : array of {-1, +1}, optional
+        Labels for the classification error. Default: ``targets`` for the logistic loss and
+        :math:`\mathrm{sign}(p_i - 1/2)` for the KL loss (``p_i = 1/2`` counts as an error).
+    record_every : int or None
+        Record risk and error every this many iterations (and at ``T`` when it is a multiple).
+        ``None`` records only ``W(0)``, so memory does not grow with ``T``; the averages are exact
+        either way.
+    init : (W0, a) or list of (W0, a), optional
+        Explicit initialisations (one per network, in place of ``seeds``), e.g. to continue a study
+        of a given :math:`W(0)`. Widths are read from them and ``m`` must agree.
+    progress : bool
+        Show a tqdm progress bar (needs tqdm) when attached to a terminal.
+
+    Returns
+    -------
+    PGDResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        On invalid input, before any work is done.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [-0.6, 0.8]])
+    >>> res = pgd(X, np.array([0.6, 0.4, 0.55]), m=8, eta=1.0, T=50, seeds=3, rng=0)
+    >>> res.risk.shape, bool(np.all(res.risk[:, -1] < res.risk[:, 0]))
+    ((3, 51), True)
+    >>> res.error[:, 0].tolist()  # f(W(0)) = 0 exactly, and ties are errors
+    [1.0, 1.0, 1.0]
+    """
+    # ---------------------------------------------------------------- validation (no work yet)
+    X = check_matrix("X", X, dtype=dtype)
+    dt = X.dtype
+    n, d = X.shape
+    if loss not in _LOSSES:
+        raise ValueError(f"loss == {loss!r}, must be one of {_LOSSES}.")
+    if loss == "kl":
+        tgt = check_probabilities("targets", targets, n=n)
+        y = check_labels("labels", labels, n=n) if labels is not None else np.sign(tgt - 0.5)
+    else:
+        tgt = check_labels("targets", targets, n=n)
+        y = check_labels("labels", labels, n=n) if labels is not None else tgt
+    eta = check_real("eta", eta, low=0.0)
+    T = check_int("T", T, minimum=1)
+    B = check_real("B", B, low=0.0, allow_inf=True)
+    if record_every is not None and record_every != 0:
+        record_every = check_int("record_every", record_every, minimum=1)
+    else:
+        record_every = None
+    if init is not None:
+        inits = _check_init(init, d, dt)
+        widths_given = None if m is None else _check_widths(m)
+        widths = [W0.shape[0] for W0, _ in inits]
+        if widths_given is not None and sorted(set(widths_given)) != sorted(set(widths)):
+            raise ValueError(f"m == {m} does not match the widths {widths} of the given init.")
+        seed_list = [None] * len(inits)
+    else:
+        widths_u = _check_widths(m)
+        seed_u = network_seeds(seeds, rng)
+        widths = [w for w in widths_u for _ in seed_u]
+        seed_list = [s for _ in widths_u for s in seed_u]
+        inits = [init_symmetric(w, d, rng=np.random.default_rng(s), dtype=dt) for w, s in zip(widths, seed_list)]
+    if progress:
+        try:
+            import tqdm  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.") from exc
+
+    return _run(X, tgt.astype(dt), y.astype(dt), inits, seed_list, loss, eta, T, B, record_every, progress)
+
+
+def _check_init(init, d, dt):
+    if isinstance(init, tuple) and len(init) == 2 and np.ndim(init[0]) == 2:
+        init = [init]
+    out = []
+    for k, pair in enumerate(init):
+        try:
+            W0, a = pair
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"init[{k}] must be a pair (W0, a), got {_short(pair)}.") from exc
+        W0 = check_matrix(f"init[{k}][0] (W0)", W0, dtype=dt)
+        a = np.asarray(a)
+        if W0.shape[1] != d:
+            raise ValueError(f"init[{k}] W0 has {W0.shape[1]} columns but X has {d}.")
+        if a.shape != (W0.shape[0],) or not np.all(np.isin(a, (-1, 1))):
+            raise ValueError(f"init[{k}] a must have shape ({W0.shape[0]},) with entries in {{-1, +1}}.")
+        if W0.shape[0] % 2:
+            raise ValueError(f"init[{k}] has odd width {W0.shape[0]}; widths must be even.")
+        out.append((W0.copy(), a.astype(dt)))
+    return out
+
+
+class _Stack:
+    """Neurons of K networks stacked for one batched step.
+
+    Layout: rows ``[0, M/2)`` are the first halves of every network (network k's at
+    ``lo[k]:hi[k]``), rows ``[M/2, M)`` the matching second halves, so that the forward pass can
+    subtract paired neurons before the output layer and return exactly 0 at initialisation.
+    """
+
+    def __init__(self, inits, dt):
+        halves = [W0.shape[0] // 2 for W0, _ in inits]
+        self.K = len(inits)
+        self.h = int(sum(halves))
+        self.starts = np.concatenate([[0], np.cumsum(halves)[:-1]]).astype(np.intp)
+        self.owner = np.repeat(np.arange(self.K), halves)
+        first = [W0[: W0.shape[0] // 2] for W0, _ in inits]
+        second = [W0[W0.shape[0] // 2 :] for W0, _ in inits]
+        self.W0 = np.concatenate(first + second).astype(dt, copy=False)
+        a1 = [a[: a.shape[0] // 2] for _, a in inits]
+        a2 = [a[a.shape[0] // 2 :] for _, a in inits]
+        widths = np.array([W0.shape[0] for W0, _ in inits], dtype=np.float64)
+        inv = 1.0 / np.sqrt(widths[self.owner])
+        self.s1 = (np.concatenate(a1).astype(np.float64) * inv).astype(dt)
+        self.s2 = (np.concatenate(a2).astype(np.float64) * inv).astype(dt)
+        self.paired = all(np.array_equal(x, -z) for x, z in zip(a1, a2))
+        self.widths = widths
+
+    def unstack(self, W):
+        out = []
+        for k in range(self.K):
+            lo = self.starts[k]
+            hi = lo + int(self.widths[k]) // 2
+            out.append(np.concatenate([W[lo:hi], W[self.h + lo : self.h + hi]]))
+        return out
+
+
+def _segment_sum(A, starts, K):
+    """Sum the columns of ``A`` (n, M') in the segments that start at ``starts``: shape (n, K)."""
+    if K == 1:
+        return A.sum(axis=1, keepdims=True)
+    return np.add.reduceat(A, starts, axis=1)
+
+
+def _forward(X, W, st):
+    """Logits (n, K) and the two activation masks at ``W`` (stacked)."""
+    h = st.h
+    H1 = X @ W[:h].T
+    H2 = X @ W[h:].T
+    M1 = H1 > 0
+    M2 = H2 > 0
+    np.maximum(H1, 0, out=H1)
+    np.maximum(H2, 0, out=H2)
+    if st.paired:
+        H1 -= H2
+        f = _segment_sum(H1 * st.s1, st.starts, st.K)
+    else:
+        f = _segment_sum(H1 * st.s1 + H2 * st.s2, st.starts, st.K)
+    return f, M1, M2
+
+
+def _loss_and_grad(loss, tgt, y, f):
+    """Per-network risk, error and the derivative of the risk in each logit (n, K) / n."""
+    n = f.shape[0]
+    inv_n = f.dtype.type(1.0 / n)
+    if loss == "kl":
+        risk = kl_loss(tgt[:, None], f).mean(axis=0)
+        g = (expit(f) - tgt[:, None]) * inv_n
+    else:
+        risk = logistic_loss(tgt[:, None], f).mean(axis=0)
+        g = (-tgt[:, None] * expit(-tgt[:, None] * f)) * inv_n
+    err = np.mean(y[:, None] * f <= 0, axis=0)
+    return risk, err, g
+
+
+def _run(X, tgt, y, inits, seed_list, loss, eta, T, B, record_every, progress):
+    dt = X.dtype
+    st = _Stack(inits, dt)
+    K = st.K
+    W = st.W0.copy()
+    eta_t = dt.type(eta)
+    radius = None
+    if np.isfinite(B):
+        radius = (B / np.sqrt(st.widths[st.owner])).astype(dt)
+        radius = np.concatenate([radius, radius])
+    owner2 = np.concatenate([st.owner, st.owner])
+    rec_iters = [0] + ([] if record_every is None else list(range(record_every, T + 1, record_every)))
+    R = len(rec_iters)
+    risk_hist = np.empty((K, R))
+    err_hist = np.empty((K, R))
+    sum_risk = np.zeros(K)
+    sum_err = np.zeros(K)
+    max_dist = np.zeros(K)
+    rec_pos = {t: i for i, t in enumerate(rec_iters)}
+
+    steps = range(T)
+    if progress:
+        import sys
+
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="pgd", disable=not sys.stderr.isatty(), leave=False)
+
+    for t in steps:
+        f, M1, M2 = _forward(X, W, st)
+        risk, err, g = _loss_and_grad(loss, tgt, y, f)
+        sum_risk += risk
+        sum_err += err
+        if t in rec_pos:
+            risk_hist[:, rec_pos[t]] = risk
+            err_hist[:, rec_pos[t]] = err
+        gk = g[:, st.owner]  # (n, M/2)
+        G1 = M1 * (gk * st.s1)
+        G2 = M2 * (gk * st.s2)
+        grad = np.concatenate([G1.T @ X, G2.T @ X])
+        W -= eta_t * grad
+        diff = W - st.W0
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        if radius is not None:
+            outside = dist > radius
+            if np.any(outside):
+                factor = radius[outside] / dist[outside]
+                W[outside] = st.W0[outside] + diff[outside] * factor[:, None]
+                dist = np.minimum(dist, radius)
+        np.maximum(max_dist, _segment_max(dist, owner2, K), out=max_dist)
+
+    f, _, _ = _forward(X, W, st)
+    risk, err, _ = _loss_and_grad(loss, tgt, y, f)
+    if T in rec_pos:
+        risk_hist[:, rec_pos[T]] = risk
+        err_hist[:, rec_pos[T]] = err
+
+    return PGDResult(
+        widths=st.widths.astype(int),
+        seeds=list(seed_list),
+        W=st.unstack(W),
+        W0=[W0 for W0, _ in inits],
+        a=[a for _, a in inits],
+        loss=loss,
+        eta=float(eta),
+        T=T,
+        B=float(B),
+        iterations=np.asarray(rec_iters),
+        risk=risk_hist,
+        error=err_hist,
+        avg_risk=sum_risk / T,
+        avg_error=sum_err / T,
+        final_risk=np.asarray(risk, dtype=np.float64),
+        final_error=np.asarray(err, dtype=np.float64),
+        max_distance=max_dist,
+        labels=y,
+    )
+
+
+def _segment_max(values, owner, K):
+    out = np.zeros(K)
+    np.maximum.at(out, owner, values)
+    return out

@@ -75,10 +75,10 @@ def project_rows(W, W0, radius):
         raise ValueError(f"radius must be > 0 (or inf), got {_short(radius)}.")
     diff = W - W0
     norms = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-    factor = np.ones_like(norms)
     outside = norms > r
-    factor[outside] = r[outside] / norms[outside]
-    return W0 + diff * factor[:, None]
+    out = W.copy()  # rows inside their ball are returned bit for bit
+    out[outside] = W0[outside] + diff[outside] * (r[outside] / norms[outside])[:, None]
+    return out
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ __all__ = [
     "activation_pattern",
     "ntk_features",
     "linearised",
+    "risk_and_grad",
 ]
 
 
@@ -107,10 +108,24 @@ def forward(X, W, a):
     [0.0, 0.0]
     """
     X, W, a = _check_student(X, W, a)
+    return _forward_paired(X, W, a)
+
+
+def _forward_paired(X, W, a):
+    r"""Eq. (1); exactly 0 at a symmetric initialisation.
+
+    When ``a[m/2:] == -a[:m/2]`` (the pairing of :func:`init_symmetric`) the two halves are
+    multiplied separately, so identical rows give bitwise identical products, and subtracted
+    before the output layer: :math:`f = \sum_{j \le m/2} (a_j/\sqrt m)(\mathrm{relu}(W_j x) -
+    \mathrm{relu}(W_{j+m/2} x))`, which is exactly 0 when the halves are equal.
+    """
     m = W.shape[0]
-    H = X @ W.T
-    np.maximum(H, 0, out=H)
-    return H @ (a / np.sqrt(X.dtype.type(m)))
+    scale = X.dtype.type(1.0 / np.sqrt(m))
+    h = m // 2
+    if m % 2 == 0 and np.array_equal(a[h:], -a[:h]):
+        D = np.maximum(X @ W[:h].T, 0) - np.maximum(X @ W[h:].T, 0)
+        return D @ (a[:h] * scale)
+    return np.maximum(X @ W.T, 0) @ (a * scale)
 
 
 def activation_pattern(X, W):
@@ -177,3 +192,51 @@ def linearised(X, W_t, a, W):
     H = X @ W.T
     m = W.shape[0]
     return (mask * H) @ (a / np.sqrt(X.dtype.type(m)))
+
+
+def risk_and_grad(X, targets, W, a, loss="kl"):
+    r"""Surrogate risk of one student and its hand-written gradient in ``W`` (E1, E3).
+
+    .. math::
+
+        R(W) = \frac1n \sum_i \ell(t_i, f_i(W)),\qquad
+        \nabla_{W_j} R = \frac1n \sum_i \ell'(t_i, f_i)\, \frac{a_j}{\sqrt m}\,
+        1(W_j \cdot x_i > 0)\, x_i,
+
+    with :math:`\ell' = \mu(f) - p` for ``loss="kl"`` (targets are soft labels ``p``) and
+    :math:`-y \mu(-y f)` for ``loss="logistic"`` (targets are labels ``y``). The paper's gradient
+    drops the factor :math:`x_i` (E3) and prints the KL derivative with the wrong sign (E1).
+
+    Returns
+    -------
+    risk : float
+    grad : ndarray, shape (m, d)
+
+    Examples
+    --------
+    >>> from ntkdistill.testing import check_grad
+    >>> import numpy as np
+    >>> X = np.array([[0.6, 0.8], [1.0, 0.0]]); W0, a = init_symmetric(4, 2, rng=0)
+    >>> check_grad(lambda W: risk_and_grad(X, [0.7, 0.2], W, a)[0],
+    ...            lambda W: risk_and_grad(X, [0.7, 0.2], W, a)[1], W0 + 0.1, rng=0)
+    True
+    """
+    from .losses import kl_grad, kl_loss, logistic_grad, logistic_loss
+
+    X, W, a = _check_student(X, W, a)
+    t = np.asarray(targets, dtype=X.dtype)
+    if t.shape != (X.shape[0],):
+        raise ValueError(f"targets must have shape ({X.shape[0]},), got {t.shape}.")
+    if loss not in ("kl", "logistic"):
+        raise ValueError(f"loss == {loss!r}, must be one of ('kl', 'logistic').")
+    m = W.shape[0]
+    H = X @ W.T
+    mask = H > 0
+    s = a / np.sqrt(X.dtype.type(m))
+    f = np.maximum(H, 0) @ s
+    if loss == "kl":
+        risk, g = kl_loss(t, f).mean(), kl_grad(t, f)
+    else:
+        risk, g = logistic_loss(t, f).mean(), logistic_grad(t, f)
+    G = (mask * g[:, None]) * s[None, :]
+    return float(risk), (G.T @ X) / X.dtype.type(X.shape[0])

@@ -39,7 +39,6 @@ All arguments broadcast against each other, and every field of a result has the 
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,8 +106,8 @@ def _real(name, value, ok, must):
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         where = ", ".join(str(i) for i in idx)
         raise ValueError(
-            f"{name}[{where}] == {float(arr[idx])!r}, must {must} "
-            f"({int(bad.sum())} of {arr.size} entries are not)."
+            f"{name}[{where}] == {float(arr[idx])!r}, must {must}; "
+            f"{int(bad.sum())} of {arr.size} entries are outside."
         )
     return arr
 
@@ -165,9 +164,7 @@ def _positive_int(name, value, *, even=False):
     minimum = 2 if even else 1
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
-    if np.ndim(value) == 0 and not isinstance(value, np.ndarray):
-        if isinstance(value, (list, tuple)):  # pragma: no cover - np.ndim of [] is 1
-            pass
+    if np.ndim(value) == 0 and not isinstance(value, (np.ndarray, str, bytes)):
         v = check_int(name, value, minimum=minimum, even=even)
         return v, np.asarray(math.log(v))
     if isinstance(value, (str, bytes)):
@@ -195,8 +192,8 @@ def _positive_int(name, value, *, even=False):
         if even:
             rule += " and even (the symmetric initialisation pairs neuron j with neuron j + m/2)"
         raise ValueError(
-            f"{name}[{', '.join(map(str, idx))}] == {v}, must be {rule} "
-            f"({int(bad.sum())} of {arr.size} entries are not)."
+            f"{name}[{', '.join(map(str, idx))}] == {v}, must be {rule}; "
+            f"{int(bad.sum())} of {arr.size} entries are outside."
         )
     return arr, np.log(arr.astype(np.float64))
 
@@ -489,9 +486,9 @@ def theorem2(beta, n, delta, c=1.0, C1="printed") -> Theorem2Requirement:
     --------
     >>> r = theorem2(0.01, n=100, delta=0.01)
     >>> int(r.m), int(r.T), round(float(r.eta), 6), float(r.B), round(float(r.confidence), 2)
-    (119970, 90000, 0.003333, 1.0, 0.97)
+    (119968, 90000, 0.003333, 1.0, 0.97)
     >>> theorem2([0.1, 0.01], 100, 0.01).m
-    array([ 11998., 119970.])
+    array([ 11998., 119968.])
     """
     beta = _open01("beta", beta)
     n, n_log = _positive_int("n", n)
@@ -564,10 +561,10 @@ def corollary4(gamma, eps, n, delta, c=1.0, C1="printed") -> Corollary4Requireme
     Examples
     --------
     >>> r = corollary4(0.1, 0.1, n=100, delta=0.01)
-    >>> int(r.m), int(r.T), float(r.eta), float(r.B)
-    (38390298, 92160000, 1.0416666666666667e-05, 1.0)
-    >>> int(r.T_printed), float(r.eta_printed)
-    (90000, 0.0003333333333333334)
+    >>> int(r.m), int(r.T), round(float(r.eta), 12), float(r.B)
+    (38389150, 9216000000, 1.0416667e-05, 1.0)
+    >>> int(r.T_printed), round(float(r.eta_printed), 12)
+    (9000000, 0.000333333333)
     """
     gamma = _gamma(gamma)
     eps = _open01("eps", eps)
@@ -653,7 +650,7 @@ def proposition5(gamma, beta, n, delta, c=1.0, eta=1.0) -> Proposition5Requireme
     >>> import math
     >>> r = proposition5(0.1, 0.1 * math.log(2), n=100, delta=0.01)
     >>> int(r.m), int(r.T), round(float(r.B), 4), round(float(r.error_target), 6)
-    (37897104, 23232736, 74.5926, 0.1)
+    (37902144, 231509, 74.5752, 0.1)
     """
     gamma = _gamma(gamma)
     beta = _open01("beta", beta)
@@ -842,9 +839,9 @@ def lemma6_radius(m, n, delta, init="symmetric"):
     Examples
     --------
     >>> round(float(lemma6_radius(1000, 100, 0.05)), 6)
-    0.186052
+    0.182143
     >>> round(float(lemma6_radius(1000, 100, 0.05, init="independent")), 6)
-    0.131558
+    0.128795
     """
     if init not in _LEMMA6_INITS:
         raise ValueError(f"init == {init!r}, must be 'symmetric' or 'independent'.")
@@ -854,14 +851,12 @@ def lemma6_radius(m, n, delta, init="symmetric"):
     shape = _shape(m=m_val, n=n_val, delta=d)
     ell = _log_terms(n_log, d)
     const = 2.0 if init == "symmetric" else math.sqrt(2.0)
-    # const * sqrt(ell / m), from ln m so that any integer m (a Python int beyond float64) works
-    with np.errstate(under="ignore"):
-        out = const * np.sqrt(ell) * np.exp(-0.5 * m_log)
-        direct_ok = m_log < 700.0
-        if np.any(direct_ok):
-            m_float = np.where(direct_ok, np.exp(m_log) if not np.issubdtype(np.asarray(m_val).dtype, np.number)
-                               else np.asarray(m_val, dtype=np.float64), 1.0)
-            out = np.where(direct_ok, const * np.sqrt(ell / m_float), out)
+    if isinstance(m_val, int) and m_val.bit_length() > 1000:
+        # a Python int beyond the float64 range: from its logarithm (the radius is then below 1e-150)
+        with np.errstate(under="ignore"):
+            out = const * np.sqrt(ell) * np.exp(-0.5 * m_log)
+    else:
+        out = const * np.sqrt(ell / np.asarray(m_val, dtype=np.float64))
     return _out(out, shape)
 
 

@@ -385,21 +385,24 @@ class _Writer:
     """Appends records to the results file, one fsynced line each."""
 
     def __init__(self, path: str, valid_end: int):
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        self._f = open(path, "ab")
-        if self._f.tell() > valid_end:  # cut a torn last line off before appending after it
-            self._f.truncate(valid_end)
-            self._f.seek(valid_end)
-        self._dir = parent
+        self._path = path
+        self._valid_end = valid_end
+        self._f = None  # opened at the first record: a sweep that fails at once leaves no file
 
     def write(self, record: dict) -> None:
+        if self._f is None:
+            os.makedirs(os.path.dirname(os.path.abspath(self._path)), exist_ok=True)
+            self._f = open(self._path, "ab")
+            if self._f.tell() > self._valid_end:  # cut a torn last line off before appending after it
+                self._f.truncate(self._valid_end)
+                self._f.seek(self._valid_end)
         self._f.write((_dumps(record, canonical=False) + "\n").encode("ascii"))
         self._f.flush()
         os.fsync(self._f.fileno())
 
     def close(self) -> None:
-        self._f.close()
+        if self._f is not None:
+            self._f.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,7 +489,9 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     Returns
     -------
     list of dict
-        The results, in the order of ``configs`` (the full records: :func:`read_results`).
+        The result of every configuration, in the order of ``configs``, in its stored JSON form
+        (fresh and resumed results are equal). The full records (configuration, seed, version)
+        are read with :func:`read_results`.
 
     Raises
     ------
@@ -504,8 +509,8 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     A failure of ``fn`` on one configuration cancels the configurations not yet started, writes
     those still running as they finish, and re-raises the first error (with a note naming the
     configuration); what was written stays for the next run. Killing the process loses at most
-    the configurations in flight. A worker that has no access to the parent's folder does not
-    matter: only the parent writes the file.
+    the configurations in flight. Only the parent process writes the file, so workers (on
+    other machines, for a dask cluster) need no access to it.
 
     Examples
     --------

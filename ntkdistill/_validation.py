@@ -152,7 +152,7 @@ def check_probabilities(name: str, p, n: int | None = None) -> np.ndarray:
         first = arr[bad][0]
         raise ValueError(
             f"{name} must lie in [0, 1] (soft labels p_i = mu(z_i)), got {int(bad.sum())} value(s) "
-            f"outside, e.g. {first!r}. Pass logits through ntkdistill.soft_labels first."
+            f"outside, e.g. {float(first)!r}. Pass logits through ntkdistill.soft_labels first."
         )
     return arr
 

@@ -23,7 +23,6 @@ import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
 
 from ._validation import (
     _short,
@@ -34,7 +33,7 @@ from ._validation import (
     check_real,
     check_rng,
 )
-from .losses import kl_loss, logistic_loss
+from ._kernels import Engine
 from .student import init_symmetric
 
 __all__ = ["pgd", "PGDResult", "project_rows", "network_seeds"]
@@ -394,50 +393,11 @@ class _Stack:
         return out
 
 
-def _segment_sum(A, starts, K):
-    """Sum the columns of ``A`` (n, M') in the segments that start at ``starts``: shape (n, K)."""
-    if K == 1:
-        return A.sum(axis=1, keepdims=True)
-    return np.add.reduceat(A, starts, axis=1)
-
-
-def _forward(X, W, st):
-    """Logits (n, K) and the two activation masks at ``W`` (stacked)."""
-    h = st.h
-    H1 = X @ W[:h].T
-    H2 = X @ W[h:].T
-    M1 = H1 > 0
-    M2 = H2 > 0
-    np.maximum(H1, 0, out=H1)
-    np.maximum(H2, 0, out=H2)
-    if st.paired:
-        H1 -= H2
-        f = _segment_sum(H1 * st.s1, st.starts, st.K)
-    else:
-        f = _segment_sum(H1 * st.s1 + H2 * st.s2, st.starts, st.K)
-    return f, M1, M2
-
-
-def _loss_and_grad(loss, tgt, y, f):
-    """Per-network risk, error and the derivative of the risk in each logit (n, K) / n."""
-    n = f.shape[0]
-    inv_n = f.dtype.type(1.0 / n)
-    if loss == "kl":
-        risk = kl_loss(tgt[:, None], f).mean(axis=0)
-        g = (expit(f) - tgt[:, None]) * inv_n
-    else:
-        risk = logistic_loss(tgt[:, None], f).mean(axis=0)
-        g = (-tgt[:, None] * expit(-tgt[:, None] * f)) * inv_n
-    err = np.mean(y[:, None] * f <= 0, axis=0)
-    return risk, err, g
-
-
 def _run(X, tgt, y, inits, seed_list, loss, eta, T, B, record_every, progress):
     dt = X.dtype
     st = _Stack(inits, dt)
     K = st.K
     W = st.W0.copy()
-    eta_t = dt.type(eta)
     radius = None
     if np.isfinite(B):
         radius = (B / np.sqrt(st.widths[st.owner])).astype(dt)
@@ -460,31 +420,16 @@ def _run(X, tgt, y, inits, seed_list, loss, eta, T, B, record_every, progress):
 
         steps = tqdm(steps, desc="pgd", disable=not sys.stderr.isatty(), leave=False)
 
-    for t in steps:
-        f, M1, M2 = _forward(X, W, st)
-        risk, err, g = _loss_and_grad(loss, tgt, y, f)
-        sum_risk += risk
-        sum_err += err
-        if t in rec_pos:
-            risk_hist[:, rec_pos[t]] = risk
-            err_hist[:, rec_pos[t]] = err
-        gk = g[:, st.owner]  # (n, M/2)
-        G1 = M1 * (gk * st.s1)
-        G2 = M2 * (gk * st.s2)
-        grad = np.concatenate([G1.T @ X, G2.T @ X])
-        W -= eta_t * grad
-        diff = W - st.W0
-        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        if radius is not None:
-            outside = dist > radius
-            if np.any(outside):
-                factor = radius[outside] / dist[outside]
-                W[outside] = st.W0[outside] + diff[outside] * factor[:, None]
-                dist = np.minimum(dist, radius)
-        np.maximum(max_dist, _segment_max(dist, owner2, K), out=max_dist)
-
-    f, _, _ = _forward(X, W, st)
-    risk, err, _ = _loss_and_grad(loss, tgt, y, f)
+    with Engine(X, tgt, y, st, loss, eta, radius) as engine:
+        for t in steps:
+            risk, err, dist = engine.step(W)  # risk and error at W(t), then W <- W(t + 1)
+            sum_risk += risk
+            sum_err += err
+            if t in rec_pos:
+                risk_hist[:, rec_pos[t]] = risk
+                err_hist[:, rec_pos[t]] = err
+            np.maximum(max_dist, _segment_max(dist, owner2, K), out=max_dist)
+        risk, err = engine.evaluate(W)
     if T in rec_pos:
         risk_hist[:, rec_pos[T]] = risk
         err_hist[:, rec_pos[T]] = err

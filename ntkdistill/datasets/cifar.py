@@ -5,8 +5,8 @@ with ``data`` (a ``uint8`` array of shape (10000, 3072), each row the red, green
 32 x 32 planes in turn) and ``labels`` (a list of 10,000 ints in 0-9). A pickle can name any
 callable and have it called while loading, so a planted file could run code under a plain
 :func:`pickle.load`. These batches are read by :class:`_RestrictedUnpickler`, which resolves only
-the handful of globals such a file needs (numpy's array and dtype reconstruction, and the
-``latin1`` string-to-bytes step of protocol 2) and refuses every other one before anything
+the handful of globals such a file needs (numpy's array and dtype reconstruction, for
+pickle protocols 2 to 5, and the ``latin1`` string-to-bytes step of protocol 2) and refuses every other one before anything
 is called.
 """
 
@@ -80,7 +80,23 @@ def _safe_scalar(dtype, data=None):
     return np.frombuffer(data, dtype=dtype, count=1)[0]
 
 
+def _safe_frombuffer(buf, dtype, shape, order, axis_order=None):
+    """numpy's ``_frombuffer`` (pickle protocol 5) limited to numeric dtypes and a bytes payload."""
+    if not isinstance(buf, (bytes, bytearray, pickle.PickleBuffer)):
+        raise UnsafePickleError(f"refused an array buffer of type {type(buf).__name__}.")
+    if not isinstance(dtype, np.dtype) or dtype.str not in _ALLOWED_DTYPES:
+        raise UnsafePickleError(f"refused an array of dtype {dtype!r}; a CIFAR-10 batch holds only numeric arrays.")
+    if order not in ("C", "F") or axis_order is not None:
+        raise UnsafePickleError(f"refused an array buffer with order {order!r}.")
+    try:
+        return np.frombuffer(buf, dtype=dtype).reshape(tuple(shape), order=order)
+    except (TypeError, ValueError) as exc:
+        raise UnsafePickleError(f"refused an array buffer that does not match shape {shape!r}: {exc}") from None
+
+
 _ALLOWED_GLOBALS = {
+    ("numpy.core.numeric", "_frombuffer"): _safe_frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _safe_frombuffer,
     ("numpy.core.multiarray", "_reconstruct"): _safe_reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _safe_reconstruct,
     ("numpy.core.multiarray", "scalar"): _safe_scalar,

@@ -98,7 +98,7 @@ def _classes(name, y, n, num_classes) -> torch.Tensor:
     bad = (arr < 0) | (arr >= num_classes)
     if np.any(bad):
         raise ValueError(
-            f"{name} must hold class indices in 0..{num_classes - 1}, got {arr[bad][0]!r}. "
+            f"{name} must hold class indices in 0..{num_classes - 1}, got {arr[bad][0].item()!r}. "
             "For labels y in {-1, +1} pass (y + 1) // 2."
         )
     return torch.from_numpy(arr.astype(np.int64))

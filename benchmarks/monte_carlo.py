@@ -1,0 +1,148 @@
+"""Monte Carlo teacher logits and NTK margin against the matrix products they need.
+
+Shape: n = 2000 points in d = 50 dimensions, S = 20,000 Gaussian directions. Run through
+``python -m benchmarks.run --sections mc``.
+
+- teacher: ``teacher_logits(X, v, n_samples=S)`` with the max-margin field ``v`` of the data.
+  Its products, for every direction block ``Z``: the masks ``Z X^T``, the field
+  ``1(Z X_s^T > 0) D_s`` on the support ``s`` of ``q``, and ``V X^T``.
+- dual evaluation: one evaluation of the margin's sample dual and its gradient at the full S (the
+  solver's unit of work). Its products: ``A D`` (S x n by n x d) and ``A^T U`` (n x S by S x d),
+  in the dual's working dtype.
+- margin: ``margin(X, y, n_samples=S)`` end to end, against the products of every dual evaluation
+  it made (counted by wrapping the dual), of the masks it draws, of its certificate (the teacher's
+  products on fresh directions) and of its kernel bound (``X X^T``).
+
+Each floor is the BLAS time of those products on preallocated outputs, in blocks of 1024
+directions (the size the implementation uses), median of the repeats.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+N, D, S = 2000, 50, 20000
+BLOCK = 1024
+
+
+def _data(dtype=np.float64):
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((N, D))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = np.where(X @ rng.standard_normal(D) > 0, 1.0, -1.0)
+    return X.astype(dtype), y
+
+
+def _median_time(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _products(shapes, dtype, count=S, block=BLOCK):
+    """A callable running ``(rows x k) @ (k x cols)`` products over ``count`` rows in blocks."""
+    rng = np.random.default_rng(0)
+    ops = []
+    for k, cols in shapes:
+        A = rng.standard_normal((block, k)).astype(dtype)
+        Bm = rng.standard_normal((k, cols)).astype(dtype)
+        out = np.empty((block, cols), dtype)
+        ops.append((A, Bm, out))
+
+    def run():
+        for start in range(0, count, block):
+            b = min(block, count - start)
+            for A, Bm, out in ops:
+                np.matmul(A[:b], Bm, out=out[:b])
+
+    return run
+
+
+def _transposed_products(k_rows, cols, dtype, count):
+    """``(n x S) @ (S x cols)`` as a sum over direction blocks: the gradient product ``A^T U``."""
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((BLOCK, k_rows)).astype(dtype)
+    U = rng.standard_normal((BLOCK, cols)).astype(dtype)
+    out = np.empty((k_rows, cols), dtype)
+
+    def run():
+        for start in range(0, count, BLOCK):
+            b = min(BLOCK, count - start)
+            np.matmul(A[:b].T, U[:b], out=out)
+
+    return run
+
+
+def run(repeats):
+    from ntkdistill import margin as margin_mod
+    from ntkdistill.teacher import teacher_logits
+
+    print(f"Monte Carlo teacher and margin: n={N}, d={D}, {S} directions; medians of {repeats} repeats")
+    print("(margin end to end: of min(repeats, 3)); floors: BLAS products on preallocated outputs, blocks of")
+    print(f"{BLOCK} directions.")
+    X, y = _data()
+
+    # the margin end to end, with its dual evaluations counted
+    calls = []
+    original = margin_mod._Dual.__call__
+
+    def counted(self, q, count=None):
+        calls.append((self.dirs.total if count is None else count, self.dtype))
+        return original(self, q, count)
+
+    runs = min(repeats, 3)
+    t_margin = []
+    margin_mod._Dual.__call__ = counted
+    try:
+        for r in range(runs):
+            calls.clear()
+            t0 = time.perf_counter()
+            res = margin_mod.margin(X, y, n_samples=S, rng=5)
+            t_margin.append(time.perf_counter() - t0)
+    finally:
+        margin_mod._Dual.__call__ = original
+    t_margin = float(np.median(t_margin))
+    support = int(np.count_nonzero(res.q > 0))
+
+    # teacher logits with the max-margin field
+    t_teacher = _median_time(lambda: teacher_logits(X, res.v, n_samples=S, rng=6), repeats)
+    teacher_floor_fn = _products([(D, N), (D, support), (support, D), (D, N)], X.dtype)
+    f_teacher = _median_time(teacher_floor_fn, repeats)
+
+    # one dual evaluation at the full sample, in the dual's working dtype
+    work = calls[-1][1] if calls else np.float64
+    dirs = margin_mod._Directions(X, seed=7, total=S, dtype=work)
+    dual = margin_mod._Dual(X, y, dirs, work)
+    q = res.q
+    t_eval = _median_time(lambda: dual(q), repeats)
+    eval_floor = {}
+
+    def eval_floor_at(count, dtype):
+        key = (count, np.dtype(dtype).name)
+        if key not in eval_floor:
+            fwd = _products([(N, D)], dtype, count=count)
+            bwd = _transposed_products(N, D, dtype, count)
+            eval_floor[key] = _median_time(fwd, repeats) + _median_time(bwd, repeats)
+        return eval_floor[key]
+
+    f_eval = eval_floor_at(S, work)
+    masks_floor = _median_time(_products([(D, N)], work), repeats)
+    f_margin = sum(eval_floor_at(c, dt) for c, dt in calls) + masks_floor + f_teacher
+    if res.kernel_bound is not None:
+        G = np.empty((N, N))
+        f_margin += _median_time(lambda: np.matmul(X, X.T, out=G), repeats)
+
+    print(f"{'computation':<44}{'floor ms':>10}{'time ms':>10}{'time/floor':>12}")
+    rows = [
+        (f"teacher_logits (support {support}/{N})", f_teacher, t_teacher),
+        (f"one dual evaluation ({np.dtype(work).name})", f_eval, t_eval),
+        (f"margin end to end ({len(calls)} dual evaluations)", f_margin, t_margin),
+    ]
+    for name, fl, t in rows:
+        print(f"{name:<44}{fl * 1e3:>10.1f}{t * 1e3:>10.1f}{t / fl:>12.2f}", flush=True)

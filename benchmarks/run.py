@@ -1,0 +1,316 @@
+"""Benchmark suite: the PGD step against its matrix-product floor, PyTorch and a loop over networks.
+
+Run from the repository root::
+
+    python -m benchmarks.run                 # everything
+    python -m benchmarks.run --repeats 11    # more repeats
+    python -m benchmarks.run --sections step,batch --shapes a
+
+Every figure is a ratio of medians over ``--repeats`` round-robin repeats: in each repeat every
+contender runs once, back to back, so that the load of the machine at that moment weighs on all of
+them alike. See ``benchmarks/README.md`` for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ntkdistill import _reference  # noqa: E402
+from ntkdistill._kernels import Engine, blas_threads  # noqa: E402
+from ntkdistill.pgd import _Stack  # noqa: E402
+from ntkdistill.student import init_symmetric  # noqa: E402
+
+SHAPES = {"a": (60000, 784, 8), "b": (2000, 50, 4096), "c": (200, 10, 20000)}
+DTYPES = {"float64": np.float64, "float32": np.float32}
+LOSSES = ("kl", "logistic")
+ETA = 1.0
+B = 1.0
+
+
+# ---------------------------------------------------------------------------------------- timing
+def round_robin(fns, repeats, settle=1):
+    """Median seconds of each callable, timed in turns.
+
+    Every repeat visits each callable in order, runs it ``settle`` times untimed and then once
+    timed. The untimed runs absorb the cost of switching from the previous contender (its thread
+    pool still spinning, caches holding its data), so that each timing is of a steady state,
+    while the turns expose every contender to the same load of the machine.
+    """
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            for _ in range(settle):
+                fn()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: float(np.median(v)) for name, v in times.items()}
+
+
+# ---------------------------------------------------------------------------------------- setup
+def environment():
+    """Lines describing the machine, the BLAS and its thread count, and torch if present."""
+    lines = [
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"{platform.machine()}, {os.cpu_count()} logical CPUs",
+    ]
+    try:
+        from threadpoolctl import threadpool_info
+
+        for lib in threadpool_info():
+            if lib.get("user_api") == "blas":
+                lines.append(
+                    f"numpy BLAS: {lib.get('internal_api')} {lib.get('version')} "
+                    f"({lib.get('architecture')}, {lib.get('threading_layer')}), "
+                    f"{lib.get('num_threads')} threads"
+                )
+    except ImportError:
+        lines.append("numpy BLAS: unknown (threadpoolctl is not installed); PGD runs on one thread")
+    lines.append(f"PGD step threads: {blas_threads()} (the BLAS thread count)")
+    torch = _torch()
+    if torch is None:
+        lines.append("torch: not installed; the torch comparison is skipped")
+    else:
+        blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
+        lines.append(f"torch {torch.__version__} ({blas}), {torch.get_num_threads()} threads")
+    return lines
+
+
+def _torch():
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    torch.set_num_threads(blas_threads())
+    return torch
+
+
+def problem(n, d, dtype, seed=0):
+    """Unit-norm inputs, soft labels in (0, 1) and the matching hard labels."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    z = 0.5 * rng.standard_normal(n)
+    p = 1.0 / (1.0 + np.exp(-z))
+    y = np.where(z > 0, 1.0, -1.0)
+    return X.astype(dtype), p.astype(dtype), y.astype(dtype)
+
+
+def engine_for(X, tgt, y, inits, loss):
+    """The PGD engine of :func:`ntkdistill.pgd` for these networks, and their stacked weights."""
+    st = _Stack(inits, X.dtype)
+    radius = (B / np.sqrt(st.widths[st.owner])).astype(X.dtype)
+    radius = np.concatenate([radius, radius])
+    return Engine(X, tgt, y, st, loss, ETA, radius), st.W0.copy()
+
+
+def floor_contenders(X, m):
+    """The two matrix products of a step, each in every orientation, outputs preallocated.
+
+    Forward ``H = X W^T`` (or its transpose ``W X^T``) and backward ``G^T X`` (or ``X^T G``), on
+    arrays of the step's shapes and dtype. The floor is the fastest forward plus the fastest
+    backward.
+    """
+    n, d = X.shape
+    rng = np.random.default_rng(1)
+    dt = X.dtype
+    W = rng.standard_normal((m, d)).astype(dt)
+    XT = np.ascontiguousarray(X.T)
+    H = np.empty((n, m), dt)
+    HT = np.empty((m, n), dt)
+    G = rng.standard_normal((n, m)).astype(dt)
+    GT = np.ascontiguousarray(G.T)
+    out = np.empty((m, d), dt)
+    outT = np.empty((d, m), dt)
+    fwd = {
+        "fwd X@W.T": lambda: np.matmul(X, W.T, out=H),
+        "fwd W@X.T": lambda: np.matmul(W, XT, out=HT),
+    }
+    bwd = {
+        "bwd G.T@X": lambda: np.matmul(G.T, X, out=out),
+        "bwd GT@X": lambda: np.matmul(GT, X, out=out),
+        "bwd X.T@G": lambda: np.matmul(XT, G, out=outT),
+    }
+    return fwd, bwd
+
+
+# ---------------------------------------------------------------------------------------- torch
+def torch_step_fn(torch, X, tgt, W0, a, loss):
+    """A hand-written-gradient PGD step in torch (CPU), buffers preallocated, same formula."""
+    n, d = X.shape
+    m = W0.shape[0]
+    Xt = torch.from_numpy(X)
+    tt = torch.from_numpy(tgt)
+    W0t = torch.from_numpy(W0.copy())
+    Wt = W0t.clone()
+    s = torch.from_numpy((a / np.sqrt(m)).astype(X.dtype))
+    radius = float(B / np.sqrt(m))
+    H = torch.empty((n, m), dtype=Xt.dtype)
+    mask = torch.empty((n, m), dtype=torch.bool)
+    f = torch.empty(n, dtype=Xt.dtype)
+    g = torch.empty(n, dtype=Xt.dtype)
+    G = torch.empty((n, m), dtype=Xt.dtype)
+    grad = torch.empty((m, d), dtype=Xt.dtype)
+    diff = torch.empty((m, d), dtype=Xt.dtype)
+    inv_n = 1.0 / n
+
+    def step():
+        with torch.no_grad():
+            torch.matmul(Xt, Wt.T, out=H)
+            torch.gt(H, 0, out=mask)
+            H.clamp_(min=0)
+            torch.mv(H, s, out=f)
+            if loss == "kl":
+                torch.sigmoid(f, out=g)
+                g.sub_(tt).mul_(inv_n)
+            else:
+                torch.mul(f, tt, out=g)
+                g.neg_().sigmoid_().mul_(tt).mul_(-inv_n)
+            torch.mul(mask, g[:, None], out=G)
+            G.mul_(s)
+            torch.matmul(G.T, Xt, out=grad)
+            Wt.add_(grad, alpha=-ETA)
+            torch.sub(Wt, W0t, out=diff)
+            norms = torch.linalg.vector_norm(diff, dim=1)
+            factor = torch.clamp(radius / norms, max=1.0)
+            torch.addcmul(W0t, diff, factor[:, None], out=Wt)
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------- sections
+def section_step(shapes, dtypes, repeats, use_torch):
+    torch = _torch() if use_torch else None
+    print()
+    print("PGD step (one network, B = 1: projection included) against the floor of its two matrix")
+    print("products (fastest orientation of each, outputs preallocated), the plain NumPy step")
+    print("(ntkdistill._reference) and a hand-written torch step; medians of", repeats, "repeats.")
+    if use_torch and torch is None:
+        print("torch is not installed: the torch column is skipped.")
+    head = f"{'shape':<22}{'dtype':<9}{'loss':<10}{'floor ms':>9}{'step ms':>9}{'step/floor':>11}{'plain/floor':>12}"
+    if torch is not None:
+        head += f"{'torch ms':>10}{'step/torch':>11}"
+    print(head)
+    for key in shapes:
+        n, d, m = SHAPES[key]
+        for dname in dtypes:
+            X, p, y = problem(n, d, DTYPES[dname])
+            W0, a = init_symmetric(m, d, rng=2, dtype=X.dtype)
+            fwd, bwd = floor_contenders(X, m)
+            for loss in LOSSES:
+                tgt = p if loss == "kl" else y
+                eng, W = engine_for(X, tgt, y, [(W0, a)], loss)
+                Wp = W0.copy()
+                state = {"W": Wp}
+
+                def plain(tgt=tgt, loss=loss, W0=W0, a=a, X=X):
+                    state["W"] = _reference.step(X, state["W"], W0, a, tgt, ETA, B, loss)
+
+                with eng:
+                    fns = dict(fwd)
+                    fns.update(bwd)
+                    fns["step"] = lambda eng=eng, W=W: eng.step(W)
+                    fns["plain"] = plain
+                    if torch is not None:
+                        fns["torch"] = torch_step_fn(torch, X, tgt, W0, a, loss)
+                    t = round_robin(fns, repeats)
+                floor = min(t[k] for k in fwd) + min(t[k] for k in bwd)
+                line = (
+                    f"{key} n={n} d={d} m={m:<6}"[:22].ljust(22)
+                    + f"{dname:<9}{loss:<10}{floor * 1e3:>9.2f}{t['step'] * 1e3:>9.2f}"
+                    f"{t['step'] / floor:>11.2f}{t['plain'] / floor:>12.2f}"
+                )
+                if torch is not None:
+                    line += f"{t['torch'] * 1e3:>10.2f}{t['step'] / t['torch']:>11.2f}"
+                print(line, flush=True)
+
+
+def section_batch(dtypes, repeats, seeds=10, widths=(4, 6, 8)):
+    n, d, _ = SHAPES["a"]
+    print()
+    print(
+        f"{seeds * len(widths)} networks ({seeds} seeds x widths {list(widths)}) on shape a (n={n}, d={d}): "
+        f"one batched step against a loop of single-network steps; medians of {repeats} repeats."
+    )
+    print(f"{'dtype':<9}{'loss':<10}{'batched ms':>11}{'loop ms':>10}{'loop/batched':>14}")
+    for dname in dtypes:
+        X, p, y = problem(n, d, DTYPES[dname])
+        seq = np.random.SeedSequence(3).spawn(seeds)
+        inits = [init_symmetric(w, d, rng=np.random.default_rng(s), dtype=X.dtype) for w in widths for s in seq]
+        loss = "kl"
+        batched, Wb = engine_for(X, p, y, inits, loss)
+        singles = [engine_for(X, p, y, [ini], loss) for ini in inits]
+        try:
+            batched.__enter__()
+            for e, _ in singles:
+                e.__enter__()
+
+            def loop():
+                for e, W in singles:
+                    e.step(W)
+
+            t = round_robin({"batched": lambda: batched.step(Wb), "loop": loop}, repeats)
+        finally:
+            batched.close()
+            for e, _ in singles:
+                e.close()
+        print(
+            f"{dname:<9}{loss:<10}{t['batched'] * 1e3:>11.1f}{t['loop'] * 1e3:>10.1f}"
+            f"{t['loop'] / t['batched']:>14.2f}",
+            flush=True,
+        )
+
+
+def section_monte_carlo(repeats):
+    print()
+    missing = [name for name in ("kernel", "margin", "teacher") if importlib.util.find_spec(f"ntkdistill.{name}") is None]
+    if missing:
+        print(f"Monte Carlo teacher and margin: skipped (ntkdistill.{', ntkdistill.'.join(missing)} not available).")
+        return
+    from benchmarks import monte_carlo
+
+    monte_carlo.run(repeats)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7, help="round-robin repeats per figure (default 7)")
+    parser.add_argument("--sections", default="step,batch,mc", help="comma-separated: step, batch, mc")
+    parser.add_argument("--shapes", default="a,b,c", help="comma-separated shapes for the step section")
+    parser.add_argument("--dtypes", default="float64,float32", help="comma-separated dtypes")
+    parser.add_argument("--no-torch", action="store_true", help="skip the torch comparison")
+    args = parser.parse_args(argv)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    dtypes = [s.strip() for s in args.dtypes.split(",") if s.strip()]
+    for s in shapes:
+        if s not in SHAPES:
+            parser.error(f"--shapes: {s!r} is not one of {sorted(SHAPES)}")
+    for s in dtypes:
+        if s not in DTYPES:
+            parser.error(f"--dtypes: {s!r} is not one of {sorted(DTYPES)}")
+    if args.repeats < 1:
+        parser.error(f"--repeats == {args.repeats}, must be >= 1")
+    for line in environment():
+        print(line)
+    if "step" in sections:
+        section_step(shapes, dtypes, args.repeats, use_torch=not args.no_torch)
+    if "batch" in sections:
+        section_batch(dtypes, args.repeats)
+    if "mc" in sections:
+        section_monte_carlo(args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,439 @@
+r"""The batched PGD step, written for speed (private; :func:`ntkdistill.pgd` is the public entry).
+
+One step of THEORY.md's projected gradient descent for ``K`` networks stacked in the paired layout
+of :class:`ntkdistill.pgd._Stack` (rows ``[0, h)`` the first halves, rows ``[h, 2h)`` the
+matching second halves; :math:`s_j = a_j / \sqrt{m}`):
+
+.. math::
+
+    H = X W^\top,\quad f_{ik} = \sum_{j \in k} s_j \max(0, H_{ij}),\quad
+    g_{ik} = \ell'(f_{ik}) / n,\quad
+    \nabla_{W_j} R = s_j \sum_i g_{i k(j)} 1(H_{ij} > 0)\, x_i,
+
+    W_j \leftarrow W_j(0) + (W_j - \eta \nabla_{W_j} R - W_j(0))
+    \min\Bigl(1, \frac{B/\sqrt m}{\|W_j - \eta \nabla_{W_j} R - W_j(0)\|}\Bigr).
+
+The arithmetic is the plain one (:mod:`ntkdistill._reference` writes it literally); only the order
+of the work changes, so the results agree with it to rounding (tested to 1e-12 in float64). Two
+strategies, chosen by the shape:
+
+``"rows"`` (few neurons, ``M <= d`` or narrow networks)
+    Rows of ``X`` in blocks: for each block the forward product, the loss derivative and the
+    backward product ``G_b^T X_b`` are done while ``X_b`` is still in cache, so ``X`` (the large
+    operand) travels from memory once per step instead of twice.
+``"neurons"`` (many neurons)
+    Neurons in cache-sized blocks, in two passes. Pass 1 makes ``H_b`` in cache, keeps the
+    activation mask as booleans (one byte per entry) and adds the block's share of ``f`` by a
+    matrix-vector product, with :math:`2\max(0, h) = h + |h|` (exact; ``np.maximum`` is slower
+    because of its NaN handling) and the factor 1/2 folded into :math:`s/2` (exact, a power of
+    two), so every term :math:`s_j \max(0, H_{ij})` is the plain one bit for bit. Pass 2 folds the
+    loss derivative into the small operand,
+    :math:`\nabla_{W_j} R = s_j \bigl(1(H > 0)^\top (g \odot X)\bigr)_j`, and updates and
+    projects the block's rows. No ``n x M`` array of floats goes to main memory.
+
+Both strategies run their blocks on a thread pool with as many workers as the BLAS has threads
+(NumPy and the BLAS release the GIL), with the BLAS limited to one thread meanwhile
+(threadpoolctl), and fall back to one worker when threadpoolctl is absent, the BLAS has one
+thread, or the problem is small. Blocks are split among the workers in a fixed way and partial
+sums are added in a fixed order, so a run is reproducible bit for bit for a given thread count.
+
+Exact zero at the symmetric initialisation: a pair of rows that are bitwise equal (``W_j = W_{j+h}``,
+true for every pair at :math:`W(0)`) gets bitwise equal pre-activations (copied, whatever the BLAS
+does), and paired contributions are subtracted before they are summed, so :math:`f(W(0)) = 0`
+exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from .losses import kl_loss, logistic_loss
+
+__all__: list[str] = []
+
+#: Override of the number of worker threads (``None``: the BLAS thread count). For tests.
+WORKERS = None
+#: Override of the strategy, ``"rows"`` or ``"neurons"`` (``None``: chosen by the shape). For tests.
+STRATEGY = None
+#: Override of the block size (rows of ``X`` or neuron pairs per block). For tests.
+BLOCK = None
+
+# below this many multiply-adds per product, one worker (thread start-up would dominate)
+_PARALLEL_MIN_FLOPS = 4_000_000
+# a block's n x b (neurons) or b x max(M, d) (rows) working array is sized to about this many bytes
+_NEURON_BLOCK_BYTES = 512 * 1024
+_ROW_BLOCK_BYTES = 2 * 1024 * 1024
+
+
+def _blas_controller():
+    """A threadpoolctl controller for the BLAS libraries, or None when threadpoolctl is absent."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return ThreadpoolController().select(user_api="blas")
+
+
+def blas_threads(controller=None):
+    """The number of threads the BLAS is configured to use (1 if unknown)."""
+    ctl = _blas_controller() if controller is None else controller
+    if ctl is None:
+        return 1
+    counts = [lib.num_threads for lib in ctl.lib_controllers]
+    return max(counts) if counts else 1
+
+
+def _split(count, parts):
+    """``parts`` contiguous ranges covering ``range(count)`` as evenly as possible."""
+    edges = np.linspace(0, count, parts + 1).round().astype(int)
+    return [(int(edges[i]), int(edges[i + 1])) for i in range(parts)]
+
+
+class Engine:
+    """The fast PGD step for the networks of one :class:`~ntkdistill.pgd._Stack` (private).
+
+    Use as a context manager (it owns a thread pool and a BLAS thread limit)::
+
+        with Engine(X, tgt, y, st, loss, eta, radius) as eng:
+            risk, err, dist = eng.step(W)      # risk/error at W, then W updated in place
+            risk, err = eng.evaluate(W)        # risk/error only
+    """
+
+    def __init__(self, X, tgt, y, st, loss, eta, radius=None, *, workers=None, strategy=None, block=None):
+        dt = X.dtype
+        self.dt = dt
+        self.X = X
+        self.n, self.d = X.shape
+        self.loss = loss
+        self.tgt = np.ascontiguousarray(tgt, dtype=dt)
+        self.y = np.ascontiguousarray(y, dtype=dt)
+        self.st = st
+        self.K = st.K
+        self.h = st.h
+        self.M = 2 * st.h
+        self.W0 = st.W0
+        self.eta = dt.type(eta)
+        self.inv_n = dt.type(1.0 / self.n)
+        self.zero = dt.type(0)
+        self.radius = radius  # (M,) in dtype, or None
+        # S1[j, k] = s1_j if neuron j belongs to network k (the segment sum as a product)
+        self.S1 = np.zeros((self.h, self.K), dtype=dt)
+        self.S1[np.arange(self.h), st.owner] = st.s1
+        self.S2 = np.zeros((self.h, self.K), dtype=dt)
+        self.S2[np.arange(self.h), st.owner] = st.s2
+        self.paired = st.paired
+        self.s = np.concatenate([st.s1, st.s2])
+
+        if strategy is None:
+            strategy = STRATEGY
+        if strategy is None:
+            narrow = self.h / self.K < 32
+            strategy = "rows" if (self.M <= self.d or narrow) else "neurons"
+        if strategy not in ("rows", "neurons"):
+            raise ValueError(f"strategy == {strategy!r}, must be 'rows' or 'neurons'.")
+        self.strategy = strategy
+
+        flops = self.n * self.d * self.M
+        self._ctl = None
+        if workers is None:
+            workers = WORKERS
+        if workers is None:
+            if flops < _PARALLEL_MIN_FLOPS:
+                workers = 1
+            else:
+                self._ctl = _blas_controller()
+                workers = blas_threads(self._ctl) if self._ctl is not None else 1
+        self.workers = max(1, int(workers))
+        if block is None:
+            block = BLOCK
+        isz = dt.itemsize
+        if strategy == "rows":
+            if block is None:
+                block = int(np.clip(_ROW_BLOCK_BYTES // (max(self.M, self.d) * isz), 64, 4096))
+            self._setup_rows(int(block))
+        else:
+            if block is None:
+                block = int(np.clip(_NEURON_BLOCK_BYTES // (self.n * isz), 8, 512))
+            self._setup_neurons(int(block))
+        self._pool = None
+
+    # ------------------------------------------------------------------ context management
+    def __enter__(self):
+        if self.workers > 1 and self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            if self._ctl is None:
+                self._ctl = _blas_controller()
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ntkdistill-pgd")
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        """Stop the worker threads (the engine still works afterwards, on one thread)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _parallel(self, fn):
+        """Run ``fn(w)`` for every worker; the BLAS is held at one thread while they run."""
+        if self._pool is None:
+            for w in range(self.workers):
+                fn(w)
+            return
+        if self._ctl is None:
+            list(self._pool.map(fn, range(self.workers)))
+            return
+        with self._ctl.limit(limits=1):
+            list(self._pool.map(fn, range(self.workers)))
+
+    # ------------------------------------------------------------------ shared pieces
+    def _same_pairs(self, W):
+        """Bool (h,): pairs whose two rows are bitwise equal (all of them at W(0))."""
+        h = self.h
+        return np.all(W[:h] == W[h:], axis=1)
+
+    def _risk_err(self, f):
+        """Per-network surrogate risk and classification error at logits f (n, K)."""
+        t = self.tgt[:, None]
+        if self.loss == "kl":
+            vals = kl_loss(t, f)
+        else:
+            vals = logistic_loss(t, f)
+        risk = vals.sum(axis=0, dtype=np.float64) / self.n
+        err = np.count_nonzero(self.y[:, None] * f <= 0, axis=0) / self.n
+        return risk, err
+
+    def _dloss(self, f, out, rows):
+        """``out = l'(f) / n`` for the rows ``rows`` of the data (f and out of shape (b, K))."""
+        t = self.tgt[rows, None]
+        if self.loss == "kl":
+            expit(f, out=out)
+            out -= t
+            out *= self.inv_n
+        else:
+            np.multiply(f, t, out=out)
+            np.negative(out, out=out)
+            expit(out, out=out)
+            out *= t
+            out *= -self.inv_n
+        return out
+
+    def _update(self, W, grad, rows, dist, diff):
+        """``W[rows] -= eta grad`` then project each row onto its ball; its distance to W(0) into dist."""
+        Wr = W[rows]
+        grad *= self.eta
+        Wr -= grad
+        np.subtract(Wr, self.W0[rows], out=diff)
+        dr = dist[rows]
+        np.einsum("ij,ij->i", diff, diff, out=dr)
+        np.sqrt(dr, out=dr)
+        if self.radius is not None:
+            r = self.radius[rows]
+            outside = dr > r
+            if outside.any():
+                idx = np.flatnonzero(outside)
+                factor = r[idx] / dr[idx]
+                Wr[idx] = self.W0[rows][idx] + diff[idx] * factor[:, None]
+                dr[idx] = r[idx]
+
+    # ------------------------------------------------------------------ strategy "rows"
+    def _setup_rows(self, block):
+        dt, M, d, K = self.dt, self.M, self.d, self.K
+        block = max(1, min(block, self.n))
+        self.block = block
+        self.workers = min(self.workers, -(-self.n // block))
+        self.ranges = _split(self.n, self.workers)
+        self.S = np.concatenate([self.S1, self.S2]).T.copy()  # (K, M): g @ S = g[:, owner] * s
+        self.F = np.empty((self.n, K), dtype=dt)
+        self.WT = np.empty((d, M), dtype=dt)
+        self.grad = np.empty((M, d), dtype=dt)
+        self.diff = np.empty((M, d), dtype=dt)
+        self.dist = np.empty(M, dtype=dt)
+        self.scratch = [
+            dict(
+                H=np.empty((block, M), dtype=dt),
+                Mf=np.empty((block, M), dtype=dt),
+                G=np.empty((block, M), dtype=dt),
+                g=np.empty((block, K), dtype=dt),
+                acc=np.empty((M, d), dtype=dt),
+                tmp=np.empty((M, d), dtype=dt),
+            )
+            for _ in range(self.workers)
+        ]
+
+    def _rows_work(self, w, backward, same_idx):
+        sc = self.scratch[w]
+        lo, hi = self.ranges[w]
+        h, X, z = self.h, self.X, self.zero
+        acc = sc["acc"]
+        if backward:
+            acc.fill(0)
+        for i in range(lo, hi, self.block):
+            j = min(i + self.block, hi)
+            b = j - i
+            Xb = X[i:j]
+            H = sc["H"][:b]
+            np.matmul(Xb, self.WT, out=H)
+            if same_idx.size:
+                H[:, h + same_idx] = H[:, same_idx]
+            Mf = sc["Mf"][:b]
+            np.greater(H, z, out=Mf)
+            np.multiply(H, Mf, out=H)  # relu
+            Fb = self.F[i:j]
+            if self.paired:
+                D = H[:, :h]
+                np.subtract(D, H[:, h:], out=D)  # paired neurons first: exact zero at W(0)
+                np.matmul(D, self.S1, out=Fb)
+            else:  # general output signs (an explicit init): relu(H) s, segment by segment
+                np.matmul(H, self.S.T, out=Fb)
+            if backward:
+                g = self._dloss(Fb, sc["g"][:b], slice(i, j))
+                G = sc["G"][:b]
+                np.matmul(g, self.S, out=G)  # g[:, owner] * s (one nonzero per column: exact)
+                G *= Mf
+                np.matmul(G.T, Xb, out=sc["tmp"])
+                acc += sc["tmp"]
+
+    def _rows_pass(self, W, backward):
+        np.copyto(self.WT, W.T)
+        same_idx = np.flatnonzero(self._same_pairs(W))
+        self._parallel(lambda w: self._rows_work(w, backward, same_idx))
+        return self.F
+
+    def _rows_step(self, W):
+        f = self._rows_pass(W, backward=True)
+        risk, err = self._risk_err(f)
+        grad = self.grad
+        np.copyto(grad, self.scratch[0]["acc"])
+        for sc in self.scratch[1:]:
+            grad += sc["acc"]
+        self._update(W, grad, slice(0, self.M), self.dist, self.diff)
+        return risk, err, self.dist
+
+    # ------------------------------------------------------------------ strategy "neurons"
+    def _setup_neurons(self, block):
+        dt, n, d, K, h = self.dt, self.n, self.d, self.K, self.h
+        st = self.st
+        # blocks of neuron pairs that never cross a network boundary
+        blocks = []
+        ends = np.append(st.starts[1:], h)
+        for k in range(K):
+            a, e = int(st.starts[k]), int(ends[k])
+            parts = max(1, -(-(e - a) // block))
+            for lo, hi in _split(e - a, parts):
+                blocks.append((a + lo, a + hi, k))
+        self.block = max(hi - lo for lo, hi, _ in blocks)
+        self.workers = min(self.workers, len(blocks))
+        # contiguous runs of blocks per worker, balanced by neuron count
+        sizes = np.array([hi - lo for lo, hi, _ in blocks])
+        cum = np.concatenate([[0], np.cumsum(sizes)])
+        cuts = np.searchsorted(cum, np.linspace(0, cum[-1], self.workers + 1)[1:-1])
+        bounds = [0, *[int(c) for c in cuts], len(blocks)]
+        self.assign = [blocks[bounds[w] : bounds[w + 1]] for w in range(self.workers)]
+        self.XT = np.ascontiguousarray(self.X.T)
+        self.hs1 = st.s1 * dt.type(0.5)  # exact: a power of two
+        self.hs2 = st.s2 * dt.type(0.5)
+        self.mask = np.empty((2 * h, n), dtype=bool)
+        self.gX = np.empty((K, n, d), dtype=dt)
+        self.grad = np.empty((2 * h, d), dtype=dt)
+        self.dist = np.empty(2 * h, dtype=dt)
+        self.F = np.empty((n, K), dtype=dt)
+        self.scratch = [
+            dict(
+                A=np.empty((self.block, n), dtype=dt),
+                B=np.empty((self.block, n), dtype=dt),
+                C=np.empty((self.block, n), dtype=dt),
+                v=np.empty(n, dtype=dt),
+                u=np.empty(n, dtype=dt),
+                fT=np.empty((K, n), dtype=dt),
+                diff=np.empty((self.block, d), dtype=dt),
+            )
+            for _ in range(self.workers)
+        ]
+
+    def _neurons_forward(self, w, W, same):
+        sc = self.scratch[w]
+        h, XT, z = self.h, self.XT, self.zero
+        s1, s2 = self.hs1, self.hs2
+        fT = sc["fT"]
+        fT.fill(0)
+        v, u = sc["v"], sc["u"]
+        for lo, hi, k in self.assign[w]:
+            b = hi - lo
+            A = sc["A"][:b]
+            B = sc["B"][:b]
+            C = sc["C"][:b]
+            np.matmul(W[lo:hi], XT, out=A)
+            np.matmul(W[h + lo : h + hi], XT, out=B)
+            sb = same[lo:hi]
+            if sb.any():
+                B[sb] = A[sb]
+            np.greater(A, z, out=self.mask[lo:hi])
+            np.greater(B, z, out=self.mask[h + lo : h + hi])
+            # 2 relu(h) = h + |h|, exactly (np.maximum is slower: it handles NaN); the factor
+            # 1/2 sits in the vectors s/2, so every term s_j relu(h) is the plain one bit for bit
+            np.abs(A, out=C)
+            A += C
+            np.abs(B, out=C)
+            B += C
+            np.matmul(s1[lo:hi], A, out=v)
+            np.matmul(s2[lo:hi], B, out=u)
+            v += u  # exactly 0 for a block of equal pairs with s2 = -s1
+            fT[k] += v
+
+    def _neurons_backward(self, w, W):
+        sc = self.scratch[w]
+        h = self.h
+        s = self.s
+        for lo, hi, k in self.assign[w]:
+            b = hi - lo
+            Mf = sc["A"][:b]
+            for off in (0, h):
+                rows = slice(off + lo, off + hi)
+                np.copyto(Mf, self.mask[rows])
+                gr = self.grad[rows]
+                np.matmul(Mf, self.gX[k], out=gr)
+                gr *= s[rows, None]
+                self._update(W, gr, rows, self.dist, sc["diff"][:b])
+
+    def _neurons_f(self, W):
+        same = self._same_pairs(W)
+        self._parallel(lambda w: self._neurons_forward(w, W, same))
+        F = self.F
+        np.copyto(F, self.scratch[0]["fT"].T)
+        for sc in self.scratch[1:]:
+            F += sc["fT"].T
+        return F
+
+    def _neurons_step(self, W):
+        f = self._neurons_f(W)
+        risk, err = self._risk_err(f)
+        g = self._dloss(f, np.empty_like(f), slice(None))
+        np.multiply(self.X[None, :, :], g.T[:, :, None], out=self.gX)
+        self._parallel(lambda w: self._neurons_backward(w, W))
+        return risk, err, self.dist
+
+    # ------------------------------------------------------------------ public face
+    def step(self, W):
+        """Risk and error at ``W`` (stacked), then one PGD step on ``W`` in place.
+
+        Returns ``(risk (K,), error (K,), dist (M,))`` with ``dist`` each row's distance to
+        ``W(0)`` after the step (a view into a buffer that the next step overwrites).
+        """
+        if self.strategy == "rows":
+            return self._rows_step(W)
+        return self._neurons_step(W)
+
+    def forward(self, W):
+        """Logits (n, K) at ``W`` (a view into a buffer that the next call overwrites)."""
+        if self.strategy == "rows":
+            return self._rows_pass(W, backward=False)
+        return self._neurons_f(W)
+
+    def evaluate(self, W):
+        """Risk and error (K,) at ``W`` without a step."""
+        return self._risk_err(self.forward(W))

@@ -1,0 +1,1 @@
+"""The paper's experiments as functions: Table 1 (Section 2) and Figure 1 (Section 4)."""

@@ -1,0 +1,205 @@
+"""The fast PGD step (ntkdistill._kernels) against the plain step written from THEORY.md.
+
+Every fast path (strategy "rows" or "neurons", one or two worker threads, blocks that do and do
+not divide the sizes, float64 and float32, both losses, with and without projection, one or many
+networks) must give the results of ntkdistill._reference: to 1e-12 in float64, and to float32
+precision in float32. No speed is asserted here; benchmarks/ measures it.
+"""
+
+import numpy as np
+import pytest
+
+import ntkdistill as nd
+from ntkdistill import _kernels, _reference
+from ntkdistill.losses import sigmoid
+from ntkdistill.pgd import _Stack
+from ntkdistill.testing import check_grad
+
+PATHS = [
+    # (strategy, workers, block)
+    ("rows", 1, None),
+    ("rows", 2, 8),  # 37 rows: blocks of 8 do not divide them, two workers split the rows
+    ("neurons", 1, None),
+    ("neurons", 2, 2),  # half-widths 2, 3, 5: blocks of 2 leave a remainder in some networks
+]
+PATH_IDS = [f"{s}-w{w}-b{b}" for s, w, b in PATHS]
+
+
+@pytest.fixture
+def path(request, monkeypatch):
+    strategy, workers, block = request.param
+    monkeypatch.setattr(_kernels, "STRATEGY", strategy)
+    monkeypatch.setattr(_kernels, "WORKERS", workers)
+    monkeypatch.setattr(_kernels, "BLOCK", block)
+    return request.param
+
+
+def _data(n=37, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    z = 0.8 * rng.normal(size=n)
+    return X, sigmoid(z), np.where(z > 0, 1.0, -1.0)
+
+
+def _tolerances(dtype):
+    if dtype == np.float64:
+        return dict(rtol=1e-12, atol=1e-12)
+    # float32: eps = 1.2e-7. The two computations round in different orders (sums of up to
+    # n = 37 terms, over four steps); they differ by a few ulps of an order-one quantity, and the
+    # tolerance allows about ten.
+    return dict(rtol=1e-5, atol=1e-6)
+
+
+def _check_against_reference(res, X, targets, labels, loss, eta, T, B, dtype, paired=True):
+    tol = _tolerances(dtype)
+    Xd = X.astype(dtype)
+    for k in range(len(res)):
+        assert res.W[k].dtype == dtype
+        W, risk, err, dist = _reference.train(
+            Xd, targets.astype(dtype), res.W0[k], res.a[k], eta=eta, T=T, B=B, loss=loss, labels=labels.astype(dtype)
+        )
+        np.testing.assert_allclose(res.W[k], W, **tol)
+        np.testing.assert_allclose(res.risk[k], risk, **tol)
+        np.testing.assert_allclose(res.max_distance[k], dist, **tol)
+        # the reference sums neurons in their natural order, so at the symmetric W(0) its logits
+        # are of order 1e-17 instead of exactly 0; from t = 1 on the signs agree
+        first = 1 if paired else 0
+        np.testing.assert_array_equal(res.error[k, first:], err[first:])
+        if paired:
+            assert res.error[k, 0] == 1.0
+
+
+@pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", ["kl", "logistic"])
+@pytest.mark.parametrize("B", [np.inf, 0.1])
+def test_fast_step_matches_the_plain_step(path, dtype, loss, B):
+    X, p, y = _data()
+    targets = p if loss == "kl" else y
+    T = 4
+    res = nd.pgd(X.astype(dtype), targets, m=[4, 6, 10], eta=1.5, T=T, B=B, loss=loss, seeds=2, rng=7, labels=y)
+    assert len(res) == 6
+    _check_against_reference(res, X, targets, y, loss, 1.5, T, B, dtype)
+    if np.isfinite(B):
+        # the radius is small enough that the projection acts on some networks
+        radius = B / np.sqrt(res.widths)
+        assert np.any(np.isclose(res.max_distance, radius, rtol=1e-5))
+
+
+@pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
+def test_general_output_signs(path):
+    """An explicit init whose signs are not antisymmetric takes the general (unpaired) forward."""
+    X, p, y = _data(seed=1)
+    rng = np.random.default_rng(5)
+    inits = [(rng.normal(size=(w, X.shape[1])), rng.choice([-1.0, 1.0], size=w)) for w in (4, 8, 12)]
+    res = nd.pgd(X, p, m=[4, 8, 12], eta=2.0, T=3, B=1.0, init=inits, labels=y)
+    _check_against_reference(res, X, p, y, "kl", 2.0, 3, 1.0, np.float64, paired=False)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
+def test_zero_gradient_keeps_pairs_equal_and_logits_exactly_zero(path):
+    """With p = 1/2 the KL derivative mu(0) - 1/2 is exactly 0: nothing moves, f stays exactly 0."""
+    X, _, y = _data()
+    half = np.full(X.shape[0], 0.5)
+    res = nd.pgd(X, half, m=[4, 10], eta=1.0, T=3, seeds=2, rng=0, labels=y)
+    for W, W0 in zip(res.W, res.W0):
+        np.testing.assert_array_equal(W, W0)
+    assert np.all(res.error == 1.0)  # f = 0 exactly at every step: every tie is an error (E6)
+    assert np.all(res.risk == 0.0)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_forward_is_exactly_zero_at_the_symmetric_initialisation(path, dtype):
+    strategy, workers, block = path
+    X, p, y = _data(n=300, d=40, seed=2)
+    X = X.astype(dtype)
+    inits = [nd.init_symmetric(m, 40, rng=s, dtype=dtype) for m, s in ((64, 1), (128, 2), (6, 3))]
+    st = _Stack(inits, X.dtype)
+    with _kernels.Engine(X, p, y, st, "kl", 1.0) as eng:
+        assert eng.strategy == strategy and eng.workers <= workers
+        f = eng.forward(st.W0.copy())
+        assert f.dtype == dtype
+        np.testing.assert_array_equal(f, 0.0)
+
+
+@pytest.mark.parametrize("path", PATHS[1::2], ids=PATH_IDS[1::2], indirect=True)
+def test_reproducible_bit_for_bit_with_threads(path):
+    X, p, y = _data()
+    r1 = nd.pgd(X, p, m=[4, 10], eta=1.0, T=5, B=1.0, seeds=2, rng=3, labels=y)
+    r2 = nd.pgd(X, p, m=[4, 10], eta=1.0, T=5, B=1.0, seeds=2, rng=3, labels=y)
+    for a, b in zip(r1.W, r2.W):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(r1.risk, r2.risk)
+
+
+@pytest.mark.parametrize("strategy", ["rows", "neurons"])
+def test_batched_equals_alone_and_thread_count_does_not_matter(strategy, monkeypatch):
+    X, p, y = _data()
+    monkeypatch.setattr(_kernels, "STRATEGY", strategy)
+    monkeypatch.setattr(_kernels, "BLOCK", 3)
+    runs = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(_kernels, "WORKERS", workers)
+        runs[workers] = nd.pgd(X, p, m=[4, 6, 8], eta=2.0, T=6, B=1.0, seeds=3, rng=42, labels=y)
+    batched = runs[2]
+    for k in range(len(batched)):
+        np.testing.assert_allclose(runs[1].W[k], batched.W[k], rtol=1e-12, atol=1e-12)
+        alone = nd.pgd(X, p, m=int(batched.widths[k]), eta=2.0, T=6, B=1.0, seeds=[batched.seeds[k]], labels=y)
+        np.testing.assert_allclose(alone.W[0], batched.W[k], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(alone.risk[0], batched.risk[k], rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(alone.error[0], batched.error[k])
+
+
+def test_strategy_is_chosen_by_the_shape():
+    X, p, y = _data(n=50, d=20)
+    few = _Stack([nd.init_symmetric(8, 20, rng=0)], X.dtype)  # M <= d
+    wide = _Stack([nd.init_symmetric(256, 20, rng=0)], X.dtype)  # many neurons per network
+    narrow = _Stack([nd.init_symmetric(8, 20, rng=s) for s in range(10)], X.dtype)  # 80 > d, but narrow
+    assert _kernels.Engine(X, p, y, few, "kl", 1.0).strategy == "rows"
+    assert _kernels.Engine(X, p, y, wide, "kl", 1.0).strategy == "neurons"
+    assert _kernels.Engine(X, p, y, narrow, "kl", 1.0).strategy == "rows"
+    with pytest.raises(ValueError, match=r"strategy == 'cols', must be 'rows' or 'neurons'"):
+        _kernels.Engine(X, p, y, few, "kl", 1.0, strategy="cols")
+
+
+def test_blas_threads_are_restored(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    X, p, y = _data()
+    before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    monkeypatch.setattr(_kernels, "WORKERS", 2)
+    nd.pgd(X, p, m=[4, 6], eta=1.0, T=2, seeds=2, rng=0)
+    after = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    assert after == before
+
+
+# ------------------------------------------------------------------ the plain reference itself
+def test_reference_gradient_is_the_gradient_of_the_risk():
+    X, p, y = _data(n=9, d=3, seed=4)
+    W, a = nd.init_symmetric(6, 3, rng=1)
+    W = W + 0.1 * np.random.default_rng(2).normal(size=W.shape)  # away from the symmetric point
+    for loss, t in (("kl", p), ("logistic", y)):
+        def risk(w, t=t, loss=loss):
+            return _reference.risk_and_error(X, w.reshape(W.shape), a, t, y, loss)[0]
+
+        def grad(w, t=t, loss=loss):
+            return _reference.gradient(X, w.reshape(W.shape), a, t, loss).ravel()
+
+        # central differences with eps = 1e-6: error O(eps^2) away from activation boundaries
+        assert check_grad(risk, grad, W.ravel(), rng=3)
+
+
+def test_reference_step_follows_the_formula_neuron_by_neuron():
+    X, p, y = _data(n=7, d=3, seed=5)
+    W0, a = nd.init_symmetric(4, 3, rng=4)
+    W = W0 + 0.2 * np.random.default_rng(6).normal(size=W0.shape)
+    eta, B, m, n = 0.9, 0.5, 4, 7
+    f = np.array([sum(a[j] * max(0.0, W[j] @ x) for j in range(m)) / np.sqrt(m) for x in X])
+    dl = 1 / (1 + np.exp(-f)) - p
+    expected = np.empty_like(W)
+    for j in range(m):
+        g = sum(dl[i] * a[j] / np.sqrt(m) * (W[j] @ X[i] > 0) * X[i] for i in range(n)) / n
+        diff = W[j] - eta * g - W0[j]
+        expected[j] = W0[j] + diff * min(1.0, (B / np.sqrt(m)) / np.linalg.norm(diff))
+    np.testing.assert_allclose(_reference.step(X, W, W0, a, p, eta, B, "kl"), expected, rtol=1e-13, atol=1e-15)

@@ -13,8 +13,10 @@ with :math:`\nabla_{W_j} R = \frac1n \sum_i \ell'(f_i)\, \frac{a_j}{\sqrt m} 1(W
 logistic loss.
 
 Many networks (seeds times widths) train as one batched computation: their neurons are stacked
-into one matrix, so each step makes one pass over ``X`` for the forward and one for the
-backward product, whatever the number of networks.
+into one matrix, so each step makes the same passes over ``X`` whatever the number of networks.
+The step itself is computed by :mod:`ntkdistill._kernels` (blocked, in place, on as many threads
+as the BLAS has), which gives the results of the plain formula to rounding;
+:mod:`ntkdistill._reference` is that formula written literally.
 """
 
 from __future__ import annotations
@@ -285,6 +287,14 @@ def pgd(
     ------
     ValueError, TypeError
         On invalid input, before any work is done.
+
+    Notes
+    -----
+    Each step runs on as many threads as the BLAS library is set to use (NumPy releases the GIL),
+    holding the BLAS itself at one thread meanwhile (needs threadpoolctl; without it, one
+    thread). To run several trainings side by side, limit the BLAS to one thread first, e.g.
+    ``threadpoolctl.threadpool_limits(1)``. Results are reproducible bit for bit for a given
+    thread count, and agree across thread counts to rounding.
 
     Examples
     --------

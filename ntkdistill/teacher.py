@@ -39,6 +39,13 @@ _NORM_SLACK = 1e-6  # relative slack on ||v(z)|| <= 1 for rounding in user field
 class TeacherLogits(NamedTuple):
     r"""Monte Carlo teacher logits (see :func:`teacher_logits`); unpacks as ``z, stderr, n_samples``.
 
+    .. math::
+
+        \hat z_i = \frac1S\sum_s 1(\langle z_s, x_i\rangle > 0)\langle v(z_s), x_i\rangle
+        \approx z_i = \mathbb{E}_z\langle \phi_{x_i}(z), v(z)\rangle
+
+    (THEORY.md, "Teacher logits and soft labels").
+
     Attributes
     ----------
     z : ndarray, shape (n,) or (len(n_samples), n)
@@ -46,6 +53,13 @@ class TeacherLogits(NamedTuple):
     stderr : ndarray, same shape as ``z``
         Standard error of each estimate.
     n_samples : int or ndarray of int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> z, se, count = teacher_logits(np.eye(2), lambda Z: np.zeros_like(Z), n_samples=10, rng=0)
+    >>> z.tolist(), count
+    ([0.0, 0.0], 10)
     """
 
     z: np.ndarray
@@ -55,7 +69,7 @@ class TeacherLogits(NamedTuple):
 
 def _field(v):
     """A callable field from ``v`` (a callable, or an object with a callable ``.v`` such as MarginResult)."""
-    if hasattr(v, "v") and callable(getattr(v, "v")):
+    if hasattr(v, "v") and callable(v.v):
         return v.v
     if callable(v):
         return v
@@ -229,7 +243,12 @@ def _lemma6_radius(m, n, delta, init):
 
 @dataclass(frozen=True, eq=False)
 class Lemma6Check:
-    r"""Result of :func:`lemma6_check`.
+    r"""Result of :func:`lemma6_check` (Lemma 6, E13).
+
+    .. math::
+
+        \max_i |f^0_i(U) - z_i| \le r,\qquad
+        r \in \Big\{\sqrt{2\ln(2n/\delta)/m},\ 2\sqrt{\ln(2n/\delta)/m}\Big\}
 
     Attributes
     ----------
@@ -255,6 +274,14 @@ class Lemma6Check:
         is meaningful when it is small next to the radius.
     m, n : int
     delta : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ntkdistill.student import init_symmetric
+    >>> res = lemma6_check(np.eye(2), lambda Z: np.zeros_like(Z), np.zeros(2), *init_symmetric(4, 2, rng=0))
+    >>> res.max_deviation, res.holds
+    (0.0, True)
     """
 
     deviation: np.ndarray

@@ -48,7 +48,7 @@ def test_batches_round_trip(tmp_path, protocol, bytes_keys):
     assert train.shape == (3, 32, 32) and train.class_names == CIFAR10_CLASSES
     expected = np.concatenate([_key(written[f"data_batch_{k}"], "data") for k in range(1, 6)])
     np.testing.assert_array_equal(train.X * 255, expected)
-    labels = sum((_key(written[f"data_batch_{k}"], "labels") for k in range(1, 6)), [])
+    labels = [v for k in range(1, 6) for v in _key(written[f"data_batch_{k}"], "labels")]
     assert train.labels.tolist() == labels
     assert test.labels.tolist() == _key(written["test_batch"], "labels")
     assert train.source == f"CIFAR-10 python batches in {tmp_path}"
@@ -262,3 +262,15 @@ def test_torchvision_missing(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torchvision.datasets", None)
     with pytest.raises(ImportError, match="source='auto' reads the same folder without it"):
         load_cifar10(tmp_path, source="torchvision")
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_numpy_labels_and_fortran_data(tmp_path, protocol):
+    # numpy scalars in the label list and a Fortran-ordered array use other numpy globals
+    data = np.asfortranarray(np.arange(2 * 3072).reshape(2, 3072).astype(np.uint8))
+    batch = {"data": data, "labels": [np.int64(3), np.int64(5)]}
+    with open(tmp_path / "test_batch", "wb") as fh:
+        pickle.dump(batch, fh, protocol=protocol)
+    loaded = load_cifar10(tmp_path, split="test")
+    np.testing.assert_array_equal(loaded.X * 255, data)
+    assert loaded.labels.tolist() == [3, 5]

@@ -114,7 +114,7 @@ def test_missing_labels_file(tmp_path):
 
 
 def test_wrong_magic_number(tmp_path):
-    images, labels = _digits(3)
+    _, labels = _digits(3)
     # labels where the images should be: magic 0x00000801, expected 0x00000803
     _write(tmp_path / "train-images-idx3-ubyte", _idx_bytes(labels))
     _write(tmp_path / "train-labels-idx1-ubyte", _idx_bytes(labels))

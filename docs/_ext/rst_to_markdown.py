@@ -132,7 +132,6 @@ def _simple_tables(text: str) -> str:
             continue
         border = lines[i]
         starts = [m.start() for m in re.finditer(r"=+", border)]
-        ends = [m.end() for m in re.finditer(r"=+", border)]
         borders = [i]
         j = i + 1
         while j < len(lines):

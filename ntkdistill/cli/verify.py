@@ -27,8 +27,10 @@ def register(sub):
     src.add_argument("--dataset", default="orthonormal",
                      help="built-in synthetic family (default: orthonormal, whose margin is known exactly)")
     src.add_argument("--data", metavar="FILE.npz", help="your data: a .npz with X (n, d), ||x_i|| <= 1, and y in {-1,+1}")
-    p.add_argument("--level", type=float, default=None, help="difficulty level of the family (default: its first)")
-    p.add_argument("--n", type=int, default=2, help="points in the built-in data set (default: 2)")
+    p.add_argument("--level", type=float, default=None,
+                   help="difficulty level of the family (default: 2 for orthonormal, i.e. n = 2 points; else the "
+                        "family's first level)")
+    p.add_argument("--n", type=int, default=None, help="points in the built-in data set, where the family allows a choice")
     p.add_argument("--beta", type=float, default=None,
                    help="Theorem 2 target (default: 90%% of the KL risk at initialisation, the largest non-vacuous level)")
     p.add_argument("--eps", type=float, default=0.5, help="Corollary 4 target classification error (default 0.5)")
@@ -67,6 +69,13 @@ def run(args) -> int:
         gamma_known, name = None, os.path.abspath(args.data)
     else:
         level = args.level
+        if level is None:
+            from ..datasets.families import FAMILIES
+
+            level = 2 if args.dataset == "orthonormal" else (
+                FAMILIES[args.dataset].default_levels[0] if args.dataset in FAMILIES else None)
+        if level is not None and float(level).is_integer():
+            level = int(level)
         X, y, gamma_known, name = builtin(args.dataset, level, args.n, args.seed)
     log = None if (args.quiet or args.json) else (lambda s: print(f"[verify] {s}", file=sys.stderr, flush=True))
     report = _verify.run_verify(

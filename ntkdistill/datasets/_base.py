@@ -9,7 +9,7 @@ import numpy as np
 __all__ = ["ImageData"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImageData:
     r"""Images with integer class labels, flattened in channel-major order.
 
@@ -21,7 +21,7 @@ class ImageData:
 
     the order of ``images().reshape(n, -1)`` and of the CIFAR-10 python batches. The arrays are
     read-only (several calls may share one cached copy); index or copy them to get writable
-    arrays.
+    arrays. Two instances compare equal only when they are the same object.
 
     Attributes
     ----------

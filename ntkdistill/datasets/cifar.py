@@ -46,7 +46,30 @@ _RECONSTRUCT = np.empty(0).__reduce__()[0]  # numpy's _reconstruct, wherever thi
 
 
 class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle asked for a global that a CIFAR-10 batch never needs: it was refused unloaded."""
+    r"""A pickle asked for a global that a CIFAR-10 batch never needs: it was refused before any call.
+
+    .. math::
+
+        \text{allowed} = \{\texttt{numpy ndarray / dtype / \_reconstruct / \_frombuffer / scalar},\
+        \texttt{\_codecs.encode}(\cdot, \texttt{latin1})\}
+
+    A subclass of :class:`pickle.UnpicklingError`.
+
+    Examples
+    --------
+    >>> import os, pickle, tempfile
+    >>> class Payload:
+    ...     def __reduce__(self):
+    ...         return (print, ("this would run",))
+    >>> root = tempfile.mkdtemp()
+    >>> with open(os.path.join(root, "test_batch"), "wb") as fh:
+    ...     pickle.dump(Payload(), fh)
+    >>> try:
+    ...     load_cifar10(root, split="test")
+    ... except UnsafePickleError as exc:
+    ...     print("refused:", "builtins.print" in str(exc))
+    refused: True
+    """
 
 
 def _safe_reconstruct(subtype, shape, typecode):

@@ -191,8 +191,8 @@ def _check_fractions(fractions):
 
 def _split_counts(n, fr):
     """Sizes (train, val, test) summing to n; rounding goes to the test part."""
-    n_train = int(round(n * fr[0]))
-    n_val = int(round(n * fr[1]))
+    n_train = round(n * fr[0])
+    n_val = round(n * fr[1])
     if n_train + n_val > n:
         n_val = n - n_train
     return n_train, n_val, n - n_train - n_val

@@ -149,24 +149,28 @@ class Figure1Config:
         check_int("runs", self.runs, minimum=1)
 
 
-#: Named settings. ``"paper"``: the paper's protocol with full-width VGG (a GPU job);
-#: ``"cpu"``: a reduced configuration (1/8 width, 2,500 images, at most 15 epochs, patience 3)
-#: that runs on a small CPU in minutes; ``"quick"``: a smoke test of the pipeline.
+#: Named settings. ``"paper"``: the paper's protocol with full-width VGG (a GPU job; the grid of
+#: learning rates is this package's choice, the paper does not print one); ``"cpu"``: a reduced
+#: configuration that runs on a small CPU in minutes (1/8 width, 2,500 images, at most 30 epochs,
+#: patience 8, one learning rate, no dropout: with half of a 64-unit head dropped the narrow
+#: networks learn too slowly for 30 epochs); ``"quick"``: a smoke test of the pipeline.
 FIGURE1_PRESETS = {
     "paper": Figure1Config(),
     "cpu": Figure1Config(
         teacher_width=0.125,
         student_width=0.125,
+        dropout=0.0,
         lrs=(1e-3,),
         weight_decays=(5e-4,),
-        max_epochs=15,
-        patience=3,
+        max_epochs=30,
+        patience=8,
         n_max=2500,
         runs=3,
     ),
     "quick": Figure1Config(
         teacher_width=0.0625,
         student_width=0.0625,
+        dropout=0.0,
         lrs=(1e-3,),
         weight_decays=(5e-4,),
         max_epochs=3,
@@ -182,21 +186,22 @@ def default_noise(data: str = "mnist") -> tuple:
 
     .. math::
 
-        \sigma \in \{0, 0.5, 1, 1.5, 2\} \text{ (MNIST)}, \qquad
-        \sigma \in \{0, 0.1, 0.2, 0.3, 0.4\} \text{ (CIFAR-10)}
+        \sigma \in \{0, 0.25, 0.5, 0.75\} \text{ (MNIST)}, \qquad
+        \sigma \in \{0, 0.1, 0.2, 0.3\} \text{ (CIFAR-10)}
 
-    The paper does not print its noise levels; these span "clean" to "hard to classify" for
-    each data set.
+    The paper does not print its noise levels. On MNIST digit > 4 these take the reduced
+    networks from about 97% to about 80% test accuracy (at :math:`\sigma = 1` they are near
+    chance within 30 epochs); CIFAR-10 images have less contrast, hence the smaller levels.
 
     Examples
     --------
     >>> default_noise("cifar10")
-    (0.0, 0.1, 0.2, 0.3, 0.4)
+    (0.0, 0.1, 0.2, 0.3)
     """
     if data == "mnist":
-        return (0.0, 0.5, 1.0, 1.5, 2.0)
+        return (0.0, 0.25, 0.5, 0.75)
     if data == "cifar10":
-        return (0.0, 0.1, 0.2, 0.3, 0.4)
+        return (0.0, 0.1, 0.2, 0.3)
     raise ValueError(f"data == {data!r}, must be 'mnist' or 'cifar10'.")
 
 

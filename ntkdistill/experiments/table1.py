@@ -37,7 +37,12 @@ import numpy as np
 from .._validation import _short, check_int, check_real, resolve_dtype
 from ..datasets._base import ImageData
 from ..datasets.mnist import load_mnist
-from ..datasets.tasks import MNIST_REDUCED_DROPPED, _check_fractions, binary_mnist, train_val_test_split
+from ..datasets.tasks import (
+    MNIST_REDUCED_DROPPED,
+    _check_fractions,
+    binary_mnist,
+    train_val_test_split,
+)
 from ..datasets.transforms import scale_to_unit_ball
 from ..losses import sigmoid
 from ..pgd import pgd
@@ -59,10 +64,21 @@ _LOSSES = ("logistic", "kl")  # hard, soft
 
 @dataclass(frozen=True)
 class TeacherSummary:
-    """The teacher of one data variant: its chosen step, accuracies (%) and how soft its labels are.
+    r"""The teacher of one data variant: its chosen step, accuracies (%) and how soft its labels are.
 
-    ``soft_fraction`` is the share of training soft labels in [0.1, 0.9]; ``mean_abs_logit`` the
-    mean of :math:`|z_i|` over the training inputs.
+    .. math::
+
+        \texttt{soft\_fraction} = \frac1n \#\{i : 0.1 \le \mu(z_i) \le 0.9\}, \qquad
+        \texttt{mean\_abs\_logit} = \frac1n \sum_i |z_i|
+
+    over the training inputs, with :math:`z_i` the teacher's logits (eq. 1) and :math:`\mu` the
+    sigmoid (E2): how far the soft labels are from the hard ones.
+
+    Examples
+    --------
+    >>> t = TeacherSummary("full", 512, 1024.0, float("inf"), 200, 99.6, 95.4, 93.9, 4.5, 0.126, 3000, 1000, 1000)
+    >>> t.val_acc > t.test_acc
+    True
     """
 
     variant: str
@@ -82,12 +98,18 @@ class TeacherSummary:
 
 @dataclass(frozen=True)
 class Table1Row:
-    """One row of Table 1: a data variant and a student width, accuracies in %.
+    r"""One row of Table 1: a data variant and a student width, accuracies in %.
+
+    .. math::
+
+        \texttt{gap\_mean} = \frac1S \sum_s (a^{\text{soft}}_s - a^{\text{hard}}_s), \qquad
+        \texttt{gap\_se} = \operatorname{sd}_s(a^{\text{soft}}_s - a^{\text{hard}}_s) / \sqrt S
 
     ``hard_*``/``soft_*``: test accuracy mean and standard deviation over seeds at the chosen
     ``B`` and step; ``gap_mean``/``gap_se``: the paired soft-minus-hard difference and its standard
     error; ``*_val``: the mean validation accuracy that chose them; ``*_test``: per-seed test
-    accuracies; ``paper_*``: the paper's printed numbers (None when the paper has no such row).
+    accuracies; ``paper_*``: the paper's printed numbers (Section 2, Table 1; None when the paper
+    has no such row). Rows come from :func:`run_table1` (see its example).
     """
 
     variant: str
@@ -114,7 +136,14 @@ class Table1Row:
 
 @dataclass(frozen=True)
 class SweepRow:
-    """The gap at one projection radius ``B`` (steps chosen on validation at that ``B``), in %."""
+    r"""The gap at one projection radius ``B`` (steps chosen on validation at that ``B``), in %.
+
+    .. math::
+
+        \|W_j(t) - W_j(0)\| \le B / \sqrt m \quad \text{for every row } j \text{ and } t \qquad (\text{E9})
+
+    The fields are those of :class:`Table1Row` at this ``B``; rows come from :func:`run_table1`.
+    """
 
     variant: str
     B: float
@@ -163,7 +192,22 @@ def _gap(mean, se):
 
 @dataclass(frozen=True)
 class Table1Result:
-    """What :func:`run_table1` returns: Table 1, the teachers, the sweep over ``B`` and the settings.
+    r"""What :func:`run_table1` returns: Table 1, the teachers, the sweep over ``B`` and the settings.
+
+    .. math::
+
+        (B^*, \eta^*) = \arg\max_{(B, \eta)} \frac1S \sum_s \mathrm{acc}_{\text{val}}(B, \eta, s),
+        \text{ separately for hard and soft labels and each width}
+
+    Attributes
+    ----------
+    rows : tuple of Table1Row
+    sweep : tuple of SweepRow
+    teachers : tuple of TeacherSummary
+    settings : dict
+        Every argument of the run, the data source and the root seed's entropy.
+    elapsed : float
+        Seconds.
 
     Methods
     -------
@@ -173,6 +217,20 @@ class Table1Result:
         The tables as text.
     row(variant, width)
         The :class:`Table1Row` of that variant and width.
+
+    Examples
+    --------
+    >>> import json
+    >>> from ntkdistill.datasets._base import ImageData
+    >>> gen = np.random.default_rng(1)
+    >>> digits = np.repeat(np.arange(10), 10)
+    >>> data = ImageData(gen.random((100, 9)), digits, (1, 3, 3), "toy", "train")
+    >>> res = run_table1(data, variants=("full",), widths=(2,), teacher_width=4, seeds=2, T=5,
+    ...                  etas=(1.0,), radii=(1.0,), teacher_T=5, teacher_etas=(1.0,))
+    >>> res.format_table().splitlines()[0]
+    "Table 1: students trained on hard labels vs the teacher's soft labels (test accuracy %, mean ± sd over 2 seeds)"
+    >>> json.loads(json.dumps(res.to_dict()))["settings"]["radii"]
+    [1.0]
     """
 
     rows: tuple

@@ -374,14 +374,17 @@ class Engine:
                 B[sb] = A[sb]
             np.greater(A, z, out=self.mask[lo:hi])
             np.greater(B, z, out=self.mask[h + lo : h + hi])
-            # 2 relu(h) = h + |h|, exactly (np.maximum is slower: it handles NaN); the factor
-            # 1/2 sits in the vectors s/2, so every term s_j relu(h) is the plain one bit for bit
-            np.abs(A, out=C)
-            A += C
-            np.abs(B, out=C)
-            B += C
+# sum_j s_j relu(h_j) = (sum_j (s_j/2) h_j) + (sum_j (s_j/2) |h_j|): two matrix-vector
+            # products of the same shape, so where every h_j <= 0 the two are exact negatives
+            # and the sum is exactly 0, as it is with relu (np.maximum is slower: it handles NaN)
             np.matmul(s1[lo:hi], A, out=v)
+            np.abs(A, out=A)
+            np.matmul(s1[lo:hi], A, out=r)
+            v += r
             np.matmul(s2[lo:hi], B, out=u)
+            np.abs(B, out=B)
+            np.matmul(s2[lo:hi], B, out=r)
+            u += r
             v += u  # exactly 0 for a block of equal pairs with s2 = -s1
             fT[k] += v
 

@@ -50,6 +50,12 @@ class Cost:
         Estimated wall time on this machine (``nan`` when not measured).
     seconds_per_step : float
     n, d, neurons, T : the shape it was estimated for (``neurons`` = total over networks).
+
+    Examples
+    --------
+    >>> c = estimate_cost(10, 2, 100, 1000, measure=False)
+    >>> c.flops, c.neurons
+    (18000000.0, 100)
     """
 
     flops: float
@@ -75,7 +81,11 @@ class Cost:
 
 
 def format_seconds(s: float) -> str:
-    """Human-readable duration.
+    r"""Human-readable duration: seconds below 2 minutes, then minutes, hours, days, years.
+
+    .. math::
+
+        1\,\text{year} = 365.25 \times 86400\,\text{s}
 
     Examples
     --------
@@ -96,7 +106,11 @@ def format_seconds(s: float) -> str:
 
 
 def format_bytes(b: float) -> str:
-    """Human-readable size.
+    r"""Human-readable size in binary units.
+
+    .. math::
+
+        1\,\text{KiB} = 2^{10}\,\text{B},\quad 1\,\text{MiB} = 2^{20}\,\text{B},\ \dots
 
     Examples
     --------

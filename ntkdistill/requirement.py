@@ -43,6 +43,11 @@ class WidthSearch:
     errors : dict
         ``{width: list of the per-seed errors}``.
     eps, criterion, method, m_max : the search settings.
+
+    Examples
+    --------
+    >>> WidthSearch(6, {4: 0.5, 8: 0.0, 6: 0.1}, eps=0.1).to_dict()["evaluated"]
+    {'4': 0.5, '8': 0.0, '6': 0.1}
     """
 
     width: int | None
@@ -180,6 +185,12 @@ class SlopeFit:
     stderr : float
     n_points : int
     level : float
+
+    Examples
+    --------
+    >>> fit = fit_loglog_slope([0.4, 0.2, 0.1], [5.0, 20.0, 80.0])
+    >>> round(fit.slope, 6), fit.n_points
+    (2.0, 3)
     """
 
     slope: float
@@ -257,6 +268,13 @@ class RequirementStudy:
         Proposition 5 at beta = eps ln 2), and the looseness (predicted over measured).
     soft_fit, hard_fit : SlopeFit
         Exponent of :math:`m^* \propto (1/\gamma)^k`, to compare with 2 (soft) and 4 (hard).
+
+    Examples
+    --------
+    >>> fit = fit_loglog_slope([0.4, 0.2], [4, 16])
+    >>> study = RequirementStudy({}, [], fit, fit)
+    >>> print(study.format_table().splitlines()[-1][:30])
+    hard: fitted exponent 2.00, no
     """
 
     config: dict
@@ -300,11 +318,24 @@ def _ratio(v):
 
 
 def requirement_job(config: dict, seed) -> dict:
-    """One configuration of :func:`requirement_study`: one level, one label type (a sweep job).
+    r"""One configuration of :func:`requirement_study`: one level, one label type (a sweep job).
+
+    .. math::
+
+        m^* = \min\{m : \operatorname{median}_s R_s(m) \le \epsilon\}\ \text{for one } (\gamma, \text{label type})
 
     ``config`` holds ``family, level, n, labels ("soft" | "hard"), eps, T, eta, seeds, m_max, B,
     n_samples, data_seed, method, criterion``. The data and the teacher depend only on
     ``data_seed`` and the level, so the soft and hard jobs of a level see the same data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cfg = dict(family="orthonormal", level=2, level_index=0, n=2, labels="hard", eps=0.4, T=30, eta=2.0,
+    ...            seeds=2, m_max=8, B="theory", n_samples=2000, data_seed=0, method="bisect", criterion="final")
+    >>> out = requirement_job(cfg, np.random.SeedSequence(1))
+    >>> out["width"], round(out["gamma"], 4)
+    (2, 0.4268)
     """
     from . import bounds
     from .datasets.families import make_family
@@ -372,6 +403,15 @@ def requirement_study(family, levels, *, n, eps=0.1, T=2000, eta=1.0, seeds=5, m
     Returns
     -------
     RequirementStudy
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     st = requirement_study("two_points", [1, 2], n=2, eps=0.4, T=30, eta=2.0, seeds=2, m_max=8,
+    ...                            n_samples=2000, results_path=os.path.join(d, "r.jsonl"), progress=False)
+    >>> [lv["hard_width"] for lv in st.levels]
+    [2, 2]
     """
     from . import __version__
     from .sweep import run_sweep

@@ -62,8 +62,8 @@ BLOCK = None
 # below this many multiply-adds per product, one worker (thread start-up would dominate)
 _PARALLEL_MIN_FLOPS = 4_000_000
 # a block's n x b (neurons) or b x max(M, d) (rows) working array is sized to about this many bytes
-_NEURON_BLOCK_BYTES = 512 * 1024
-_ROW_BLOCK_BYTES = 2 * 1024 * 1024
+_NEURON_BLOCK_BYTES = 2 * 1024 * 1024
+_ROW_BLOCK_BYTES = 384 * 1024
 
 
 def _blas_controller():
@@ -150,11 +150,11 @@ class Engine:
         isz = dt.itemsize
         if strategy == "rows":
             if block is None:
-                block = int(np.clip(_ROW_BLOCK_BYTES // (max(self.M, self.d) * isz), 64, 4096))
+                block = int(np.clip(_ROW_BLOCK_BYTES // (max(self.M, self.d) * isz), 16, 4096))
             self._setup_rows(int(block))
         else:
             if block is None:
-                block = int(np.clip(_NEURON_BLOCK_BYTES // (self.n * isz), 8, 512))
+                block = int(np.clip(_NEURON_BLOCK_BYTES // (self.n * isz), 32, 256))
             self._setup_neurons(int(block))
         self._pool = None
 
@@ -165,7 +165,7 @@ class Engine:
 
             if self._ctl is None:
                 self._ctl = _blas_controller()
-            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ntkdistill-pgd")
+            self._pool = ThreadPoolExecutor(max_workers=self.workers - 1, thread_name_prefix="ntkdistill-pgd")
         return self
 
     def __exit__(self, *exc):
@@ -179,16 +179,25 @@ class Engine:
             self._pool = None
 
     def _parallel(self, fn):
-        """Run ``fn(w)`` for every worker; the BLAS is held at one thread while they run."""
+        """Run ``fn(w)`` for every worker, worker 0 on the calling thread; the BLAS is held at one
+        thread while they run."""
         if self._pool is None:
             for w in range(self.workers):
                 fn(w)
             return
         if self._ctl is None:
-            list(self._pool.map(fn, range(self.workers)))
+            self._fan_out(fn)
             return
         with self._ctl.limit(limits=1):
-            list(self._pool.map(fn, range(self.workers)))
+            self._fan_out(fn)
+
+    def _fan_out(self, fn):
+        futures = [self._pool.submit(fn, w) for w in range(1, self.workers)]
+        try:
+            fn(0)
+        finally:
+            for fut in futures:
+                fut.result()
 
     # ------------------------------------------------------------------ shared pieces
     def _same_pairs(self, W):
@@ -374,17 +383,15 @@ class Engine:
                 B[sb] = A[sb]
             np.greater(A, z, out=self.mask[lo:hi])
             np.greater(B, z, out=self.mask[h + lo : h + hi])
-# sum_j s_j relu(h_j) = (sum_j (s_j/2) h_j) + (sum_j (s_j/2) |h_j|): two matrix-vector
-            # products of the same shape, so where every h_j <= 0 the two are exact negatives
-            # and the sum is exactly 0, as it is with relu (np.maximum is slower: it handles NaN)
+            # 2 relu(h) = h + |h| exactly (np.maximum is slower: it handles NaN), and the 1/2
+            # sits in the vectors s/2 (exact, a power of two): every term s_j relu(h) is the
+            # plain one, bit for bit, and inactive neurons add exact zeros
+            np.abs(A, out=C)
+            A += C
+            np.abs(B, out=C)
+            B += C
             np.matmul(s1[lo:hi], A, out=v)
-            np.abs(A, out=A)
-            np.matmul(s1[lo:hi], A, out=r)
-            v += r
             np.matmul(s2[lo:hi], B, out=u)
-            np.abs(B, out=B)
-            np.matmul(s2[lo:hi], B, out=r)
-            u += r
             v += u  # exactly 0 for a block of equal pairs with s2 = -s1
             fT[k] += v
 

@@ -411,7 +411,7 @@ def requirement_study(family, levels, *, n, eps=0.1, T=2000, eta=1.0, seeds=5, m
     ...     st = requirement_study("two_points", [1, 2], n=2, eps=0.4, T=30, eta=2.0, seeds=2, m_max=8,
     ...                            n_samples=2000, results_path=os.path.join(d, "r.jsonl"), progress=False)
     >>> [lv["hard_width"] for lv in st.levels]
-    [2, 2]
+    [6, 2]
     """
     from . import __version__
     from .sweep import run_sweep
@@ -445,8 +445,8 @@ def requirement_study(family, levels, *, n, eps=0.1, T=2000, eta=1.0, seeds=5, m
                         progress=progress, desc=f"{family} widths")
     out = []
     for i, lv in enumerate(levels):
-        soft = records[2 * i]["result"]
-        hard = records[2 * i + 1]["result"]
+        soft = records[2 * i]
+        hard = records[2 * i + 1]
         row = {"level": lv, "gamma": soft["gamma"], "gamma_lower": soft["gamma_lower"],
                "gamma_upper": soft["gamma_upper"], "soft_width": soft["width"], "hard_width": hard["width"],
                "soft_predicted": soft["predicted"], "hard_predicted": hard["predicted"],

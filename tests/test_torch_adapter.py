@@ -8,8 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the torch adapter needs PyTorch (the 'torch' extra)")
 
-from ntkdistill import kl_loss, logistic_loss  # noqa: E402
-from ntkdistill.torch import (  # noqa: E402
+from ntkdistill import kl_loss, logistic_loss
+from ntkdistill.torch import (
     VGG,
     accuracy,
     distillation_loss,

@@ -74,15 +74,25 @@ def run(args) -> int:
         import torch  # noqa: F401
     except ImportError:
         raise CLIError("figure1 needs PyTorch: pip install 'ntkdistill[torch]'.") from None
-    from ..experiments.figure1 import FIGURE1_PRESETS, default_noise, figure1, load_figure1_data
-    from ..torch import default_device
+    from ..experiments.figure1 import (
+        FIGURE1_PRESETS,
+        default_noise,
+        figure1,
+        load_figure1_data,
+    )
+    from ..torch.train import _device
 
     start = time.perf_counter()
     if args.runs is not None and args.runs < 1:
         raise CLIError(f"--runs {args.runs}: must be >= 1.")
+    if args.threads is not None and args.threads < 1:
+        raise CLIError(f"--threads {args.threads}: must be >= 1.")
     if args.quick and args.preset not in (None, "quick"):
         raise CLIError(f"--quick and --preset {args.preset} contradict each other; give one.")
-    device = args.device or default_device()
+    try:
+        device = str(_device(args.device))
+    except ValueError as exc:
+        raise CLIError(f"--device: {exc}") from None
     preset = "quick" if args.quick else (args.preset or ("paper" if device.startswith("cuda") else "cpu"))
     config = FIGURE1_PRESETS[preset]
     overrides = {}

@@ -23,7 +23,7 @@ def register(sub):
             "once; re-running the same command resumes."
         ),
     )
-    p.add_argument("--family", default="orthonormal", help="synthetic family (default orthonormal)")
+    p.add_argument("--family", default="circle", help="synthetic family (default circle: 8 alternating points on an arc)")
     p.add_argument("--levels", default=None, help="comma-separated difficulty levels (default: the family's own)")
     p.add_argument("--n", type=int, default=None, help="points per data set (default: the family's own)")
     p.add_argument("--eps", type=float, default=0.1, help="target training error (default 0.1)")

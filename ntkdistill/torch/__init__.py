@@ -17,21 +17,29 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from .losses import distillation_loss, hard_label_loss
-from .train import FitResult, accuracy, default_device, fit, load_model, predict_logits, save_model
+from .train import (
+    FitResult,
+    accuracy,
+    default_device,
+    fit,
+    load_model,
+    predict_logits,
+    save_model,
+)
 from .vgg import VGG, VGG_CONFIGS, vgg_student, vgg_teacher
 
 __all__ = [
     "VGG",
     "VGG_CONFIGS",
-    "vgg_teacher",
-    "vgg_student",
-    "distillation_loss",
-    "hard_label_loss",
-    "fit",
     "FitResult",
-    "predict_logits",
     "accuracy",
     "default_device",
-    "save_model",
+    "distillation_loss",
+    "fit",
+    "hard_label_loss",
     "load_model",
+    "predict_logits",
+    "save_model",
+    "vgg_student",
+    "vgg_teacher",
 ]

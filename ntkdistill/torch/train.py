@@ -121,6 +121,13 @@ class FitResult:
     val_accuracy, train_loss : list of float
         Per epoch: the validation accuracy after the epoch and the mean training loss during it.
     lr, weight_decay, loss : the settings used (``loss`` is ``"hard"`` or ``"soft"``).
+
+    Examples
+    --------
+    >>> res = FitResult(best_epoch=2, epochs=4, stopped_early=True, best_val_accuracy=0.9,
+    ...                 val_accuracy=[0.7, 0.9, 0.8, 0.85])
+    >>> res.epochs - res.best_epoch  # the patience that ran out
+    2
     """
 
     best_epoch: int
@@ -408,7 +415,13 @@ def load_model(path, *, map_location="cpu") -> VGG:
 
     Examples
     --------
-    See :func:`save_model`.
+    >>> import os, tempfile, torch
+    >>> from ntkdistill.torch import vgg_teacher
+    >>> path = os.path.join(tempfile.mkdtemp(), "teacher.pt")
+    >>> save_model(vgg_teacher(in_channels=1, image_size=28, width=0.0625, rng=0), path)
+    >>> net = load_model(path)
+    >>> net.arch["config"], net.feature_shape
+    ('8+3', (32, 1, 1))
     """
     path = os.fspath(path)
     if not os.path.isfile(path):

@@ -235,14 +235,32 @@ def section_step(shapes, dtypes, repeats, use_torch):
                 print(line, flush=True)
 
 
+def gemm_peak(dtype, repeats, size=1536):
+    """Flops per second of a large square product: what the BLAS reaches at best on this machine."""
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((size, size)).astype(dtype)
+    Bm = rng.standard_normal((size, size)).astype(dtype)
+    out = np.empty((size, size), dtype)
+    t = round_robin({"gemm": lambda: np.matmul(A, Bm, out=out)}, repeats)["gemm"]
+    return 2.0 * size**3 / t
+
+
 def section_batch(dtypes, repeats, seeds=10, widths=(4, 6, 8)):
     n, d, _ = SHAPES["a"]
+    K = seeds * len(widths)
+    M = seeds * sum(widths)
     print()
     print(
-        f"{seeds * len(widths)} networks ({seeds} seeds x widths {list(widths)}) on shape a (n={n}, d={d}): "
-        f"one batched step against a loop of single-network steps; medians of {repeats} repeats."
+        f"{K} networks ({seeds} seeds x widths {list(widths)}) on shape a (n={n}, d={d}): one batched step "
+        f"against a loop of the same step network by network (fast), and a loop of the plain NumPy step "
+        f"(plain); medians of {repeats} repeats. 'ceiling' is the loop time over the batched step's "
+        f"least possible time, its {4 * n * d * M / 1e9:.1f} GFLOP at the rate of a large square product: "
+        f"no batched step can beat the loop by more."
     )
-    print(f"{'dtype':<9}{'loss':<10}{'batched ms':>11}{'loop ms':>10}{'loop/batched':>14}")
+    print(
+        f"{'dtype':<9}{'loss':<6}{'batched ms':>11}{'loop ms':>10}{'loop/batched':>14}{'ceiling':>9}"
+        f"{'plain loop ms':>15}{'plain loop/batched':>20}"
+    )
     for dname in dtypes:
         X, p, y = problem(n, d, DTYPES[dname])
         seq = np.random.SeedSequence(3).spawn(seeds)
@@ -250,23 +268,30 @@ def section_batch(dtypes, repeats, seeds=10, widths=(4, 6, 8)):
         loss = "kl"
         batched, Wb = engine_for(X, p, y, inits, loss)
         singles = [engine_for(X, p, y, [ini], loss) for ini in inits]
+        plain_W = [W0.copy() for W0, _ in inits]
+
+        def loop():
+            for e, W in singles:
+                e.step(W)
+
+        def plain_loop():
+            for k, (W0, a) in enumerate(inits):
+                plain_W[k] = _reference.step(X, plain_W[k], W0, a, p, ETA, B, loss)
+
         try:
             batched.__enter__()
             for e, _ in singles:
                 e.__enter__()
-
-            def loop():
-                for e, W in singles:
-                    e.step(W)
-
-            t = round_robin({"batched": lambda: batched.step(Wb), "loop": loop}, repeats)
+            t = round_robin({"batched": lambda: batched.step(Wb), "loop": loop, "plain": plain_loop}, repeats)
         finally:
             batched.close()
             for e, _ in singles:
                 e.close()
+        least = 4.0 * n * d * M / gemm_peak(X.dtype, repeats)
         print(
-            f"{dname:<9}{loss:<10}{t['batched'] * 1e3:>11.1f}{t['loop'] * 1e3:>10.1f}"
-            f"{t['loop'] / t['batched']:>14.2f}",
+            f"{dname:<9}{loss:<6}{t['batched'] * 1e3:>11.1f}{t['loop'] * 1e3:>10.1f}"
+            f"{t['loop'] / t['batched']:>14.2f}{t['loop'] / least:>9.2f}"
+            f"{t['plain'] * 1e3:>15.1f}{t['plain'] / t['batched']:>20.2f}",
             flush=True,
         )
 

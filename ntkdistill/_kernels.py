@@ -45,6 +45,8 @@ exactly.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from scipy.special import expit
 
@@ -178,20 +180,18 @@ class Engine:
             self._pool.shutdown(wait=True)
             self._pool = None
 
+    def _one_blas_thread(self):
+        """Context holding the BLAS at one thread while the workers run (a no-op without them)."""
+        if self._pool is None or self._ctl is None:
+            return contextlib.nullcontext()
+        return self._ctl.limit(limits=1)
+
     def _parallel(self, fn):
-        """Run ``fn(w)`` for every worker, worker 0 on the calling thread; the BLAS is held at one
-        thread while they run."""
+        """Run ``fn(w)`` for every worker, worker 0 on the calling thread."""
         if self._pool is None:
             for w in range(self.workers):
                 fn(w)
             return
-        if self._ctl is None:
-            self._fan_out(fn)
-            return
-        with self._ctl.limit(limits=1):
-            self._fan_out(fn)
-
-    def _fan_out(self, fn):
         futures = [self._pool.submit(fn, w) for w in range(1, self.workers)]
         try:
             fn(0)
@@ -434,15 +434,17 @@ class Engine:
         Returns ``(risk (K,), error (K,), dist (M,))`` with ``dist`` each row's distance to
         ``W(0)`` after the step (a view into a buffer that the next step overwrites).
         """
-        if self.strategy == "rows":
-            return self._rows_step(W)
-        return self._neurons_step(W)
+        with self._one_blas_thread():
+            if self.strategy == "rows":
+                return self._rows_step(W)
+            return self._neurons_step(W)
 
     def forward(self, W):
         """Logits (n, K) at ``W`` (a view into a buffer that the next call overwrites)."""
-        if self.strategy == "rows":
-            return self._rows_pass(W, backward=False)
-        return self._neurons_f(W)
+        with self._one_blas_thread():
+            if self.strategy == "rows":
+                return self._rows_pass(W, backward=False)
+            return self._neurons_f(W)
 
     def evaluate(self, W):
         """Risk and error (K,) at ``W`` without a step."""

@@ -6,3 +6,5 @@ collect_ignore = []
 if importlib.util.find_spec("torch") is None:
     # the optional torch adapter cannot even be imported without torch; its tests skip themselves
     collect_ignore.append("ntkdistill/torch")
+    # its doctest trains a tiny VGG network
+    collect_ignore.append("ntkdistill/experiments/figure1.py")

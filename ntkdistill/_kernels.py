@@ -39,8 +39,10 @@ sums are added in a fixed order, so a run is reproducible bit for bit for a give
 
 Exact zero at the symmetric initialisation: a pair of rows that are bitwise equal (``W_j = W_{j+h}``,
 true for every pair at :math:`W(0)`) gets bitwise equal pre-activations (copied, whatever the BLAS
-does), and paired contributions are subtracted before they are summed, so :math:`f(W(0)) = 0`
-exactly.
+does), and the two halves' contributions cancel before anything else is added to them
+("rows": subtracted neuron by neuron; "neurons": two products of the same shape with
+:math:`s_2 = -s_1`, exact negatives), so :math:`f(W(0)) = 0` exactly and every tie counts as an
+error (E6).
 """
 
 from __future__ import annotations
@@ -93,13 +95,18 @@ def _split(count, parts):
 
 
 class Engine:
-    """The fast PGD step for the networks of one :class:`~ntkdistill.pgd._Stack` (private).
+    r"""The fast PGD step for the networks of one :class:`~ntkdistill.pgd._Stack` (private).
 
-    Use as a context manager (it owns a thread pool and a BLAS thread limit)::
+    Use as a context manager, which starts and stops its worker threads (outside one, or with one
+    worker, everything runs on the calling thread); each call holds the BLAS at one thread while
+    the workers run and restores it afterwards::
 
         with Engine(X, tgt, y, st, loss, eta, radius) as eng:
             risk, err, dist = eng.step(W)      # risk/error at W, then W updated in place
             risk, err = eng.evaluate(W)        # risk/error only
+
+    ``radius`` is the per-row radius :math:`B/\sqrt{m}` (shape (M,), dtype of ``X``) or None for
+    :math:`B = \infty`; ``workers``, ``strategy`` and ``block`` override the automatic choices.
     """
 
     def __init__(self, X, tgt, y, st, loss, eta, radius=None, *, workers=None, strategy=None, block=None):
@@ -152,7 +159,11 @@ class Engine:
         isz = dt.itemsize
         if strategy == "rows":
             if block is None:
-                block = int(np.clip(_ROW_BLOCK_BYTES // (max(self.M, self.d) * isz), 16, 4096))
+                # X_b and H_b about _ROW_BLOCK_BYTES, so that X_b is still in L2 for the backward
+                # product; at least 2 M rows, so that adding each block's (M, d) gradient stays
+                # small next to its products
+                rows = _ROW_BLOCK_BYTES // (max(self.M, self.d) * isz)
+                block = int(np.clip(max(rows, 2 * self.M), 16, 4096))
             self._setup_rows(int(block))
         else:
             if block is None:

@@ -6,9 +6,9 @@ Run from the repository root::
     python -m benchmarks.run --repeats 11    # more repeats
     python -m benchmarks.run --sections step,batch --shapes a
 
-Every figure is a ratio of medians over ``--repeats`` round-robin repeats: in each repeat every
-contender runs once, back to back, so that the load of the machine at that moment weighs on all of
-them alike. See ``benchmarks/README.md`` for what each figure means.
+Every ratio is the median over ``--repeats`` round-robin repeats of the ratio measured within
+one repeat, where every contender runs back to back, so that the load of the machine at that
+moment weighs on all of them alike. See ``benchmarks/README.md`` for what each figure means.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ B = 1.0
 
 # ---------------------------------------------------------------------------------------- timing
 def round_robin(fns, repeats, settle=1):
-    """Median seconds of each callable, timed in turns.
+    """Seconds of each callable in each repeat, timed in turns: ``{name: array (repeats,)}``.
 
     Every repeat visits each callable in order, runs it ``settle`` times untimed and then once
     timed. The untimed runs absorb the cost of switching from the previous contender (its thread
@@ -54,7 +54,20 @@ def round_robin(fns, repeats, settle=1):
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(v)) for name, v in times.items()}
+    return {name: np.array(v) for name, v in times.items()}
+
+
+def ratio(num, den):
+    """Median over the repeats of the ratio of two contenders timed back to back in each repeat.
+
+    A ratio taken within a repeat cancels the load that the machine had at that moment, which a
+    ratio of two medians does not.
+    """
+    return float(np.median(np.asarray(num) / np.asarray(den)))
+
+
+def med_ms(t):
+    return float(np.median(t)) * 1e3
 
 
 # ---------------------------------------------------------------------------------------- setup
@@ -69,9 +82,11 @@ def environment():
 
         for lib in threadpool_info():
             if lib.get("user_api") == "blas":
+                path = lib.get("filepath") or ""
+                owner = "numpy" if "numpy" in path else ("scipy" if "scipy" in path else "other")
                 lines.append(
-                    f"numpy BLAS: {lib.get('internal_api')} {lib.get('version')} "
-                    f"({lib.get('architecture')}, {lib.get('threading_layer')}), "
+                    f"BLAS ({owner}: {os.path.basename(path)}): {lib.get('internal_api')} "
+                    f"{lib.get('version')} ({lib.get('architecture')}, {lib.get('threading_layer')}), "
                     f"{lib.get('num_threads')} threads"
                 )
     except ImportError:
@@ -146,7 +161,11 @@ def floor_contenders(X, m):
 
 # ---------------------------------------------------------------------------------------- torch
 def torch_step_fn(torch, X, tgt, W0, a, loss):
-    """A hand-written-gradient PGD step in torch (CPU), buffers preallocated, same formula."""
+    """A hand-written-gradient PGD step in torch (CPU), buffers preallocated, same formula.
+
+    Of the ways of forming ``G = 1(H > 0) * g a^T / sqrt(m)`` tried (bool mask times ``g`` then
+    times ``a``, ``torch.where``, the float mask times the outer product), the last was the fastest.
+    """
     n, d = X.shape
     m = W0.shape[0]
     Xt = torch.from_numpy(X)
@@ -156,7 +175,7 @@ def torch_step_fn(torch, X, tgt, W0, a, loss):
     s = torch.from_numpy((a / np.sqrt(m)).astype(X.dtype))
     radius = float(B / np.sqrt(m))
     H = torch.empty((n, m), dtype=Xt.dtype)
-    mask = torch.empty((n, m), dtype=torch.bool)
+    mask = torch.empty((n, m), dtype=Xt.dtype)
     f = torch.empty(n, dtype=Xt.dtype)
     g = torch.empty(n, dtype=Xt.dtype)
     G = torch.empty((n, m), dtype=Xt.dtype)
@@ -167,7 +186,7 @@ def torch_step_fn(torch, X, tgt, W0, a, loss):
     def step():
         with torch.no_grad():
             torch.matmul(Xt, Wt.T, out=H)
-            torch.gt(H, 0, out=mask)
+            torch.gt(H, 0, out=mask)  # 1(W_j . x_i > 0) as a float array
             H.clamp_(min=0)
             torch.mv(H, s, out=f)
             if loss == "kl":
@@ -176,8 +195,8 @@ def torch_step_fn(torch, X, tgt, W0, a, loss):
             else:
                 torch.mul(f, tt, out=g)
                 g.neg_().sigmoid_().mul_(tt).mul_(-inv_n)
-            torch.mul(mask, g[:, None], out=G)
-            G.mul_(s)
+            torch.outer(g, s, out=G)  # g_i a_j / sqrt(m) ...
+            G.mul_(mask)  # ... 1(W_j . x_i > 0)
             torch.matmul(G.T, Xt, out=grad)
             Wt.add_(grad, alpha=-ETA)
             torch.sub(Wt, W0t, out=diff)
@@ -224,14 +243,15 @@ def section_step(shapes, dtypes, repeats, use_torch):
                     if torch is not None:
                         fns["torch"] = torch_step_fn(torch, X, tgt, W0, a, loss)
                     t = round_robin(fns, repeats)
-                floor = min(t[k] for k in fwd) + min(t[k] for k in bwd)
+                # the floor of each repeat: its fastest forward plus its fastest backward
+                floor = np.min([t[k] for k in fwd], axis=0) + np.min([t[k] for k in bwd], axis=0)
                 line = (
                     f"{key} n={n} d={d} m={m:<6}"[:22].ljust(22)
-                    + f"{dname:<9}{loss:<10}{floor * 1e3:>9.2f}{t['step'] * 1e3:>9.2f}"
-                    f"{t['step'] / floor:>11.2f}{t['plain'] / floor:>12.2f}"
+                    + f"{dname:<9}{loss:<10}{med_ms(floor):>9.2f}{med_ms(t['step']):>9.2f}"
+                    f"{ratio(t['step'], floor):>11.2f}{ratio(t['plain'], floor):>12.2f}"
                 )
                 if torch is not None:
-                    line += f"{t['torch'] * 1e3:>10.2f}{t['step'] / t['torch']:>11.2f}"
+                    line += f"{med_ms(t['torch']):>10.2f}{ratio(t['step'], t['torch']):>11.2f}"
                 print(line, flush=True)
 
 
@@ -242,7 +262,7 @@ def gemm_peak(dtype, repeats, size=1536):
     Bm = rng.standard_normal((size, size)).astype(dtype)
     out = np.empty((size, size), dtype)
     t = round_robin({"gemm": lambda: np.matmul(A, Bm, out=out)}, repeats)["gemm"]
-    return 2.0 * size**3 / t
+    return 2.0 * size**3 / float(np.median(t))
 
 
 def section_batch(dtypes, repeats, seeds=10, widths=(4, 6, 8)):
@@ -289,9 +309,9 @@ def section_batch(dtypes, repeats, seeds=10, widths=(4, 6, 8)):
                 e.close()
         least = 4.0 * n * d * M / gemm_peak(X.dtype, repeats)
         print(
-            f"{dname:<9}{loss:<6}{t['batched'] * 1e3:>11.1f}{t['loop'] * 1e3:>10.1f}"
-            f"{t['loop'] / t['batched']:>14.2f}{t['loop'] / least:>9.2f}"
-            f"{t['plain'] * 1e3:>15.1f}{t['plain'] / t['batched']:>20.2f}",
+            f"{dname:<9}{loss:<6}{med_ms(t['batched']):>11.1f}{med_ms(t['loop']):>10.1f}"
+            f"{ratio(t['loop'], t['batched']):>14.2f}{np.median(t['loop']) / least:>9.2f}"
+            f"{med_ms(t['plain']):>15.1f}{ratio(t['plain'], t['batched']):>20.2f}",
             flush=True,
         )
 

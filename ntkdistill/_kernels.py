@@ -22,27 +22,28 @@ strategies, chosen by the shape:
     backward product ``G_b^T X_b`` are done while ``X_b`` is still in cache, so ``X`` (the large
     operand) travels from memory once per step instead of twice.
 ``"neurons"`` (many neurons)
-    Neurons in cache-sized blocks, in two passes. Pass 1 makes ``H_b`` in cache, keeps the
-    activation mask as booleans (one byte per entry) and adds the block's share of ``f`` by a
-    matrix-vector product, with :math:`2\max(0, h) = h + |h|` (exact; ``np.maximum`` is slower
-    because of its NaN handling) and the factor 1/2 folded into :math:`s/2` (exact, a power of
-    two), so every term :math:`s_j \max(0, H_{ij})` is the plain one bit for bit. Pass 2 folds the
-    loss derivative into the small operand,
-    :math:`\nabla_{W_j} R = s_j \bigl(1(H > 0)^\top (g \odot X)\bigr)_j`, and updates and
-    projects the block's rows. No ``n x M`` array of floats goes to main memory.
+    Blocks of neuron pairs (the two rows of each pair side by side, never across networks),
+    sized so that their ``n x b`` pre-activations stay in cache, in two passes. Pass 1 forms
+    them, keeps the activation mask as booleans (one byte per entry) and adds the block's share
+    of ``f`` by a matrix-vector product, with :math:`2\max(0, h) = h + |h|` (exact;
+    ``np.maximum`` is slower because of its NaN handling) and the factor 1/2 folded into
+    :math:`s/2` (exact, a power of two), so every term :math:`s_j \max(0, H_{ij})` is the one
+    ``np.maximum`` would give, bit for bit. Pass 2 folds the loss derivative into the small operand,
+    :math:`\nabla_{W_j} R = s_j \bigl(1(H > 0)^\top (g \odot X)\bigr)_j`, then updates and
+    projects each worker's rows. No ``n x M`` array of floats goes to main memory.
 
 Both strategies run their blocks on a thread pool with as many workers as the BLAS has threads
-(NumPy and the BLAS release the GIL), with the BLAS limited to one thread meanwhile
-(threadpoolctl), and fall back to one worker when threadpoolctl is absent, the BLAS has one
-thread, or the problem is small. Blocks are split among the workers in a fixed way and partial
-sums are added in a fixed order, so a run is reproducible bit for bit for a given thread count.
+(NumPy and the BLAS release the GIL; blocks are large enough that each call runs long next to
+the time a thread waits for the GIL between calls), with the BLAS limited to one thread
+meanwhile (threadpoolctl), and fall back to one worker when threadpoolctl is absent, the BLAS
+has one thread, or the problem is small. Blocks are split among the workers in a fixed way and
+partial sums are added in a fixed order, so a run is reproducible bit for bit for a given thread
+count.
 
 Exact zero at the symmetric initialisation: a pair of rows that are bitwise equal (``W_j = W_{j+h}``,
 true for every pair at :math:`W(0)`) gets bitwise equal pre-activations (copied, whatever the BLAS
-does), and the two halves' contributions cancel before anything else is added to them
-("rows": subtracted neuron by neuron; "neurons": two products of the same shape with
-:math:`s_2 = -s_1`, exact negatives), so :math:`f(W(0)) = 0` exactly and every tie counts as an
-error (E6).
+does), and the two neurons of a pair are subtracted before the sum over neurons (as in
+``PGDResult.predict``), so :math:`f(W(0)) = 0` exactly and every tie counts as an error (E6).
 """
 
 from __future__ import annotations
@@ -65,8 +66,11 @@ BLOCK = None
 
 # below this many multiply-adds per product, one worker (thread start-up would dominate)
 _PARALLEL_MIN_FLOPS = 4_000_000
-# a block's n x b (neurons) or b x max(M, d) (rows) working array is sized to about this many bytes
-_NEURON_BLOCK_BYTES = 2 * 1024 * 1024
+# Block sizes, tuned on a 2-core Skylake-SP (1 MiB of L2 per core), OpenBLAS 0.3: a block's
+# (2, b, n) pre-activations (neurons), or its X_b and H_b (rows), take about this many bytes, so
+# that a block and its scratch stay in L2 while the calls on it are long enough for the threads
+# not to queue for the GIL.
+_NEURON_BLOCK_BYTES = 512 * 1024
 _ROW_BLOCK_BYTES = 384 * 1024
 
 
@@ -133,6 +137,8 @@ class Engine:
         self.S2[np.arange(self.h), st.owner] = st.s2
         self.paired = st.paired
         self.s = np.concatenate([st.s1, st.s2])
+        self._same = None
+        self._same_of = None
 
         if strategy is None:
             strategy = STRATEGY
@@ -167,7 +173,7 @@ class Engine:
             self._setup_rows(int(block))
         else:
             if block is None:
-                block = int(np.clip(_NEURON_BLOCK_BYTES // (self.n * isz), 32, 256))
+                block = int(np.clip(_NEURON_BLOCK_BYTES // (2 * self.n * isz), 64, 2048))
             self._setup_neurons(int(block))
         self._pool = None
 
@@ -212,9 +218,25 @@ class Engine:
 
     # ------------------------------------------------------------------ shared pieces
     def _same_pairs(self, W):
-        """Bool (h,): pairs whose two rows are bitwise equal (all of them at W(0))."""
+        """Bool (h,): pairs whose two rows are bitwise equal (all of them at W(0)).
+
+        On the array the previous call saw (the weights being trained), only pairs that were
+        equal then are checked again: once the two rows of a pair differ they stay different
+        (barring an exact coincidence, in which case the BLAS computes the two equal rows
+        separately, as at any other pair).
+        """
         h = self.h
-        return np.all(W[:h] == W[h:], axis=1)
+        same = self._same
+        if same is None or self._same_of is not W:
+            same = np.all(W[:h] == W[h:], axis=1)
+        else:
+            idx = np.flatnonzero(same)
+            if idx.size:
+                same = same.copy()
+                same[idx] = np.all(W[idx] == W[h + idx], axis=1)
+        self._same = same
+        self._same_of = W
+        return same
 
     def _risk_err(self, f):
         """Per-network surrogate risk and classification error at logits f (n, K)."""
@@ -354,23 +376,26 @@ class Engine:
         cuts = np.searchsorted(cum, np.linspace(0, cum[-1], self.workers + 1)[1:-1])
         bounds = [0, *[int(c) for c in cuts], len(blocks)]
         self.assign = [blocks[bounds[w] : bounds[w + 1]] for w in range(self.workers)]
+        # the pairs [lo, hi) of each worker (contiguous; empty when it has no block)
+        self.span = [(a[0][0], a[-1][1]) if a else (0, 0) for a in self.assign]
         self.XT = np.ascontiguousarray(self.X.T)
         self.hs1 = st.s1 * dt.type(0.5)  # exact: a power of two
         self.hs2 = st.s2 * dt.type(0.5)
-        self.mask = np.empty((2 * h, n), dtype=bool)
+        # (2, h, .) views: [0] the first halves, [1] the matching second halves, so that one call
+        # handles a block of pairs (fewer, larger calls: the threads queue less for the GIL)
+        self.mask = np.empty((2, h, n), dtype=bool)
         self.gX = np.empty((K, n, d), dtype=dt)
         self.grad = np.empty((2 * h, d), dtype=dt)
         self.dist = np.empty(2 * h, dtype=dt)
+        self.diff = np.empty((2 * h, d), dtype=dt)
         self.F = np.empty((n, K), dtype=dt)
         self.scratch = [
             dict(
-                A=np.empty((self.block, n), dtype=dt),
-                B=np.empty((self.block, n), dtype=dt),
-                C=np.empty((self.block, n), dtype=dt),
+                AB=np.empty((2, self.block, n), dtype=dt),
+                C=np.empty((2, self.block, n), dtype=dt),
                 v=np.empty(n, dtype=dt),
                 u=np.empty(n, dtype=dt),
                 fT=np.empty((K, n), dtype=dt),
-                diff=np.empty((self.block, d), dtype=dt),
             )
             for _ in range(self.workers)
         ]
@@ -378,48 +403,51 @@ class Engine:
     def _neurons_forward(self, w, W, same):
         sc = self.scratch[w]
         h, XT, z = self.h, self.XT, self.zero
-        s1, s2 = self.hs1, self.hs2
+        W2 = W.reshape(2, h, -1)
         fT = sc["fT"]
         fT.fill(0)
         v, u = sc["v"], sc["u"]
         for lo, hi, k in self.assign[w]:
             b = hi - lo
-            A = sc["A"][:b]
-            B = sc["B"][:b]
-            C = sc["C"][:b]
-            np.matmul(W[lo:hi], XT, out=A)
-            np.matmul(W[h + lo : h + hi], XT, out=B)
+            AB = sc["AB"][:, :b]
+            C = sc["C"][:, :b]
+            # two products of the same shape (a stacked matmul), one per half
+            np.matmul(W2[:, lo:hi], XT, out=AB)
             sb = same[lo:hi]
             if sb.any():
-                B[sb] = A[sb]
-            np.greater(A, z, out=self.mask[lo:hi])
-            np.greater(B, z, out=self.mask[h + lo : h + hi])
+                AB[1, sb] = AB[0, sb]
+            np.greater(AB, z, out=self.mask[:, lo:hi])
             # 2 relu(h) = h + |h| exactly (np.maximum is slower: it handles NaN), and the 1/2
-            # sits in the vectors s/2 (exact, a power of two): every term s_j relu(h) is the
-            # plain one, bit for bit, and inactive neurons add exact zeros
-            np.abs(A, out=C)
-            A += C
-            np.abs(B, out=C)
-            B += C
-            np.matmul(s1[lo:hi], A, out=v)
-            np.matmul(s2[lo:hi], B, out=u)
-            v += u  # exactly 0 for a block of equal pairs with s2 = -s1
+            # sits in the vectors s/2 (exact, a power of two): every term s_j relu(h) is the one
+            # np.maximum would give, bit for bit, and inactive neurons add exact zeros
+            np.abs(AB, out=C)
+            AB += C
+            if self.paired:
+                D = AB[0]
+                D -= AB[1]  # pair by pair first: exactly 0 for equal pairs
+                np.matmul(self.hs1[lo:hi], D, out=v)
+            else:
+                np.matmul(self.hs1[lo:hi], AB[0], out=v)
+                np.matmul(self.hs2[lo:hi], AB[1], out=u)
+                v += u
             fT[k] += v
 
     def _neurons_backward(self, w, W):
         sc = self.scratch[w]
         h = self.h
-        s = self.s
+        grad2 = self.grad.reshape(2, h, -1)
         for lo, hi, k in self.assign[w]:
-            b = hi - lo
-            Mf = sc["A"][:b]
-            for off in (0, h):
-                rows = slice(off + lo, off + hi)
-                np.copyto(Mf, self.mask[rows])
-                gr = self.grad[rows]
-                np.matmul(Mf, self.gX[k], out=gr)
-                gr *= s[rows, None]
-                self._update(W, gr, rows, self.dist, sc["diff"][:b])
+            Mf = sc["AB"][:, : hi - lo]
+            np.copyto(Mf, self.mask[:, lo:hi])
+            np.matmul(Mf, self.gX[k], out=grad2[:, lo:hi])
+        # the update of the worker's rows, in two pieces (one per half) rather than block by
+        # block: few large calls, so that the threads do not queue for the GIL
+        lo, hi = self.span[w]
+        for off in (0, h):
+            rows = slice(off + lo, off + hi)
+            gr = self.grad[rows]
+            gr *= self.s[rows, None]
+            self._update(W, gr, rows, self.dist, self.diff[rows])
 
     def _neurons_f(self, W):
         same = self._same_pairs(W)

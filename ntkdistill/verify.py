@@ -531,11 +531,14 @@ class VerifyReport:
                       else (f"w.p. >= {_fmt(pr['confidence'])}" if "confidence" in pr else "always"))
             me = c.measured
             if "fraction_meeting_target" in me:
-                meas = f"{me['fraction_meeting_target']:.3g} of {me['seeds']} seeds; mean {me['mean_value']:.4g}"
+                k = int(round(me["fraction_meeting_target"] * me["seeds"]))
+                meas = f"{k}/{me['seeds']} seeds; mean {me['mean_value']:.4g}"
                 slack = f"{me['slack']:.3g}"
             elif "fraction_within_symmetric_radius" in me:
-                meas = (f"{me['fraction_within_symmetric_radius']:.3g} of {me['networks']} (printed radius: "
-                        f"{me['fraction_within_printed_radius']:.3g}); max dev {me['max_deviation']:.3g}")
+                N = me["networks"]
+                k_sym = int(round(me["fraction_within_symmetric_radius"] * N))
+                k_ind = int(round(me["fraction_within_printed_radius"] * N))
+                meas = f"{k_sym}/{N} (printed radius: {k_ind}/{N}); max dev {me['max_deviation']:.3g}"
                 slack = "-"
             elif "violations" in me:
                 meas = f"{me['violations']} violations in {me['iterates_checked']} iterates"

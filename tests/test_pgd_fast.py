@@ -122,6 +122,10 @@ def test_forward_is_exactly_zero_at_the_symmetric_initialisation(path, dtype):
         f = eng.forward(st.W0.copy())
         assert f.dtype == dtype
         np.testing.assert_array_equal(f, 0.0)
+        W = st.W0.copy()
+        eng.step(W)  # the pairs now differ ...
+        assert np.any(eng.forward(W) != 0)
+        np.testing.assert_array_equal(eng.forward(st.W0.copy()), 0.0)  # ... and W(0) is still exact
 
 
 @pytest.mark.parametrize("path", PATHS[1::2], ids=PATH_IDS[1::2], indirect=True)

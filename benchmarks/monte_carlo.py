@@ -84,8 +84,11 @@ def _transposed_products(k_rows, cols, dtype, count):
 
 
 def run(repeats):
-    from ntkdistill import margin as margin_mod
+    import importlib
+
     from ntkdistill.teacher import teacher_logits
+
+    margin_mod = importlib.import_module("ntkdistill.margin")  # the module (the package exports a function)
 
     print(f"Monte Carlo teacher and margin: n={N}, d={D}, {S} directions; medians of {repeats} repeats")
     print("(margin end to end: of min(repeats, 3)); floors: BLAS products on preallocated outputs, blocks of")

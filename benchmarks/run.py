@@ -38,17 +38,22 @@ B = 1.0
 
 
 # ---------------------------------------------------------------------------------------- timing
-def round_robin(fns, repeats, settle=1):
+PAUSE = 0.25  # seconds: longer than OpenBLAS (about 0.1 s) and OpenMP threads spin after a call
+
+
+def round_robin(fns, repeats, settle=1, pause=PAUSE):
     """Seconds of each callable in each repeat, timed in turns: ``{name: array (repeats,)}``.
 
-    Every repeat visits each callable in order, runs it ``settle`` times untimed and then once
-    timed. The untimed runs absorb the cost of switching from the previous contender (its thread
-    pool still spinning, caches holding its data), so that each timing is of a steady state,
-    while the turns expose every contender to the same load of the machine.
+    Every repeat visits each callable in order: it waits ``pause`` seconds, runs the callable
+    ``settle`` times untimed and then once timed. The pause lets the thread pools of the previous
+    contender (OpenBLAS, OpenMP) stop spinning, which would otherwise take a core from the next
+    one; the untimed runs bring its data into cache. Each timing is then of a steady state, as
+    in a training loop, while the turns expose every contender to the same load of the machine.
     """
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            time.sleep(pause)
             for _ in range(settle):
                 fn()
             t0 = time.perf_counter()

@@ -266,6 +266,12 @@ def _log_terms(n_log, delta):
 class Theorem2Requirement:
     r"""What :func:`theorem2` returns (all fields have the broadcast shape of the arguments).
 
+    Examples
+    --------
+    >>> r = theorem2(0.02, 10, 0.1)
+    >>> int(r.m), int(r.T), round(float(r.eta), 6)
+    (33954, 22500, 0.006667)
+
     Attributes
     ----------
     beta, n, delta, c, C1 : the arguments (``C1`` as its numeric value).
@@ -312,6 +318,12 @@ class Theorem2Requirement:
 @dataclass(frozen=True, eq=False)
 class Corollary4Requirement:
     r"""What :func:`corollary4` returns (all fields have the broadcast shape of the arguments).
+
+    Examples
+    --------
+    >>> r = corollary4(0.2, 0.1, 10, 0.1)
+    >>> int(r.T), int(r.T_printed)  # derived vs printed iteration counts (E11)
+    (576000000, 562500)
 
     Attributes
     ----------
@@ -363,6 +375,12 @@ class Corollary4Requirement:
 class Proposition5Requirement:
     r"""What :func:`proposition5` returns (all fields have the broadcast shape of the arguments).
 
+    Examples
+    --------
+    >>> r = proposition5(0.2, 0.05, 10, 0.1)
+    >>> int(r.m), round(float(r.B), 3)
+    (1789414, 40.554)
+
     Attributes
     ----------
     gamma, beta, n, delta, c : the arguments.
@@ -413,6 +431,12 @@ class Proposition5Requirement:
 @dataclass(frozen=True, eq=False)
 class Comparison:
     r"""What :func:`neurons_required` returns.
+
+    Examples
+    --------
+    >>> r = neurons_required(0.1, 0.1, 100, 0.01)
+    >>> str(r.fewer), round(float(r.ratio), 4)
+    ('hard', 0.9873)
 
     Attributes
     ----------

@@ -45,6 +45,8 @@ __all__ = [
     "check_lemma3",
     "check_lemma6",
     "CostRefused",
+    "VerifyReport",
+    "run_verify",
 ]
 
 PASS, FAIL, VACUOUS, REFUSED = "PASS", "FAIL", "VACUOUS", "REFUSED"

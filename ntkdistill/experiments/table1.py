@@ -110,6 +110,13 @@ class Table1Row:
     error; ``*_val``: the mean validation accuracy that chose them; ``*_test``: per-seed test
     accuracies; ``paper_*``: the paper's printed numbers (Section 2, Table 1; None when the paper
     has no such row). Rows come from :func:`run_table1` (see its example).
+
+    Examples
+    --------
+    >>> row = Table1Row("full", 4, 98.3, 88.8, 1.0, 95.6, 0.5, 6.8, 0.4, float("inf"), 1.0, float("inf"), 1.0,
+    ...                 90.0, 96.0, (88.8,), (95.6,), 98.34, 88.84, 95.62)
+    >>> row.variant, row.width, row.gap_mean
+    ('full', 4, 6.8)
     """
 
     variant: str
@@ -143,6 +150,12 @@ class SweepRow:
         \|W_j(t) - W_j(0)\| \le B / \sqrt m \quad \text{for every row } j \text{ and } t \qquad (\text{E9})
 
     The fields are those of :class:`Table1Row` at this ``B``; rows come from :func:`run_table1`.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> [f.name for f in dataclasses.fields(SweepRow)][:3]
+    ['variant', 'B', 'width']
     """
 
     variant: str

@@ -25,10 +25,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ntkdistill import _reference  # noqa: E402
-from ntkdistill._kernels import Engine, blas_threads  # noqa: E402
-from ntkdistill.pgd import _Stack  # noqa: E402
-from ntkdistill.student import init_symmetric  # noqa: E402
+from ntkdistill import _reference
+from ntkdistill._kernels import Engine, blas_threads
+from ntkdistill.pgd import _Stack
+from ntkdistill.student import init_symmetric
 
 SHAPES = {"a": (60000, 784, 8), "b": (2000, 50, 4096), "c": (200, 10, 20000)}
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -79,8 +79,10 @@ def med_ms(t):
 def environment():
     """Lines describing the machine, the BLAS and its thread count, and torch if present."""
     lines = [
-        f"python {platform.python_version()}, numpy {np.__version__}, "
-        f"{platform.machine()}, {os.cpu_count()} logical CPUs",
+        (
+            f"python {platform.python_version()}, numpy {np.__version__}, "
+            f"{platform.machine()}, {os.cpu_count()} logical CPUs"
+        ),
     ]
     try:
         from threadpoolctl import threadpool_info
@@ -234,10 +236,9 @@ def section_step(shapes, dtypes, repeats, use_torch):
             for loss in LOSSES:
                 tgt = p if loss == "kl" else y
                 eng, W = engine_for(X, tgt, y, [(W0, a)], loss)
-                Wp = W0.copy()
-                state = {"W": Wp}
+                state = {"W": W0.copy()}
 
-                def plain(tgt=tgt, loss=loss, W0=W0, a=a, X=X):
+                def plain(tgt=tgt, loss=loss, W0=W0, a=a, X=X, state=state):
                     state["W"] = _reference.step(X, state["W"], W0, a, tgt, ETA, B, loss)
 
                 with eng:
@@ -295,19 +296,22 @@ def section_batch(dtypes, repeats, seeds=10, widths=(4, 6, 8)):
         singles = [engine_for(X, p, y, [ini], loss) for ini in inits]
         plain_W = [W0.copy() for W0, _ in inits]
 
-        def loop():
+        def loop(singles=singles):
             for e, W in singles:
                 e.step(W)
 
-        def plain_loop():
+        def plain_loop(inits=inits, plain_W=plain_W, X=X, p=p, loss=loss):
             for k, (W0, a) in enumerate(inits):
                 plain_W[k] = _reference.step(X, plain_W[k], W0, a, p, ETA, B, loss)
+
+        def one_batch(batched=batched, Wb=Wb):
+            batched.step(Wb)
 
         try:
             batched.__enter__()
             for e, _ in singles:
                 e.__enter__()
-            t = round_robin({"batched": lambda: batched.step(Wb), "loop": loop, "plain": plain_loop}, repeats)
+            t = round_robin({"batched": one_batch, "loop": loop, "plain": plain_loop}, repeats)
         finally:
             batched.close()
             for e, _ in singles:

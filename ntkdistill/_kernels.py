@@ -296,14 +296,14 @@ class Engine:
         self.diff = np.empty((M, d), dtype=dt)
         self.dist = np.empty(M, dtype=dt)
         self.scratch = [
-            dict(
-                H=np.empty((block, M), dtype=dt),
-                Mf=np.empty((block, M), dtype=dt),
-                G=np.empty((block, M), dtype=dt),
-                g=np.empty((block, K), dtype=dt),
-                acc=np.empty((M, d), dtype=dt),
-                tmp=np.empty((M, d), dtype=dt),
-            )
+            {
+                "H": np.empty((block, M), dtype=dt),
+                "Mf": np.empty((block, M), dtype=dt),
+                "G": np.empty((block, M), dtype=dt),
+                "g": np.empty((block, K), dtype=dt),
+                "acc": np.empty((M, d), dtype=dt),
+                "tmp": np.empty((M, d), dtype=dt),
+            }
             for _ in range(self.workers)
         ]
 
@@ -390,13 +390,13 @@ class Engine:
         self.diff = np.empty((2 * h, d), dtype=dt)
         self.F = np.empty((n, K), dtype=dt)
         self.scratch = [
-            dict(
-                AB=np.empty((2, self.block, n), dtype=dt),
-                C=np.empty((2, self.block, n), dtype=dt),
-                v=np.empty(n, dtype=dt),
-                u=np.empty(n, dtype=dt),
-                fT=np.empty((K, n), dtype=dt),
-            )
+            {
+                "AB": np.empty((2, self.block, n), dtype=dt),
+                "C": np.empty((2, self.block, n), dtype=dt),
+                "v": np.empty(n, dtype=dt),
+                "u": np.empty(n, dtype=dt),
+                "fT": np.empty((K, n), dtype=dt),
+            }
             for _ in range(self.workers)
         ]
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._kernels import Engine
 from ._validation import (
     _short,
     check_int,
@@ -35,10 +36,9 @@ from ._validation import (
     check_real,
     check_rng,
 )
-from ._kernels import Engine
 from .student import init_symmetric
 
-__all__ = ["pgd", "PGDResult", "project_rows", "network_seeds"]
+__all__ = ["PGDResult", "network_seeds", "pgd", "project_rows"]
 
 _LOSSES = ("kl", "logistic")
 

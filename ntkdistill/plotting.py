@@ -12,9 +12,6 @@ __all__ = ["plot_bound_curves", "plot_requirement"]
 
 def _plt():
     try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("figures need matplotlib: pip install 'ntkdistill[plot]'.") from exc

@@ -44,11 +44,11 @@ def _data(n=37, d=6, seed=0):
 
 def _tolerances(dtype):
     if dtype == np.float64:
-        return dict(rtol=1e-12, atol=1e-12)
+        return {"rtol": 1e-12, "atol": 1e-12}
     # float32: eps = 1.2e-7. The two computations round in different orders (sums of up to
     # n = 37 terms, over four steps); they differ by a few ulps of an order-one quantity, and the
     # tolerance allows about ten.
-    return dict(rtol=1e-5, atol=1e-6)
+    return {"rtol": 1e-5, "atol": 1e-6}
 
 
 def _check_against_reference(res, X, targets, labels, loss, eta, T, B, dtype, paired=True):
@@ -112,7 +112,7 @@ def test_zero_gradient_keeps_pairs_equal_and_logits_exactly_zero(path):
 @pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_forward_is_exactly_zero_at_the_symmetric_initialisation(path, dtype):
-    strategy, workers, block = path
+    strategy, workers, _ = path
     X, p, y = _data(n=300, d=40, seed=2)
     X = X.astype(dtype)
     inits = [nd.init_symmetric(m, 40, rng=s, dtype=dtype) for m, s in ((64, 1), (128, 2), (6, 3))]
@@ -170,7 +170,7 @@ def test_strategy_is_chosen_by_the_shape():
 
 def test_blas_threads_are_restored(monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    X, p, y = _data()
+    X, p, _ = _data()
     before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
     monkeypatch.setattr(_kernels, "WORKERS", 2)
     nd.pgd(X, p, m=[4, 6], eta=1.0, T=2, seeds=2, rng=0)
@@ -195,7 +195,7 @@ def test_reference_gradient_is_the_gradient_of_the_risk():
 
 
 def test_reference_step_follows_the_formula_neuron_by_neuron():
-    X, p, y = _data(n=7, d=3, seed=5)
+    X, p, _ = _data(n=7, d=3, seed=5)
     W0, a = nd.init_symmetric(4, 3, rng=4)
     W = W0 + 0.2 * np.random.default_rng(6).normal(size=W0.shape)
     eta, B, m, n = 0.9, 0.5, 4, 7

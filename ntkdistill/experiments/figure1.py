@@ -467,9 +467,6 @@ class Figure1Result:
         True
         """
         try:
-            import matplotlib
-
-            matplotlib.use("Agg", force=False)
             import matplotlib.pyplot as plt
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("the figure needs matplotlib: pip install 'ntkdistill[plot]'.") from exc
@@ -708,6 +705,7 @@ def _figure1(images, labels, noise, runs, config, preset_name, dev, root, log):
                     f"({rec['seconds']:.0f} s)"
                 )
     info = {
+        "data": f"{int(n_all)} images of shape {tuple(int(v) for v in shape)}",
         "preset": preset_name,
         "device": dev,
         "threads": torch.get_num_threads(),

@@ -39,23 +39,28 @@ B = 1.0
 
 # ---------------------------------------------------------------------------------------- timing
 PAUSE = 0.25  # seconds: longer than OpenBLAS (about 0.1 s) and OpenMP threads spin after a call
+SETTLE = 0.1  # seconds of untimed runs (at least two) before each timed one
 
 
-def round_robin(fns, repeats, settle=1, pause=PAUSE):
+def round_robin(fns, repeats, settle=SETTLE, pause=PAUSE):
     """Seconds of each callable in each repeat, timed in turns: ``{name: array (repeats,)}``.
 
     Every repeat visits each callable in order: it waits ``pause`` seconds, runs the callable
-    ``settle`` times untimed and then once timed. The pause lets the thread pools of the previous
-    contender (OpenBLAS, OpenMP) stop spinning, which would otherwise take a core from the next
-    one; the untimed runs bring its data into cache. Each timing is then of a steady state, as
-    in a training loop, while the turns expose every contender to the same load of the machine.
+    untimed for ``settle`` seconds (at least twice) and then once timed. The pause lets the
+    thread pools of the previous contender (OpenBLAS, OpenMP) stop spinning, which would
+    otherwise take a core from the next one; the untimed runs bring its data into cache and its
+    threads up. Each timing is then of a steady state, as in a training loop, while the turns
+    expose every contender to the same load of the machine.
     """
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             time.sleep(pause)
-            for _ in range(settle):
+            t0 = time.perf_counter()
+            runs = 0
+            while runs < 2 or time.perf_counter() - t0 < settle:
                 fn()
+                runs += 1
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

@@ -36,7 +36,7 @@ from ._validation import (
     check_real,
     check_rng,
 )
-from .student import init_symmetric
+from .student import _forward_paired, init_symmetric
 
 __all__ = ["PGDResult", "network_seeds", "pgd", "project_rows"]
 
@@ -85,6 +85,13 @@ def project_rows(W, W0, radius):
 @dataclass(frozen=True)
 class PGDResult:
     r"""What :func:`pgd` returns: one entry per trained network, networks ordered width-major.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res = pgd(np.eye(2), np.array([0.6, 0.4]), m=[2, 4], eta=1.0, T=5, seeds=2, rng=0)
+    >>> len(res), res.widths.tolist(), res.risk.shape, res.predict(np.eye(2)).shape
+    (4, [2, 2, 4, 4], (4, 6), (4, 2))
 
     Attributes
     ----------
@@ -141,7 +148,7 @@ class PGDResult:
             raise ValueError(f"X has {X.shape[1]} columns but the networks were trained with d = {d}.")
         out = np.empty((len(self), X.shape[0]), dtype=X.dtype)
         for k, (W, a) in enumerate(zip(self.W, self.a)):
-            out[k] = _paired_forward(X, W, a)
+            out[k] = _forward_paired(X, W, a)
         return out
 
     def error_on(self, X, y) -> np.ndarray:
@@ -151,23 +158,12 @@ class PGDResult:
         return np.mean(y * f <= 0, axis=1)
 
 
-def _paired_forward(X, W, a):
-    """Forward pass that is exactly 0 at a symmetric initialisation.
-
-    When ``a[m/2:] == -a[:m/2]`` the two halves are multiplied separately (identical inputs give
-    bitwise identical products) and subtracted before the output layer.
-    """
-    m = W.shape[0]
-    scale = X.dtype.type(1.0 / np.sqrt(m))
-    h = m // 2
-    if m % 2 == 0 and np.array_equal(a[h:], -a[:h]):
-        D = np.maximum(X @ W[:h].T, 0) - np.maximum(X @ W[h:].T, 0)
-        return D @ (a[:h] * scale)
-    return np.maximum(X @ W.T, 0) @ (a * scale)
-
-
 def network_seeds(seeds, rng=None):
-    """The list of :class:`numpy.random.SeedSequence`, one per network seed, that :func:`pgd` uses.
+    r"""The list of :class:`numpy.random.SeedSequence`, one per network seed, that :func:`pgd` uses.
+
+    .. math::
+
+        s_k = \operatorname{SeedSequence}(\texttt{rng}).\mathrm{spawn}(S)[k],\qquad k = 0, \dots, S - 1
 
     ``seeds`` an int ``S`` spawns ``S`` independent children from ``rng`` (SPEC 7: never adjacent
     integers); a sequence of ints or SeedSequences is used as given.

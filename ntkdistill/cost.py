@@ -175,9 +175,8 @@ def _measure_step(n, d, neurons, dt, budget, rng):
     # probe with at most ~2 million n-by-neuron entries so the probe itself is quick
     probe_neurons = int(max(2, min(neurons, 2_000_000 // max(n, 1))))
     probe_neurons -= probe_neurons % 2
-    probe_n = n if probe_neurons >= 2 else min(n, 2_000_000)
-    X = gen.standard_normal((probe_n, d)).astype(dt)
-    p = np.full(probe_n, 0.6)
+    X = gen.standard_normal((n, d)).astype(dt)
+    p = np.full(n, 0.6)
     steps = 2
     start = time.perf_counter()
     pgd(X, p, m=probe_neurons, eta=0.1, T=1, record_every=None, rng=0)  # warm-up, includes set-up
@@ -188,4 +187,4 @@ def _measure_step(n, d, neurons, dt, budget, rng):
         per = max((time.perf_counter() - start - warm) / steps, warm / 4)
     else:
         per = warm
-    return per * (neurons / probe_neurons) * (n / probe_n)
+    return per * (neurons / probe_neurons)

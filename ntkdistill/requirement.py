@@ -247,10 +247,6 @@ def fit_loglog_slope(gamma, widths, level=0.95) -> SlopeFit:
     return SlopeFit(float(res.slope), float(res.intercept), float(lo), float(hi), float(se), k, level)
 
 
-def _isnan(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
 # ---------------------------------------------------------------------------- the study over a family
 
 
@@ -324,14 +320,15 @@ def requirement_job(config: dict, seed) -> dict:
 
         m^* = \min\{m : \operatorname{median}_s R_s(m) \le \epsilon\}\ \text{for one } (\gamma, \text{label type})
 
-    ``config`` holds ``family, level, n, labels ("soft" | "hard"), eps, T, eta, seeds, m_max, B,
-    n_samples, data_seed, method, criterion``. The data and the teacher depend only on
+    ``config`` holds ``family, level, n, labels ("soft" | "hard"), eps, delta, T, eta, seeds, m_max, B,
+    n_samples, data_seed, method, criterion``; ``delta`` is the confidence parameter of the
+    predicted widths (Corollary 4, Proposition 5). The data and the teacher depend only on
     ``data_seed`` and the level, so the soft and hard jobs of a level see the same data.
 
     Examples
     --------
     >>> import numpy as np
-    >>> cfg = dict(family="orthonormal", level=2, level_index=0, n=2, labels="hard", eps=0.4, T=30, eta=2.0,
+    >>> cfg = dict(family="orthonormal", level=2, level_index=0, n=2, labels="hard", eps=0.4, delta=0.1, T=30, eta=2.0,
     ...            seeds=2, m_max=8, B="theory", n_samples=2000, data_seed=0, method="bisect", criterion="final")
     >>> out = requirement_job(cfg, np.random.SeedSequence(1))
     >>> out["width"], round(out["gamma"], 4)
@@ -355,12 +352,12 @@ def requirement_job(config: dict, seed) -> dict:
                                       rng=np.random.default_rng(s_teacher))[0])
         targets, loss = soft_labels(z), "kl"
         B = 1.0 if config["B"] == "theory" else float(config["B"])
-        predicted = float(bounds.corollary4(gamma, eps, len(y), 0.1).m_bound)
+        predicted = float(bounds.corollary4(gamma, eps, len(y), config["delta"]).m_bound)
     else:
         targets, loss = y, "logistic"
-        beta = eps * math.log(2)
-        B = float(bounds.proposition5(gamma, beta, len(y), 0.1).B) if config["B"] == "theory" else float(config["B"])
-        predicted = float(bounds.proposition5(gamma, beta, len(y), 0.1).m_bound)
+        hard = bounds.proposition5(gamma, eps * math.log(2), len(y), config["delta"])
+        B = float(hard.B) if config["B"] == "theory" else float(config["B"])
+        predicted = float(hard.m_bound)
     search = min_width(X, targets, eps=eps, T=config["T"], eta=config["eta"], B=B, loss=loss, labels=y,
                        seeds=config["seeds"], rng=seed, m_max=config["m_max"], criterion=config["criterion"],
                        method=config["method"])
@@ -369,7 +366,7 @@ def requirement_job(config: dict, seed) -> dict:
             "search": search.to_dict()}
 
 
-def requirement_study(family, levels, *, n, eps=0.1, T=2000, eta=1.0, seeds=5, m_max=256, B="theory",
+def requirement_study(family, levels, *, n, eps=0.1, delta=0.1, T=2000, eta=1.0, seeds=5, m_max=256, B="theory",
                       n_samples=20000, rng=0, results_path, executor=None, progress=None,
                       method="bisect", criterion="final") -> RequirementStudy:
     r"""Measure :math:`m^*` for soft and hard labels at every level of a synthetic family and fit exponents.
@@ -395,6 +392,9 @@ def requirement_study(family, levels, *, n, eps=0.1, T=2000, eta=1.0, seeds=5, m
         Points per data set.
     eps : float
         Target classification error (final error by default, see :func:`min_width`).
+    delta : float in (0, 1/3)
+        Confidence parameter of the predicted widths (Corollary 4, Proposition 5) set beside the
+        measured ones.
     rng : int
         Root seed: the data seed and the sweep's seeds derive from it.
     executor : concurrent.futures.Executor, optional
@@ -417,6 +417,7 @@ def requirement_study(family, levels, *, n, eps=0.1, T=2000, eta=1.0, seeds=5, m
     from .sweep import run_sweep
 
     eps = check_real("eps", eps, low=0.0, high=1.0)
+    delta = check_real("delta", delta, low=0.0, high=1.0 / 3)
     n = check_int("n", n, minimum=2)
     T = check_int("T", T, minimum=1)
     eta = check_real("eta", eta, low=0.0)
@@ -432,7 +433,7 @@ def requirement_study(family, levels, *, n, eps=0.1, T=2000, eta=1.0, seeds=5, m
     levels = list(levels)
     if len(levels) < 2:
         raise ValueError(f"levels must hold at least 2 levels to fit an exponent, got {levels!r}.")
-    base = {"family": family, "n": n, "eps": eps, "T": T, "eta": eta, "seeds": seeds, "m_max": m_max,
+    base = {"family": family, "n": n, "eps": eps, "delta": delta, "T": T, "eta": eta, "seeds": seeds, "m_max": m_max,
             "B": B if B == "theory" else (float(B) if math.isfinite(B) else "inf"), "n_samples": n_samples,
             "data_seed": rng, "method": method, "criterion": criterion}
     configs = [dict(base, level=lv, level_index=i, labels=lab) for i, lv in enumerate(levels)

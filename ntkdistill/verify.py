@@ -44,22 +44,11 @@ __all__ = [
     "check_proposition5",
     "check_lemma3",
     "check_lemma6",
-    "CostRefused",
     "VerifyReport",
     "run_verify",
 ]
 
 PASS, FAIL, VACUOUS, REFUSED = "PASS", "FAIL", "VACUOUS", "REFUSED"
-
-
-class CostRefused(RuntimeError):
-    """Raised (or reported) when a prescribed run would exceed the cost budget.
-
-    Examples
-    --------
-    >>> str(CostRefused("Theorem 2 would take 3 days"))
-    'Theorem 2 would take 3 days'
-    """
 
 
 @dataclass(frozen=True)
@@ -209,6 +198,11 @@ def _run_check(name, claim, *, X, targets, labels, loss, bound, target, measure,
     return Check(name, status, claim, predicted, measured, note), res
 
 
+def _n_seeds(seeds) -> int:
+    """How many networks ``seeds`` (an int or a list of seeds, as in :func:`ntkdistill.pgd`) means."""
+    return check_int("seeds", seeds, minimum=1) if isinstance(seeds, (int, np.integer)) else len(seeds)
+
+
 def _suggest(make_bound, betas, ns, n, d, seeds, dtype, budget, label="beta"):
     """Settings (beta or eps, n) whose prescribed run fits the budget, from a grid."""
     per_unit = None
@@ -264,7 +258,7 @@ def check_theorem2(X, p, *, beta, delta, labels=None, c=1.0, C1="printed", seeds
     budget = check_real("budget", budget, low=0.0, allow_inf=True)
     bound = _bounds.theorem2(beta, n, delta, c=c, C1=C1)
     r0 = float(kl_risk(p, np.zeros(n)))
-    S = len(network_seeds(seeds, 0 if rng is None else rng)) if not isinstance(seeds, int) else seeds
+    S = _n_seeds(seeds)
 
     def suggest(b):
         betas = sorted({min(beta * f, r0 * 0.95) for f in (1.5, 2, 3, 5)} | {r0 * 0.9})
@@ -311,7 +305,7 @@ def check_corollary4(X, p, y, *, gamma, eps, delta, c=1.0, C1="printed", seeds=2
     bound = _bounds.corollary4(gamma, eps, n, delta, c=c, C1=C1)
     with np.errstate(divide="ignore"):
         margin_z = float(np.min(y * logit(p)))
-    S = seeds if isinstance(seeds, int) else len(seeds)
+    S = _n_seeds(seeds)
 
     def suggest(b):
         epss = [e for e in (0.5, 0.7, 0.9, 0.99) if e > eps]
@@ -360,7 +354,7 @@ def check_proposition5(X, y, *, gamma, beta, delta, c=1.0, eta=1.0, seeds=20, rn
     beta = check_real("beta", beta, low=0.0, high=1.0)
     delta = check_real("delta", delta, low=0.0, high=1.0 / 3)
     bound = _bounds.proposition5(gamma, beta, n, delta, c=c, eta=eta)
-    S = seeds if isinstance(seeds, int) else len(seeds)
+    S = _n_seeds(seeds)
 
     def suggest(b):
         betas = [bb for bb in (0.3, 0.5, 0.65) if bb > beta]
@@ -448,7 +442,7 @@ def check_lemma6(X, v, z, inits, *, delta, alpha=0.01):
     --------
     >>> import numpy as np
     >>> from ntkdistill import init_symmetric
-    >>> X = np.eye(2); y = np.array([1.0, -1.0])
+    >>> X = np.eye(2)
     >>> check_lemma6(X, lambda Z: np.zeros_like(Z), np.zeros(2), [init_symmetric(8, 2, rng=s) for s in range(5)],
     ...              delta=0.1).status
     'PASS'

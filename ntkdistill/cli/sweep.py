@@ -27,6 +27,8 @@ def register(sub):
     p.add_argument("--levels", default=None, help="comma-separated difficulty levels (default: the family's own)")
     p.add_argument("--n", type=int, default=None, help="points per data set (default: the family's own)")
     p.add_argument("--eps", type=float, default=0.1, help="target training error (default 0.1)")
+    p.add_argument("--delta", type=float, default=0.1,
+                   help="confidence parameter of the predicted widths set beside the measured ones (default 0.1)")
     p.add_argument("--T", type=int, default=1000, help="iteration budget (default 1000)")
     p.add_argument("--eta", type=float, default=2.0, help="step size, the same for soft and hard (default 2)")
     p.add_argument("--B", default="theory", help="projection radius: 'theory' (each theorem's), a number, or inf")
@@ -86,7 +88,7 @@ def run(args) -> int:
 
             executor = ProcessPoolExecutor(max_workers=args.workers)
         study = requirement_study(
-            args.family, levels, n=n, eps=args.eps, T=args.T, eta=args.eta, seeds=args.seeds, m_max=args.m_max,
+            args.family, levels, n=n, eps=args.eps, delta=args.delta, T=args.T, eta=args.eta, seeds=args.seeds, m_max=args.m_max,
             B=B, n_samples=args.n_samples, rng=args.seed, results_path=results, executor=executor,
             progress=False if args.no_progress else None, method=args.method, criterion=args.criterion,
         )

@@ -5,13 +5,15 @@ Shape: n = 2000 points in d = 50 dimensions, S = 20,000 Gaussian directions. Run
 
 - teacher: ``teacher_logits(X, v, n_samples=S)`` with the max-margin field ``v`` of the data.
   Its products, for every direction block ``Z``: the masks ``Z X^T``, the field
-  ``1(Z X_s^T > 0) D_s`` on the support ``s`` of ``q``, and ``V X^T``.
+  ``1(Z X_s^T > 0) D_s`` on the support ``s`` of ``q`` (its masks are columns of the first
+  product's), and ``V X^T``.
 - dual evaluation: one evaluation of the margin's sample dual and its gradient at the full S (the
   solver's unit of work). Its products: ``A D`` (S x n by n x d) and ``A^T U`` (n x S by S x d),
   in the dual's working dtype.
 - margin: ``margin(X, y, n_samples=S)`` end to end, against the products of every dual evaluation
   it made (counted by wrapping the dual), of the masks it draws, of its certificate (the teacher's
-  products on fresh directions) and of its kernel bound (``X X^T``).
+  products on fresh directions) and of its kernel bound (``X X^T`` and one matrix-vector product
+  ``Q q`` per evaluation of the kernel QP, counted by wrapping its solver).
 
 Each floor is the BLAS time of those products on preallocated outputs, in blocks of 1024
 directions (the size the implementation uses). Teacher and dual evaluation take turns with
@@ -97,28 +99,48 @@ def run(repeats):
 
     # the margin end to end, with its dual evaluations counted
     calls = []
+    qp_calls = []
     original = margin_mod._Dual.__call__
+    original_qp = margin_mod._kernel_qp
+    original_spg = margin_mod._spg
 
     def counted(self, q, count=None):
         calls.append((self.dirs.total if count is None else count, self.dtype))
         return original(self, q, count)
 
+    def counted_spg(fg, q, **kw):
+        def fg_counted(p):
+            qp_calls.append(1)
+            return fg(p)
+
+        return original_spg(fg_counted, q, **kw)
+
+    def counted_qp(*args, **kw):
+        margin_mod._spg = counted_spg
+        try:
+            return original_qp(*args, **kw)
+        finally:
+            margin_mod._spg = original_spg
+
     runs = min(repeats, 3)
     t_margin = []
     margin_mod._Dual.__call__ = counted
+    margin_mod._kernel_qp = counted_qp
     try:
         for r in range(runs):
             calls.clear()
+            qp_calls.clear()
             t0 = time.perf_counter()
             res = margin_mod.margin(X, y, n_samples=S, rng=5)
             t_margin.append(time.perf_counter() - t0)
     finally:
         margin_mod._Dual.__call__ = original
+        margin_mod._kernel_qp = original_qp
     t_margin = float(np.median(t_margin))
     support = int(np.count_nonzero(res.q > 0))
 
     # teacher logits with the max-margin field, against its products, in turns
-    teacher_floor_fn = _products([(D, N), (D, support), (support, D), (D, N)], X.dtype)
+    teacher_floor_fn = _products([(D, N), (support, D), (D, N)], X.dtype)
     t = round_robin(
         {"teacher": lambda: teacher_logits(X, res.v, n_samples=S, rng=6), "floor": teacher_floor_fn}, repeats
     )
@@ -148,12 +170,15 @@ def run(repeats):
     if res.kernel_bound is not None:
         G = np.empty((N, N))
         f_margin += _median_time(lambda: np.matmul(X, X.T, out=G), repeats)
+        qv = np.full(N, 1.0 / N)
+        Gq = np.empty(N)
+        f_margin += len(qp_calls) * _median_time(lambda: np.matmul(G, qv, out=Gq), repeats)
 
     print(f"{'computation':<44}{'floor ms':>10}{'time ms':>10}{'time/floor':>12}")
     rows = [
         (f"teacher_logits (support {support}/{N})", f_teacher, t_teacher, r_teacher),
         (f"one dual evaluation ({np.dtype(work).name})", f_eval, t_eval, r_eval),
-        (f"margin end to end ({len(calls)} dual evaluations)", f_margin, t_margin, t_margin / f_margin),
+        (f"margin end to end ({len(calls)} duals, {len(qp_calls)} QP steps)", f_margin, t_margin, t_margin / f_margin),
     ]
     for name, fl, tm, r in rows:
         print(f"{name:<44}{fl * 1e3:>10.1f}{tm * 1e3:>10.1f}{r:>12.2f}", flush=True)

@@ -53,6 +53,7 @@ import contextlib
 import numpy as np
 from scipy.special import expit
 
+from . import _compiled
 from .losses import kl_loss, logistic_loss
 
 __all__: list[str] = []
@@ -63,24 +64,37 @@ WORKERS = None
 STRATEGY = None
 #: Override of the block size (rows of ``X`` or neuron pairs per block). For tests.
 BLOCK = None
+#: Whether strategy "neurons" runs the compiled pass of :mod:`ntkdistill._compiled` (``None``:
+#: when numba is installed; ``False``: never, the NumPy passes). For tests and benchmarks.
+COMPILED = None
 
 # below this many multiply-adds per product, one worker (thread start-up would dominate)
 _PARALLEL_MIN_FLOPS = 4_000_000
-# Block sizes, tuned on a 2-core Skylake-SP (1 MiB of L2 per core), OpenBLAS 0.3: a block's
-# (2, b, n) pre-activations (neurons), or its X_b and H_b (rows), take about this many bytes, so
-# that a block and its scratch stay in L2 while the calls on it are long enough for the threads
-# not to queue for the GIL.
+# Block sizes, tuned on a 2-core Skylake-SP (1 MiB of L2 per core), OpenBLAS 0.3. Neurons: a
+# block's (2, b, n) pre-activations take about this many bytes, so that they stay in L2 while the
+# calls on them are long enough for the threads not to queue for the GIL. Rows: a block's X_b
+# takes about this many bytes; the skinny products of few neurons run markedly faster on blocks
+# of a few hundred rows than on blocks that fit in L2 (X_b is then reused from L3).
 _NEURON_BLOCK_BYTES = 512 * 1024
-_ROW_BLOCK_BYTES = 384 * 1024
+_ROW_BLOCK_BYTES = 3 * 1024 * 1024
+
+
+_CONTROLLER = []
 
 
 def _blas_controller():
-    """A threadpoolctl controller for the BLAS libraries, or None when threadpoolctl is absent."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - depends on the environment
-        return None
-    return ThreadpoolController().select(user_api="blas")
+    """A threadpoolctl controller for the BLAS libraries, or None when threadpoolctl is absent.
+
+    Made once (finding the libraries takes milliseconds) and reused.
+    """
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - depends on the environment
+            _CONTROLLER.append(None)
+        else:
+            _CONTROLLER.append(ThreadpoolController().select(user_api="blas"))
+    return _CONTROLLER[0]
 
 
 def blas_threads(controller=None):
@@ -110,10 +124,13 @@ class Engine:
             risk, err = eng.evaluate(W)        # risk/error only
 
     ``radius`` is the per-row radius :math:`B/\sqrt{m}` (shape (M,), dtype of ``X``) or None for
-    :math:`B = \infty`; ``workers``, ``strategy`` and ``block`` override the automatic choices.
+    :math:`B = \infty`; ``workers``, ``strategy``, ``block`` and ``compiled`` override the automatic
+    choices.
     """
 
-    def __init__(self, X, tgt, y, st, loss, eta, radius=None, *, workers=None, strategy=None, block=None):
+    def __init__(
+        self, X, tgt, y, st, loss, eta, radius=None, *, workers=None, strategy=None, block=None, compiled=None
+    ):
         dt = X.dtype
         self.dt = dt
         self.X = X
@@ -148,6 +165,9 @@ class Engine:
         if strategy not in ("rows", "neurons"):
             raise ValueError(f"strategy == {strategy!r}, must be 'rows' or 'neurons'.")
         self.strategy = strategy
+        if compiled is None:
+            compiled = COMPILED
+        self.compiled = strategy == "neurons" and _compiled.AVAILABLE and compiled is not False
 
         flops = self.n * self.d * self.M
         self._ctl = None
@@ -165,9 +185,8 @@ class Engine:
         isz = dt.itemsize
         if strategy == "rows":
             if block is None:
-                # X_b and H_b about _ROW_BLOCK_BYTES, so that X_b is still in L2 for the backward
-                # product; at least 2 M rows, so that adding each block's (M, d) gradient stays
-                # small next to its products
+                # X_b about _ROW_BLOCK_BYTES; at least 2 M rows, so that adding each block's
+                # (M, d) gradient stays small next to its products
                 rows = _ROW_BLOCK_BYTES // (max(self.M, self.d) * isz)
                 block = int(np.clip(max(rows, 2 * self.M), 16, 4096))
             self._setup_rows(int(block))
@@ -379,6 +398,7 @@ class Engine:
         # the pairs [lo, hi) of each worker (contiguous; empty when it has no block)
         self.span = [(a[0][0], a[-1][1]) if a else (0, 0) for a in self.assign]
         self.XT = np.ascontiguousarray(self.X.T)
+        self.s1, self.s2 = st.s1, st.s2
         self.hs1 = st.s1 * dt.type(0.5)  # exact: a power of two
         self.hs2 = st.s2 * dt.type(0.5)
         # (2, h, .) views: [0] the first halves, [1] the matching second halves, so that one call
@@ -413,6 +433,11 @@ class Engine:
             C = sc["C"][:, :b]
             # two products of the same shape (a stacked matmul), one per half
             np.matmul(W2[:, lo:hi], XT, out=AB)
+            if self.compiled:  # the five passes below in one
+                _compiled.pairs_forward(AB[0], AB[1], self.s1[lo:hi], self.s2[lo:hi], self.paired, same[lo:hi], z,
+                                        self.mask[0, lo:hi], self.mask[1, lo:hi], v)  # fmt: skip
+                fT[k] += v
+                continue
             sb = same[lo:hi]
             if sb.any():
                 AB[1, sb] = AB[0, sb]

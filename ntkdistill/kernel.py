@@ -18,11 +18,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._montecarlo import ordered_map
 from ._validation import _short, check_int, check_matrix, check_rng
 
 __all__ = ["ntk_kernel", "empirical_ntk", "monte_carlo_kernel", "MonteCarloEstimate"]
 
 _DRAW = 1024  # rows drawn per call to the generator; the stream does not depend on it
+_KERNEL_ROWS = 128  # rows of ntk_kernel's result per block (on worker threads)
+_KERNEL_PARALLEL_MIN = 2**18  # entries of ntk_kernel's result below which it runs on one thread
 
 
 class MonteCarloEstimate(NamedTuple):
@@ -124,18 +127,33 @@ def ntk_kernel(X1, X2=None):
     [[0.5, 0.166667], [0.166667, 0.5]]
     """
     X1, X2 = _pair(X1, X2)
-    G = X1 @ X2.T
+    dt = X1.dtype
     n1 = np.linalg.norm(X1, axis=1)
     n2 = np.linalg.norm(X2, axis=1)
-    denom = n1[:, None] * n2[None, :]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.where(denom > 0, G / np.where(denom > 0, denom, 1), 0)
-    # arccos loses half the digits near 1: snap directions equal to rounding (theta < ~1e-7) to 0,
-    # so that K(x, x) = ||x||^2 / 2 exactly
-    cos = np.where(cos >= 1 - 8 * np.finfo(X1.dtype).eps, 1, cos)
-    theta = np.arccos(np.clip(cos, -1, 1))
-    pi = X1.dtype.type(np.pi)
-    return (G * (pi - theta) / (2 * pi)).astype(X1.dtype, copy=False)
+    K = np.empty((X1.shape[0], X2.shape[0]), dtype=dt)
+    pi = dt.type(np.pi)
+    snap = 1 - 8 * np.finfo(dt).eps
+
+    def rows(lo):
+        # rows [lo, lo + _KERNEL_ROWS) of K, in place; elementwise, so the blocking changes nothing
+        hi = min(lo + _KERNEL_ROWS, K.shape[0])
+        G = np.matmul(X1[lo:hi], X2.T, out=K[lo:hi])
+        denom = n1[lo:hi, None] * n2[None, :]
+        cos = np.zeros_like(G)
+        np.divide(G, denom, out=cos, where=denom > 0)
+        # arccos loses half the digits near 1: snap directions equal to rounding (theta < ~1e-7)
+        # to 0, so that K(x, x) = ||x||^2 / 2 exactly
+        cos[cos >= snap] = 1
+        np.clip(cos, -1, 1, out=cos)
+        theta = np.arccos(cos, out=cos)
+        np.subtract(pi, theta, out=theta)
+        G *= theta
+        G /= 2 * pi
+
+    big = X1.shape[0] * X2.shape[0] >= _KERNEL_PARALLEL_MIN
+    for _ in ordered_map(rows, range(0, K.shape[0], _KERNEL_ROWS), parallel=big):
+        pass
+    return K
 
 
 def empirical_ntk(X1, X2=None, *, W):

@@ -20,9 +20,12 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from . import _montecarlo
+from ._montecarlo import field_sums
 from ._validation import (
     _short,
     check_int,
@@ -45,6 +48,7 @@ _CACHE_BYTES = 256 * 2**20  # packed activation masks kept in memory up to this 
 _FLOAT32_WORK = 2**24  # solver evaluations run in float32 when S * n * d exceeds this
 _KERNEL_AUTO_N = 4096  # margin() computes the kernel bound by default up to this many points
 _COARSE_MIN = 2048  # smallest sample of a coarse solver level
+_PARALLEL_MIN_WORK = 2**22  # dual evaluations with fewer S * n * d multiply-adds run on one thread
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -193,31 +197,47 @@ class _Directions:
         return self._unique[count]
 
     def masks(self, count, dtype):
-        """Yield ``(A, k)``: masks (b, n) as ``dtype`` and multiplicities (b,) or None, over the first ``count``.
+        """Yield ``(make, k)`` over the first ``count``: ``make()`` returns masks (b, n) as ``dtype``.
 
-        When the sample has few distinct activation patterns (low dimension), each is given
-        once with its multiplicity, which makes an evaluation proportionally cheaper.
+        ``k`` (b,) are multiplicities or None. When the sample has few distinct activation
+        patterns (low dimension), each is given once with its multiplicity, which makes an
+        evaluation proportionally cheaper. ``make`` may run on another thread; it returns a
+        per-thread buffer that its next call overwrites.
         """
+        n = self.n
+        dtype = np.dtype(dtype)
+
+        def unpack(P, rows):
+            A = _montecarlo.scratch.get("A", (self.block, n), dtype)[:rows]
+            np.copyto(A, np.unpackbits(P, axis=1, count=n)[:rows])
+            return A
+
         if self._packed is not None:
             distinct = self._distinct(count)
             if distinct is not None:
                 packed, counts = distinct
                 for s in range(0, packed.shape[0], self.block):
-                    A = np.unpackbits(packed[s : s + self.block], axis=1, count=self.n).astype(dtype)
-                    yield A, counts[s : s + self.block]
+                    P = packed[s : s + self.block]
+                    yield partial(unpack, P, P.shape[0]), counts[s : s + self.block]
                 return
             done = 0
             for P in self._packed:
                 if done >= count:
                     return
-                A = np.unpackbits(P, axis=1, count=self.n)[: count - done].astype(dtype)
-                done += A.shape[0]
-                yield A, None
+                rows = min(P.shape[0], count - done)
+                done += rows
+                yield partial(unpack, P, rows), None
             return
         gen = np.random.default_rng(self.seed)
         Xw = np.asarray(self.X, dtype=self.dtype)
+
+        def compute(Z):
+            A = _montecarlo.scratch.get("A", (self.block, n), dtype)[: Z.shape[0]]
+            np.greater(Z @ Xw.T, 0, out=A)
+            return A
+
         for Z in _gaussian_blocks(gen, count, self.X.shape[1], self.block, self.dtype):
-            yield (Z @ Xw.T > 0).astype(dtype), None
+            yield partial(compute, Z), None
 
 
 class _Dual:
@@ -248,21 +268,33 @@ class _Dual:
         dt = self.dtype
         D = (q * self.y).astype(dt)[:, None] * self.X
         eps2 = dt.type(self.eps * self.eps)
-        exact = smooth = 0.0
-        B = np.zeros_like(self.X)
-        for A, k in self.dirs.masks(count, dt):
+        eps = self.eps
+
+        def block(item):
+            make, k = item
+            A = make()
             G = A @ D
             sq = np.einsum("ij,ij->i", G, G)
             se = np.sqrt(sq + eps2)
             U = G / np.where(se > 0, se, 1)[:, None]
             if k is None:
-                exact += float(np.sqrt(sq).sum(dtype=np.float64))
-                smooth += float(se.sum(dtype=np.float64)) - self.eps * A.shape[0]
+                ex = float(np.sqrt(sq).sum(dtype=np.float64))
+                sm = float(se.sum(dtype=np.float64)) - eps * A.shape[0]
             else:
-                exact += float(k @ np.sqrt(sq, dtype=np.float64))
-                smooth += float(k @ se.astype(np.float64)) - self.eps * float(k.sum())
+                ex = float(k @ np.sqrt(sq, dtype=np.float64))
+                sm = float(k @ se.astype(np.float64)) - eps * float(k.sum())
                 U *= k.astype(dt)[:, None]
-            B += A.T @ U
+            return ex, sm, A.T @ U
+
+        # blocks on worker threads, their partial sums added in block order (reproducible for a
+        # given thread count)
+        exact = smooth = 0.0
+        B = np.zeros_like(self.X)
+        big = count * self.X.shape[0] * self.X.shape[1] >= _PARALLEL_MIN_WORK
+        for ex, sm, Bb in _montecarlo.ordered_map(block, self.dirs.masks(count, dt), parallel=big):
+            exact += ex
+            smooth += sm
+            B += Bb
         exact /= count
         smooth /= count
         B /= dt.type(count)
@@ -355,11 +387,20 @@ class MaxMarginField:
 
     def _batch(self, Z, A=None):
         """``(V, ||g||)`` for a block ``Z``; ``A`` the full masks (b, n) when already computed."""
-        As = (Z @ self._Xs.T > 0) if A is None else A[:, self._support]
+        if A is None:
+            As = Z @ self._Xs.T > 0
+        elif self._support.size == A.shape[1]:
+            As = A
+        else:
+            As = A[:, self._support]
         G = As.astype(Z.dtype) @ self._Ds
         sq = np.einsum("ij,ij->i", G, G)
         se = np.sqrt(sq + Z.dtype.type(self.eps * self.eps))
         return G / np.where(se > 0, se, 1)[:, None], np.sqrt(sq)
+
+    def _with_masks(self, Z, A):
+        """``(v(Z), None)`` from the full masks ``A`` (b, n): the form ``_montecarlo.field_sums`` takes."""
+        return self._batch(Z, A)[0], None
 
     def __call__(self, Z):
         Z = check_matrix("Z", Z, dtype=self.X.dtype)
@@ -460,18 +501,12 @@ class MarginResult:
 
 def _certify(X, y, norms, field_v, q, gen, count, delta):
     """One pass over ``count`` fresh directions: dual mean, teacher logits and their errors."""
-    dt = X.dtype
-    block = field_v._block
-    zsum = np.zeros(X.shape[0])
-    zsq = np.zeros(X.shape[0])
-    dual = 0.0
-    for Z in _gaussian_blocks(gen, count, X.shape[1], block, dt):
-        A = Z @ X.T > 0
+    def field(Z, A):
         V, nr = field_v._batch(Z, A)
-        dual += float(nr.sum(dtype=np.float64))
-        M = (V @ X.T) * A
-        zsum += M.sum(axis=0, dtype=np.float64)
-        zsq += np.einsum("ij,ij->j", M, M, dtype=np.float64)
+        return V, float(nr.sum(dtype=np.float64))
+
+    blocks = ((Z, None) for Z in _gaussian_blocks(gen, count, X.shape[1], field_v._block, X.dtype))
+    zsum, zsq, dual = field_sums(X, blocks, field)
     z = zsum / count
     var = np.maximum(zsq / count - z * z, 0.0) * count / (count - 1)
     stderr = np.sqrt(var / count)

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._montecarlo import field_sums
 from ._validation import _short, check_matrix, check_real, check_rng
 from .bounds import lemma6_radius
 from .kernel import _gaussian_blocks, _sample_counts
@@ -148,12 +149,15 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
     zsq = np.zeros(n)
     means, errs = [], []
     done = 0
+    # our own field shares the activation masks and runs on the worker threads; any other
+    # field is evaluated (and checked) here, block by block
+    own = getattr(v, "_with_masks", None)
     for target in counts:
-        for Z in _gaussian_blocks(gen, target - done, d, block, X.dtype):
-            V = _apply_field(v, Z)
-            M = (V @ X.T) * (Z @ X.T > 0)
-            zsum += M.sum(axis=0, dtype=np.float64)
-            zsq += np.einsum("ij,ij->j", M, M, dtype=np.float64)
+        Zs = _gaussian_blocks(gen, target - done, d, block, X.dtype)
+        blocks = ((Z, None) for Z in Zs) if own is not None else ((Z, _apply_field(v, Z)) for Z in Zs)
+        s1, s2, _ = field_sums(X, blocks, own)
+        zsum += s1
+        zsq += s2
         done = target
         z = zsum / target
         var = np.maximum(zsq / target - z * z, 0.0) * target / (target - 1)

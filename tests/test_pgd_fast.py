@@ -1,8 +1,9 @@
 """The fast PGD step (ntkdistill._kernels) against the plain step written from THEORY.md.
 
-Every fast path (strategy "rows" or "neurons", one or two worker threads, blocks that do and do
-not divide the sizes, float64 and float32, both losses, with and without projection, one or many
-networks) must give the results of ntkdistill._reference: to 1e-12 in float64, and to float32
+Every fast path (strategy "rows" or "neurons", the latter with NumPy passes or with the compiled
+pass of ntkdistill._compiled when numba is installed, one or two worker threads, blocks that do
+and do not divide the sizes, float64 and float32, both losses, with and without projection, one
+or many networks) must give the results of ntkdistill._reference: to 1e-12 in float64, and to float32
 precision in float32. No speed is asserted here; benchmarks/ measures it.
 """
 
@@ -16,21 +17,26 @@ from ntkdistill.pgd import _Stack
 from ntkdistill.testing import check_grad
 
 PATHS = [
-    # (strategy, workers, block)
-    ("rows", 1, None),
-    ("rows", 2, 8),  # 37 rows: blocks of 8 do not divide them, two workers split the rows
-    ("neurons", 1, None),
-    ("neurons", 2, 2),  # half-widths 2, 3, 5: blocks of 2 leave a remainder in some networks
+    # (strategy, workers, block, compiled)
+    ("rows", 1, None, False),
+    ("rows", 2, 8, False),  # 37 rows: blocks of 8 do not divide them, two workers split the rows
+    ("neurons", 1, None, False),
+    ("neurons", 2, 2, False),  # half-widths 2, 3, 5: blocks of 2 leave a remainder in some networks
+    ("neurons", 1, None, True),
+    ("neurons", 2, 2, True),
 ]
-PATH_IDS = [f"{s}-w{w}-b{b}" for s, w, b in PATHS]
+PATH_IDS = [f"{s}-w{w}-b{b}" + ("-compiled" if c else "") for s, w, b, c in PATHS]
 
 
 @pytest.fixture
 def path(request, monkeypatch):
-    strategy, workers, block = request.param
+    strategy, workers, block, compiled = request.param
+    if compiled:
+        pytest.importorskip("numba")
     monkeypatch.setattr(_kernels, "STRATEGY", strategy)
     monkeypatch.setattr(_kernels, "WORKERS", workers)
     monkeypatch.setattr(_kernels, "BLOCK", block)
+    monkeypatch.setattr(_kernels, "COMPILED", compiled)
     return request.param
 
 
@@ -112,13 +118,13 @@ def test_zero_gradient_keeps_pairs_equal_and_logits_exactly_zero(path):
 @pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_forward_is_exactly_zero_at_the_symmetric_initialisation(path, dtype):
-    strategy, workers, _ = path
+    strategy, workers, _, compiled = path
     X, p, y = _data(n=300, d=40, seed=2)
     X = X.astype(dtype)
     inits = [nd.init_symmetric(m, 40, rng=s, dtype=dtype) for m, s in ((64, 1), (128, 2), (6, 3))]
     st = _Stack(inits, X.dtype)
     with _kernels.Engine(X, p, y, st, "kl", 1.0) as eng:
-        assert eng.strategy == strategy and eng.workers <= workers
+        assert eng.strategy == strategy and eng.workers <= workers and eng.compiled == compiled
         f = eng.forward(st.W0.copy())
         assert f.dtype == dtype
         np.testing.assert_array_equal(f, 0.0)
@@ -154,6 +160,30 @@ def test_batched_equals_alone_and_thread_count_does_not_matter(strategy, monkeyp
         np.testing.assert_allclose(alone.W[0], batched.W[k], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(alone.risk[0], batched.risk[k], rtol=1e-12, atol=1e-14)
         np.testing.assert_array_equal(alone.error[0], batched.error[k])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", ["kl", "logistic"])
+def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(dtype, loss):
+    """Many neurons, several blocks per worker, 30 steps: the compiled and NumPy engines agree."""
+    pytest.importorskip("numba")
+    X, p, y = _data(n=300, d=40, seed=6)
+    X = X.astype(dtype)
+    tgt = (p if loss == "kl" else y).astype(dtype)
+    inits = [nd.init_symmetric(m, 40, rng=s, dtype=dtype) for m, s in ((256, 1), (96, 2))]
+    st = _Stack(inits, X.dtype)
+    radius = np.full(2 * st.h, 0.5 / np.sqrt(256), dtype=dtype)
+    runs = {}
+    for compiled in (False, True):
+        W = st.W0.copy()
+        with _kernels.Engine(X, tgt, y, st, loss, 4.0, radius, workers=2, block=16, compiled=compiled) as eng:
+            assert eng.compiled == compiled
+            history = [eng.step(W)[0].copy() for _ in range(30)]
+            runs[compiled] = (W, np.array(history), eng.forward(W).copy())
+    tol = _tolerances(dtype)
+    for a, b in zip(runs[False], runs[True]):
+        np.testing.assert_allclose(b, a, **tol)
+    assert not np.array_equal(runs[True][0], st.W0)  # the networks moved
 
 
 def test_strategy_is_chosen_by_the_shape():

@@ -1,0 +1,157 @@
+"""The threaded Monte Carlo paths (ntkdistill._montecarlo) give the same numbers on any thread count.
+
+Teacher logits, the margin's certificate and dual evaluations, and the NTK Gram matrix run their
+blocks on worker threads and add the blocks' partial sums in block order, so one and two workers
+agree to rounding (bit for bit where no product has a long inner dimension that the BLAS could
+split between its threads: the Gram matrix and the teacher's products have inner dimension d);
+and the blocked computations must match the formulas written directly.
+No speed is asserted here; benchmarks/ measures it.
+"""
+
+import importlib
+
+import numpy as np
+import pytest
+
+from ntkdistill import _montecarlo, margin, teacher_logits
+from ntkdistill.kernel import ntk_kernel
+from ntkdistill.margin import MaxMarginField
+
+margin_mod = importlib.import_module("ntkdistill.margin")  # the module (the package exports a function)
+
+
+def _data(n=400, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = np.where(X @ rng.standard_normal(d) > 0, 1.0, -1.0)
+    return X, y
+
+
+def _field(X, y, seed=1):
+    q = np.random.default_rng(seed).random(X.shape[0])
+    q[::3] = 0.0  # a support smaller than the data
+    return MaxMarginField(X, y, q / q.sum(), eps=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_teacher_logits_do_not_depend_on_the_thread_count(monkeypatch, dtype):
+    X, y = _data()
+    X = X.astype(dtype)
+    v = _field(X, y)
+    u = np.ones(X.shape[1]) / np.sqrt(X.shape[1])
+    results = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(_montecarlo, "WORKERS", workers)
+        own = teacher_logits(X, v, n_samples=[3000, 7000], rng=4)
+        user = teacher_logits(X, lambda Z: np.broadcast_to(u, Z.shape), n_samples=5000, rng=4)
+        results[workers] = (own, user)
+    for a, b in zip(results[1], results[2]):
+        np.testing.assert_array_equal(a.z, b.z)
+        np.testing.assert_array_equal(a.stderr, b.stderr)
+
+
+def test_teacher_logits_match_the_formula_written_directly():
+    """z_i = mean_s 1(<z_s, x_i> > 0) <v(z_s), x_i>, with the directions drawn from the same stream."""
+    X, y = _data(n=150, d=5, seed=3)
+    v = _field(X, y)
+    S = 3000
+    z, se, _ = teacher_logits(X, v, n_samples=S, rng=9)
+    gen = np.random.default_rng(9)
+    Z = gen.standard_normal((S, X.shape[1]))  # one block: the generator's stream does not depend on blocks
+    M = (v(Z) @ X.T) * (Z @ X.T > 0)
+    np.testing.assert_allclose(z, M.mean(axis=0), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(se, M.std(axis=0, ddof=1) / np.sqrt(S), rtol=1e-9, atol=1e-14)
+
+
+def test_margin_does_not_depend_on_the_thread_count(monkeypatch):
+    X, y = _data(n=300, d=6, seed=5)
+    results = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(_montecarlo, "WORKERS", workers)
+        results[workers] = margin(X, y, n_samples=4096, rng=2)
+    a, b = results[1], results[2]
+    # the solver's iterates agree to rounding (see the dual evaluation below); its stopping test
+    # could in principle flip on a last bit, so the estimates are compared to the solver tolerance
+    np.testing.assert_allclose([b.gamma, b.lower, b.upper], [a.gamma, a.lower, a.upper], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_dual_evaluation_matches_the_formula_and_the_thread_count(monkeypatch, cached):
+    """F(q) = mean_s ||g_s|| with g_s = sum_i q_i y_i A_si x_i, and its gradient, blocks or not."""
+    X, y = _data(n=200, d=7, seed=8)
+    if not cached:
+        monkeypatch.setattr(margin_mod, "_CACHE_BYTES", 0)  # masks regenerated from the seed
+    dirs = margin_mod._Directions(X, seed=3, total=2500)
+    q = np.random.default_rng(1).random(X.shape[0])
+    q /= q.sum()
+    out = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(_montecarlo, "WORKERS", workers)
+        dual = margin_mod._Dual(X, y, dirs, np.float64)
+        dual.eps = 0.01
+        smooth, grad = dual(q)
+        out[workers] = (smooth, grad, dual.last_exact)
+    # A^T U sums over the directions of a block: the BLAS may split that sum between its threads
+    np.testing.assert_allclose(out[2][:1] + out[2][2:], out[1][:1] + out[1][2:], rtol=1e-13)
+    np.testing.assert_allclose(out[2][1], out[1][1], rtol=1e-12, atol=1e-16)
+    Z = np.random.default_rng(3).standard_normal((2500, X.shape[1]))
+    A = (Z @ X.T > 0).astype(float)
+    G = A @ ((q * y)[:, None] * X)
+    norms = np.linalg.norm(G, axis=1)
+    se = np.sqrt(norms**2 + 0.01**2)
+    np.testing.assert_allclose(out[1][2], norms.mean(), rtol=1e-12)
+    np.testing.assert_allclose(out[1][0], (se - 0.01).mean(), rtol=1e-12)
+    B = A.T @ (G / se[:, None]) / 2500
+    np.testing.assert_allclose(out[1][1], y * np.einsum("ij,ij->i", B, X), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ntk_kernel_blocks_match_the_formula(monkeypatch, dtype):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((700, 5)).astype(dtype)  # 490,000 entries: threaded, 6 row blocks
+    X[3] = 0.0  # a zero row gives zeros
+    X[5] = 2.5 * X[4]  # parallel rows: theta = 0 exactly
+    results = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(_montecarlo, "WORKERS", workers)
+        results[workers] = ntk_kernel(X)
+    np.testing.assert_array_equal(results[1], results[2])
+    K = results[2]
+    assert K.dtype == dtype
+    X64 = X.astype(np.float64)
+    norms = np.linalg.norm(X64, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.clip(X64 @ X64.T / np.outer(norms, norms), -1, 1)
+    expected = np.nan_to_num(X64 @ X64.T * (np.pi - np.arccos(cos)) / (2 * np.pi))
+    tol = {"rtol": 1e-9, "atol": 1e-7} if dtype == np.float64 else {"rtol": 1e-3, "atol": 1e-3}
+    np.testing.assert_allclose(K, expected, **tol)
+    np.testing.assert_allclose(np.diag(K), norms**2 / 2, **tol)  # K(x, x) = ||x||^2 / 2
+    assert np.all(K[3] == 0) and np.all(K[:, 3] == 0)
+    assert K[4, 5] == pytest.approx(2.5 * np.dot(X64[4], X64[4]) / 2, rel=1e-6)
+
+
+def test_ordered_map_keeps_order_and_raises(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(_montecarlo, "WORKERS", 2)
+    before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    assert list(_montecarlo.ordered_map(lambda i: i * i, range(50))) == [i * i for i in range(50)]
+
+    def boom(i):
+        if i == 7:
+            raise ValueError("block 7 failed")
+        return i
+
+    with pytest.raises(ValueError, match="block 7 failed"):
+        list(_montecarlo.ordered_map(boom, range(20)))
+    after = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    assert after == before  # the BLAS is given its threads back, also after an error
+
+
+def test_margin_result_field_is_used_with_shared_masks():
+    """A MarginResult's own field takes the teacher's masks; the result equals calling it directly."""
+    X, y = _data(n=120, d=4, seed=4)
+    res = margin(X, y, n_samples=2048, rng=1)
+    direct = teacher_logits(X, lambda Z: res.v(Z), n_samples=4000, rng=3)
+    shared = teacher_logits(X, res, n_samples=4000, rng=3)
+    np.testing.assert_allclose(shared.z, direct.z, rtol=1e-12, atol=1e-15)

@@ -107,6 +107,12 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
     logits and soft labels"; strict :math:`>`, E5). Every summand lies in
     :math:`[-\|x_i\|, \|x_i\|]`, and :math:`|z_i| \le \|x_i\|/2`.
 
+    The directions are processed in blocks on as many threads as the BLAS has
+    (:mod:`ntkdistill._montecarlo`); the result is reproducible from ``rng`` for a given thread
+    count and agrees across thread counts to rounding. The library's own field (``margin(X, y).v``)
+    reuses the activation masks of the sum and runs on the worker threads; any other callable
+    ``v`` is called on the calling thread, one block at a time.
+
     Parameters
     ----------
     X : array_like, shape (n, d)

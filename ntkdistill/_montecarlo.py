@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import threading
 
 import numpy as np
@@ -83,13 +84,25 @@ def _block_sums(X, Z, V, field, sub):
         np.matmul(V[lo:hi], XT, out=Qb)
         np.multiply(Qb, A[lo:hi], out=Qb)
         zsum += Qb.sum(axis=0, dtype=np.float64)
-        np.multiply(Qb, Qb, out=Qb)
-        zsq += Qb.sum(axis=0, dtype=np.float64)
+        if Qb.dtype == np.float64:
+            np.multiply(Qb, Qb, out=Qb)
+            zsq += Qb.sum(axis=0)
+        else:  # the squares in float64 (float32 would add cancellation to zsq / S - z^2)
+            zsq += np.einsum("ij,ij->j", Qb, Qb, dtype=np.float64)
     return zsum, zsq, extra
 
 
 _POOLS = {}
 _POOLS_LOCK = threading.Lock()
+# a forked child inherits the pools but not their threads: it makes its own
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_POOLS.clear)
+# set on the pool's threads: a task that itself calls ordered_map runs it serially (no deadlock)
+_IN_WORKER = threading.local()
+
+
+def _mark_worker():
+    _IN_WORKER.active = True
 
 
 def _pool(workers):
@@ -98,7 +111,9 @@ def _pool(workers):
 
     with _POOLS_LOCK:
         if workers not in _POOLS:
-            _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ntkdistill-mc")
+            _POOLS[workers] = ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="ntkdistill-mc", initializer=_mark_worker
+            )
         return _POOLS[workers]
 
 
@@ -109,13 +124,16 @@ def ordered_map(fn, items, *, parallel=True):
     worker (the BLAS thread count, or ``WORKERS``), ``fn`` runs on a pool of that many threads
     with the BLAS held at one thread meanwhile (restored afterwards), at most twice as many items
     ahead of the one being yielded. ``fn`` must be safe to call from several threads at once.
-    Pass ``parallel=False`` for work too small to gain from threads.
+    Pass ``parallel=False`` for work too small to gain from threads (``WORKERS``, for tests,
+    overrides it). Called from one of the pool's own threads, it runs serially.
     """
     from ._kernels import _blas_controller, blas_threads
 
     workers = WORKERS
     ctl = None
-    if workers is None:
+    if getattr(_IN_WORKER, "active", False):
+        workers = 1
+    elif workers is None:
         workers = 1
         if parallel:
             ctl = _blas_controller()

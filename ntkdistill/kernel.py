@@ -126,6 +126,7 @@ def ntk_kernel(X1, X2=None):
     >>> np.round(K, 6).tolist()  # (1/2) (pi - pi/3) / (2 pi) = 1/6
     [[0.5, 0.166667], [0.166667, 0.5]]
     """
+    gram = X2 is None
     X1, X2 = _pair(X1, X2)
     dt = X1.dtype
     n1 = np.linalg.norm(X1, axis=1)
@@ -135,7 +136,7 @@ def ntk_kernel(X1, X2=None):
     snap = 1 - 8 * np.finfo(dt).eps
 
     def rows(lo):
-        # rows [lo, lo + _KERNEL_ROWS) of K, in place; elementwise, so the blocking changes nothing
+        # rows [lo, lo + _KERNEL_ROWS) of K, in place
         hi = min(lo + _KERNEL_ROWS, K.shape[0])
         G = np.matmul(X1[lo:hi], X2.T, out=K[lo:hi])
         denom = n1[lo:hi, None] * n2[None, :]
@@ -153,6 +154,13 @@ def ntk_kernel(X1, X2=None):
     big = X1.shape[0] * X2.shape[0] >= _KERNEL_PARALLEL_MIN
     for _ in ordered_map(rows, range(0, K.shape[0], _KERNEL_ROWS), parallel=big):
         pass
+    if gram:  # exactly symmetric (a product of row blocks need not be): the upper triangle mirrored
+        for lo in range(0, K.shape[0], _KERNEL_ROWS):
+            hi = min(lo + _KERNEL_ROWS, K.shape[0])
+            K[lo:hi, :lo] = K[:lo, lo:hi].T
+            diag = K[lo:hi, lo:hi]
+            low = np.tril_indices(hi - lo, -1)
+            diag[low] = diag.T[low]
     return K
 
 

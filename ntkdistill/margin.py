@@ -398,6 +398,10 @@ class MaxMarginField:
         se = np.sqrt(sq + Z.dtype.type(self.eps * self.eps))
         return G / np.where(se > 0, se, 1)[:, None], np.sqrt(sq)
 
+    def _built_on(self, X):
+        """Whether ``X`` is the data this field was built on (so that its masks are columns of X's)."""
+        return X is self.X or (X.shape == self.X.shape and X.dtype == self.X.dtype and np.array_equal(X, self.X))
+
     def _with_masks(self, Z, A):
         """``(v(Z), None)`` from the full masks ``A`` (b, n): the form ``_montecarlo.field_sums`` takes."""
         return self._batch(Z, A)[0], None

@@ -92,7 +92,9 @@ def _apply_field(v, Z):
             f"v returned a vector of norm {top:.6g}; the margin's field must satisfy ||v(z)|| <= 1 "
             "(Assumption 1). Normalise it, e.g. V / max(1, ||V||)."
         )
-    return V.astype(Z.dtype, copy=False)
+    # a copy: workers read it while the field is called again for the next block (a field may
+    # return the same buffer every time)
+    return V.astype(Z.dtype, copy=True)
 
 
 def teacher_logits(X, v, *, n_samples=20000, rng=None):
@@ -108,10 +110,11 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
     :math:`[-\|x_i\|, \|x_i\|]`, and :math:`|z_i| \le \|x_i\|/2`.
 
     The directions are processed in blocks on as many threads as the BLAS has
-    (:mod:`ntkdistill._montecarlo`); the result is reproducible from ``rng`` for a given thread
-    count and agrees across thread counts to rounding. The library's own field (``margin(X, y).v``)
-    reuses the activation masks of the sum and runs on the worker threads; any other callable
-    ``v`` is called on the calling thread, one block at a time.
+    (:mod:`ntkdistill._montecarlo`; on one thread without threadpoolctl); the result is
+    reproducible from ``rng`` for a given thread count and agrees across thread counts to
+    rounding. The library's own field built on these same points (``margin(X, y).v``) reuses the
+    activation masks of the sum and runs on the worker threads; any other callable ``v`` (a
+    field built on other points included) is called on the calling thread, one block at a time.
 
     Parameters
     ----------
@@ -155,9 +158,11 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
     zsq = np.zeros(n)
     means, errs = [], []
     done = 0
-    # our own field shares the activation masks and runs on the worker threads; any other
-    # field is evaluated (and checked) here, block by block
+    # our own field, built on these same points, shares the activation masks and runs on the
+    # worker threads; any other field is evaluated (and checked) here, block by block
     own = getattr(v, "_with_masks", None)
+    if own is not None and not v._built_on(X):
+        own = None
     for target in counts:
         Zs = _gaussian_blocks(gen, target - done, d, block, X.dtype)
         blocks = ((Z, None) for Z in Zs) if own is not None else ((Z, _apply_field(v, Z)) for Z in Zs)

@@ -14,6 +14,8 @@ its worker threads.
 
 from __future__ import annotations
 
+import numpy as np
+
 try:  # pragma: no cover - depends on the environment
     import numba
 
@@ -76,3 +78,24 @@ def pairs_forward(A, B, s1, s2, paired, same, zero, mask_a, mask_b, v):
                 mask_a[p, i] = a > zero
                 mask_b[p, i] = c > zero
                 v[i] += sa * _relu(a, zero) + sb * _relu(c, zero)
+
+
+def warm_up(dtype):
+    """Compile (or load from numba's cache) the loop for ``dtype`` now, not inside a timed step.
+
+    The first call in a process takes from a fraction of a second (cached) to a few seconds
+    (compiling); later calls return at once. A no-op without numba.
+    """
+    if not AVAILABLE:  # pragma: no cover - depends on the environment
+        return
+    dt = np.dtype(dtype)
+    if dt in _WARM:
+        return
+    A = np.zeros((1, 2), dt)
+    s = np.ones(1, dt)
+    mask = np.zeros((1, 2), bool)
+    pairs_forward(A, A.copy(), s, -s, True, np.zeros(1, bool), dt.type(0), mask, mask.copy(), np.zeros(2, dt))
+    _WARM.add(dt)
+
+
+_WARM = set()

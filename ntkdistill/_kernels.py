@@ -171,6 +171,8 @@ class Engine:
         if compiled is None:
             compiled = COMPILED
         self.compiled = strategy == "neurons" and _compiled.AVAILABLE and compiled is not False
+        if self.compiled:
+            _compiled.warm_up(dt)  # compiled or loaded here, not inside the first step
 
         flops = self.n * self.d * self.M
         self._ctl = None

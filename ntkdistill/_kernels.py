@@ -52,6 +52,7 @@ does), and the two neurons of a pair are subtracted before the sum over neurons 
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 from scipy.special import expit
@@ -82,22 +83,17 @@ _NEURON_BLOCK_BYTES = 512 * 1024
 _ROW_BLOCK_BYTES = 3 * 1024 * 1024
 
 
-_CONTROLLER = []
-
-
+@functools.cache
 def _blas_controller():
     """A threadpoolctl controller for the BLAS libraries, or None when threadpoolctl is absent.
 
     Made once (finding the libraries takes milliseconds) and reused.
     """
-    if not _CONTROLLER:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - depends on the environment
-            _CONTROLLER.append(None)
-        else:
-            _CONTROLLER.append(ThreadpoolController().select(user_api="blas"))
-    return _CONTROLLER[0]
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return ThreadpoolController().select(user_api="blas")
 
 
 def blas_threads(controller=None):
@@ -403,7 +399,6 @@ class Engine:
         # the pairs [lo, hi) of each worker (contiguous; empty when it has no block)
         self.span = [(a[0][0], a[-1][1]) if a else (0, 0) for a in self.assign]
         self.XT = np.ascontiguousarray(self.X.T)
-        self.s1, self.s2 = st.s1, st.s2
         self.hs1 = st.s1 * dt.type(0.5)  # exact: a power of two
         self.hs2 = st.s2 * dt.type(0.5)
         # (2, h, .) views: [0] the first halves, [1] the matching second halves, so that one call
@@ -439,7 +434,7 @@ class Engine:
             # two products of the same shape (a stacked matmul), one per half
             np.matmul(W2[:, lo:hi], XT, out=AB)
             if self.compiled:  # the five passes below in one
-                _compiled.pairs_forward(AB[0], AB[1], self.s1[lo:hi], self.s2[lo:hi], self.paired, same[lo:hi], z,
+                _compiled.pairs_forward(AB[0], AB[1], self.st.s1[lo:hi], self.st.s2[lo:hi], self.paired, same[lo:hi], z,
                                         self.mask[0, lo:hi], self.mask[1, lo:hi], v)  # fmt: skip
                 fT[k] += v
                 continue

@@ -161,6 +161,17 @@ def ordered_map(fn, items, *, parallel=True):
                 fut.cancel()
 
 
+def mean_and_stderr(zsum, zsq, count):
+    r"""The mean of ``count`` samples and its standard error from their sums and sums of squares.
+
+    :math:`\bar z = \sum z / S`, :math:`\mathrm{se} = \sqrt{s^2 / S}` with the unbiased
+    :math:`s^2 = (\sum z^2 / S - \bar z^2)\, S / (S - 1)`, clipped at 0 against rounding.
+    """
+    z = zsum / count
+    var = np.maximum(zsq / count - z * z, 0.0) * count / (count - 1)
+    return z, np.sqrt(var / count)
+
+
 def field_sums(X, blocks, field=None):
     """Sums of :math:`M` and :math:`M^2` per point over all the directions of ``blocks``.
 

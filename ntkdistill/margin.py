@@ -25,7 +25,7 @@ from functools import partial
 import numpy as np
 
 from . import _montecarlo
-from ._montecarlo import field_sums
+from ._montecarlo import field_sums, mean_and_stderr
 from ._validation import (
     _short,
     check_int,
@@ -511,9 +511,7 @@ def _certify(X, y, norms, field_v, q, gen, count, delta):
 
     blocks = ((Z, None) for Z in _gaussian_blocks(gen, count, X.shape[1], field_v._block, X.dtype))
     zsum, zsq, dual = field_sums(X, blocks, field)
-    z = zsum / count
-    var = np.maximum(zsq / count - z * z, 0.0) * count / (count - 1)
-    stderr = np.sqrt(var / count)
+    z, stderr = mean_and_stderr(zsum, zsq, count)
     log_term = math.log(2.0 / delta)
     margins = y * z
     primal = float(margins.min())

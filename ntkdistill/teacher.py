@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._montecarlo import field_sums
+from ._montecarlo import field_sums, mean_and_stderr
 from ._validation import _short, check_matrix, check_real, check_rng
 from .bounds import lemma6_radius
 from .kernel import _gaussian_blocks, _sample_counts
@@ -170,10 +170,9 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
         zsum += s1
         zsq += s2
         done = target
-        z = zsum / target
-        var = np.maximum(zsq / target - z * z, 0.0) * target / (target - 1)
+        z, se = mean_and_stderr(zsum, zsq, target)
         means.append(z.astype(X.dtype))
-        errs.append(np.sqrt(var / target).astype(X.dtype))
+        errs.append(se.astype(X.dtype))
     if is_list:
         return TeacherLogits(np.stack(means), np.stack(errs), np.asarray(counts))
     return TeacherLogits(means[0], errs[0], counts[0])

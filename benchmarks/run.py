@@ -105,11 +105,11 @@ def environment():
         lines.append("numpy BLAS: unknown (threadpoolctl is not installed); PGD runs on one thread")
     lines.append(f"PGD step threads: {blas_threads()} (the BLAS thread count)")
     if importlib.util.find_spec("numba") is None:
-        lines.append("compiled pass of the neuron strategy: off (numba is not installed; NumPy passes)")
+        lines.append("compiled loops of the PGD step: off (numba is not installed; NumPy and the BLAS only)")
     else:
         import numba
 
-        lines.append(f"compiled pass of the neuron strategy: on (numba {numba.__version__})")
+        lines.append(f"compiled loops of the PGD step: on (numba {numba.__version__})")
     torch = _torch()
     if torch is None:
         lines.append("torch: not installed; the torch comparison is skipped")

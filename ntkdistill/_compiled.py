@@ -1,15 +1,28 @@
-r"""A compiled inner loop of the PGD step (private; optional, used when numba is installed).
+r"""Compiled inner loops of the PGD step (private; optional, used when numba is installed).
 
-After the forward product of a block of neuron pairs (strategy ``"neurons"``), the NumPy engine
-of :mod:`ntkdistill._kernels` makes five passes over the block's pre-activations (the mask, the
-absolute value, the ReLU, the pair difference, the sum over neurons), each a separate NumPy
-call. :func:`pairs_forward` does them in one pass while the block is in cache. The products stay
-with the BLAS, which is faster at them than a loop written here. The arithmetic is the plain
-one (THEORY.md; :mod:`ntkdistill._reference` writes it literally); only the order of the sum
-over neurons changes, so the results agree with the plain step to rounding (tested to 1e-12 in
-float64), and a pair of equal rows still adds exactly 0 (E6). The loop works in the dtype of
-its arrays (``zero`` is a scalar of that dtype) and releases the GIL, so the engine runs it on
-its worker threads.
+Two loops, one per strategy of :mod:`ntkdistill._kernels`:
+
+:func:`pairs_forward` (strategy ``"neurons"``)
+    After the forward product of a block of neuron pairs, the NumPy engine makes five passes
+    over the block's pre-activations (the mask, the absolute value, the ReLU, the pair
+    difference, the sum over neurons), each a separate NumPy call. This loop does them in one
+    pass while the block is in cache. The products stay with the BLAS, which is faster at them
+    than a loop written here.
+:func:`rows_fused` (strategy ``"rows"``, few neurons)
+    The whole step for a range of rows of ``X``, four rows at a time: the forward products of
+    the four rows with every neuron, the logits, the loss derivative and the four rows' share
+    of the backward product, while the rows are in the first-level cache. ``X`` is read from
+    memory once per step, and the products of a few neurons (for which the BLAS's kernels,
+    made for wide matrices, reach a fifth of their peak rate) run in register tiles of four
+    rows by four neurons. Used only when the weights and the gradient fit in the second-level
+    cache (:data:`ntkdistill._kernels._FUSED_MAX_BYTES`).
+
+The arithmetic is the plain one (THEORY.md; :mod:`ntkdistill._reference` writes it literally);
+only the order of the sums changes, so the results agree with the plain step to rounding (tested
+to 1e-12 in float64). The dot products over the ``d`` features may be reassociated (vectorised,
+as a BLAS does); the sums over neurons run in order, and a pair of bitwise equal rows still adds
+exactly 0 (E6). The loops work in the dtype of their arrays (``zero`` is a scalar of that
+dtype) and release the GIL, so the engine runs them on its worker threads.
 """
 
 from __future__ import annotations
@@ -29,12 +42,19 @@ __all__: list[str] = []
 # Contraction allows fused multiply-adds; no flag that assumes away NaN or infinity, and no
 # reassociation (the sums run over neurons in order, as written).
 _FASTMATH = {"contract"}
+# The dot products and row updates over the d features alone may also be reassociated, so that
+# they vectorise (a BLAS reorders these sums too).
+_FASTMATH_DOT = {"contract", "reassoc"}
 
 
-def _jit(fn):
+def _jit(fn, flags=_FASTMATH):
     if not AVAILABLE:  # pragma: no cover - depends on the environment
         return fn
-    return numba.njit(nogil=True, cache=True, fastmath=_FASTMATH, error_model="numpy")(fn)
+    return numba.njit(nogil=True, cache=True, fastmath=flags, error_model="numpy")(fn)
+
+
+def _jit_dot(fn):
+    return _jit(fn, _FASTMATH_DOT)
 
 
 @_jit
@@ -80,10 +100,158 @@ def pairs_forward(A, B, s1, s2, paired, same, zero, mask_a, mask_b, v):
                 v[i] += sa * _relu(a, zero) + sb * _relu(c, zero)
 
 
-def warm_up(dtype):
-    """Compile (or load from numba's cache) the loop for ``dtype`` now, not inside a timed step.
+@_jit_dot
+def _dot4x4(x0, x1, x2, x3, w0, w1, w2, w3, z):
+    # the 16 dot products of four rows with four neurons, in registers
+    a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = z
+    a20 = a21 = a22 = a23 = a30 = a31 = a32 = a33 = z
+    for t in range(x0.shape[0]):
+        v0, v1, v2, v3 = x0[t], x1[t], x2[t], x3[t]
+        u0, u1, u2, u3 = w0[t], w1[t], w2[t], w3[t]
+        a00 += v0 * u0; a01 += v0 * u1; a02 += v0 * u2; a03 += v0 * u3  # noqa: E702
+        a10 += v1 * u0; a11 += v1 * u1; a12 += v1 * u2; a13 += v1 * u3  # noqa: E702
+        a20 += v2 * u0; a21 += v2 * u1; a22 += v2 * u2; a23 += v2 * u3  # noqa: E702
+        a30 += v3 * u0; a31 += v3 * u1; a32 += v3 * u2; a33 += v3 * u3  # noqa: E702
+    return (a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33)
 
-    The first call in a process takes from a fraction of a second (cached) to a few seconds
+
+@_jit_dot
+def _dot4x1(x0, x1, x2, x3, w, z):
+    a0 = a1 = a2 = a3 = z
+    for t in range(x0.shape[0]):
+        u = w[t]
+        a0 += x0[t] * u; a1 += x1[t] * u; a2 += x2[t] * u; a3 += x3[t] * u  # noqa: E702
+    return a0, a1, a2, a3
+
+
+@_jit_dot
+def _axpy4x4(c, x0, x1, x2, x3, y0, y1, y2, y3):
+    # y_k += sum_q c[q, k] x_q for four neurons k and four rows q
+    c00, c01, c02, c03 = c[0, 0], c[0, 1], c[0, 2], c[0, 3]
+    c10, c11, c12, c13 = c[1, 0], c[1, 1], c[1, 2], c[1, 3]
+    c20, c21, c22, c23 = c[2, 0], c[2, 1], c[2, 2], c[2, 3]
+    c30, c31, c32, c33 = c[3, 0], c[3, 1], c[3, 2], c[3, 3]
+    for t in range(x0.shape[0]):
+        v0, v1, v2, v3 = x0[t], x1[t], x2[t], x3[t]
+        y0[t] += c00 * v0 + c10 * v1 + c20 * v2 + c30 * v3
+        y1[t] += c01 * v0 + c11 * v1 + c21 * v2 + c31 * v3
+        y2[t] += c02 * v0 + c12 * v1 + c22 * v2 + c32 * v3
+        y3[t] += c03 * v0 + c13 * v1 + c23 * v2 + c33 * v3
+
+
+@_jit_dot
+def _axpy4x1(c0, c1, c2, c3, x0, x1, x2, x3, y):
+    for t in range(x0.shape[0]):
+        y[t] += c0 * x0[t] + c1 * x1[t] + c2 * x2[t] + c3 * x3[t]
+
+
+@_jit
+def rows_fused(X, lo, hi, W, s, owner, same, paired, tgt, kl, inv_n, zero, backward, F, acc, Hb, Gb):
+    r"""Strategy "rows", compiled: the step's work for the rows ``[lo, hi)`` of ``X``.
+
+    ``W`` (M, d) the stacked weights (rows ``[0, h)`` first halves, ``[h, 2h)`` second halves),
+    ``s`` (M,) the output weights :math:`a_j/\sqrt m`, ``owner`` (h,) each pair's network,
+    ``same`` (h,) the pairs with bitwise equal rows (the second row's pre-activations are set
+    to the first's), ``tgt`` (n,) the targets, ``kl`` the loss (soft KL, else logistic),
+    ``inv_n`` :math:`1/n`. Writes the logits of the rows into ``F`` (n, K) and, when
+    ``backward``, adds their share of the gradient, :math:`\sum_i \ell'(f_{ik})/n\; s_j
+    1(H_{ij} > 0)\, x_i`, to ``acc`` (M, d). ``Hb``, ``Gb`` (4, M) are scratch. Pass
+    C-contiguous arrays.
+
+    This function is compiled without reassociation (the sums over neurons run in order); only
+    the tile products it calls, over the features, are compiled with it.
+    """
+    M = W.shape[0]
+    h = M // 2
+    K = F.shape[1]
+    M4 = M - M % 4
+    one = zero + 1
+    g = np.empty(K, dtype=F.dtype)  # the loss derivative of one row, per network
+    for i0 in range(lo, hi, 4):
+        r = min(4, hi - i0)
+        # a tile of fewer than four rows repeats its first row; the copies get zero weight
+        x0 = X[i0]
+        x1 = X[i0 + 1] if r > 1 else x0
+        x2 = X[i0 + 2] if r > 2 else x0
+        x3 = X[i0 + 3] if r > 3 else x0
+        for j in range(0, M4, 4):
+            t16 = _dot4x4(x0, x1, x2, x3, W[j], W[j + 1], W[j + 2], W[j + 3], zero)
+            for q in range(4):
+                for k in range(4):
+                    Hb[q, j + k] = t16[4 * q + k]
+        for j in range(M4, M):
+            t4 = _dot4x1(x0, x1, x2, x3, W[j], zero)
+            for q in range(4):
+                Hb[q, j] = t4[q]
+        for q in range(4):
+            for j in range(M):
+                Gb[q, j] = zero
+        for q in range(r):
+            i = i0 + q
+            for p in range(h):
+                if same[p]:
+                    Hb[q, h + p] = Hb[q, p]
+            for k in range(K):
+                F[i, k] = zero
+            for p in range(h):
+                a = Hb[q, p]
+                c = Hb[q, h + p]
+                if paired:  # pair by pair first: exactly 0 for equal pairs
+                    F[i, owner[p]] += s[p] * (_relu(a, zero) - _relu(c, zero))
+                else:
+                    F[i, owner[p]] += s[p] * _relu(a, zero) + s[h + p] * _relu(c, zero)
+            if not backward:
+                continue
+            ti = tgt[i]
+            for k in range(K):
+                f = F[i, k]
+                if kl:  # (mu(f) - p) / n
+                    g[k] = (one / (one + np.exp(-f)) - ti) * inv_n
+                else:  # -y mu(-y f) / n
+                    g[k] = -(one / (one + np.exp(f * ti)) * ti) * inv_n
+            for j in range(M):
+                if Hb[q, j] > zero:
+                    Gb[q, j] = g[owner[j % h]] * s[j]
+        if backward:
+            for j in range(0, M4, 4):
+                _axpy4x4(Gb[:, j : j + 4], x0, x1, x2, x3, acc[j], acc[j + 1], acc[j + 2], acc[j + 3])
+            for j in range(M4, M):
+                _axpy4x1(Gb[0, j], Gb[1, j], Gb[2, j], Gb[3, j], x0, x1, x2, x3, acc[j])
+
+
+@_jit
+def update_rows(W, W0, grad, scale, eta, radius, project, dist):
+    r"""The update and projection of the rows of ``W`` in place, one pass per row.
+
+    For every row ``j``: :math:`\hat W_j = W_j - \eta\,(c_j \nabla_j)`, with ``grad`` (rows, d) the
+    gradient and ``scale`` (rows,) a factor :math:`c_j` applied first (the output weight, or 1);
+    then, when ``project``, the projection onto the ball of radius ``radius[j]`` around
+    ``W0[j]``: :math:`W_j = W_j(0) + (\hat W_j - W_j(0)) \min(1, r_j / \|\hat W_j - W_j(0)\|)`.
+    ``dist`` (rows,) receives each row's distance to ``W0`` afterwards. The same arithmetic, in
+    the same order, as the NumPy update of :mod:`ntkdistill._kernels`, except that the sum of
+    squares runs over the features in order.
+    """
+    rows, d = W.shape
+    for j in range(rows):
+        c = scale[j]
+        ss = eta - eta  # zero in the dtype
+        for t in range(d):
+            w = W[j, t] - (grad[j, t] * c) * eta
+            W[j, t] = w
+            e = w - W0[j, t]
+            ss += e * e
+        dj = np.sqrt(ss)
+        if project and dj > radius[j]:
+            factor = radius[j] / dj
+            for t in range(d):
+                W[j, t] = W0[j, t] + (W[j, t] - W0[j, t]) * factor
+            dj = radius[j]
+        dist[j] = dj
+
+def warm_up(dtype):
+    """Compile (or load from numba's cache) the loops for ``dtype`` now, not inside a timed step.
+
+    The first call in a process takes from a fraction of a second (cached) to several seconds
     (compiling); later calls return at once. A no-op without numba.
     """
     if not AVAILABLE:  # pragma: no cover - depends on the environment
@@ -95,6 +263,12 @@ def warm_up(dtype):
     s = np.ones(1, dt)
     mask = np.zeros((1, 2), bool)
     pairs_forward(A, A.copy(), s, -s, True, np.zeros(1, bool), dt.type(0), mask, mask.copy(), np.zeros(2, dt))
+    X = np.zeros((1, 2), dt)
+    W = np.zeros((2, 2), dt)
+    z = dt.type(0)
+    rows_fused(X, 0, 1, W, np.ones(2, dt), np.zeros(1, np.intp), np.zeros(1, bool), True, np.zeros(1, dt), True,
+               z, z, True, np.zeros((1, 1), dt), np.zeros((2, 2), dt), np.zeros((4, 2), dt), np.zeros((4, 2), dt))  # fmt: skip
+    update_rows(W, W.copy(), W.copy(), np.ones(2, dt), z, np.ones(2, dt), True, np.zeros(2, dt))
     _WARM.add(dt)
 
 

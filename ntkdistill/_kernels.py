@@ -20,7 +20,11 @@ strategies, chosen by the shape:
 ``"rows"`` (few neurons, ``M <= d`` or narrow networks)
     Rows of ``X`` in blocks: for each block the forward product, the loss derivative and the
     backward product ``G_b^T X_b`` are done while ``X_b`` is still in cache, so ``X`` (the large
-    operand) travels from memory once per step instead of twice.
+    operand) travels from memory once per step instead of twice. With numba installed and few
+    neurons (``2 M d`` entries within ``_FUSED_MAX_BYTES``), one compiled loop
+    (:func:`ntkdistill._compiled.rows_fused`) does a worker's whole range of rows, four rows at a
+    time, products included, with ``X`` read in place (it must be C-contiguous; otherwise the
+    blocks above).
 ``"neurons"`` (many neurons)
     Blocks of neuron pairs (the two rows of each pair side by side, never across networks),
     sized so that their ``n x b`` pre-activations stay in cache, in two passes. Pass 1 forms
@@ -33,7 +37,9 @@ strategies, chosen by the shape:
     projects each worker's rows. No ``n x M`` array of floats goes to main memory. With numba
     installed, pass 1 after the product is one compiled loop (:mod:`ntkdistill._compiled`) in
     place of the five NumPy calls; it computes :math:`s_j \max(0, H_{ij})` as written (a
-    ``-inf`` pre-activation gives 0 there and NaN in the NumPy pass; NaN stays NaN in both).
+    ``-inf`` pre-activation gives 0 there and NaN in the NumPy pass; NaN stays NaN in both),
+    and the update and projection of each row is one compiled pass
+    (:func:`ntkdistill._compiled.update_rows`).
 
 Both strategies run their blocks on a thread pool with as many workers as the BLAS has threads
 (NumPy and the BLAS release the GIL; blocks are large enough that each call runs long next to
@@ -68,19 +74,27 @@ WORKERS = None
 STRATEGY = None
 #: Override of the block size (rows of ``X`` or neuron pairs per block). For tests.
 BLOCK = None
-#: Whether strategy "neurons" runs the compiled pass of :mod:`ntkdistill._compiled` (``None``:
-#: when numba is installed; ``False``: never, the NumPy passes). For tests and benchmarks.
+#: Whether the step runs the compiled loops of :mod:`ntkdistill._compiled` (``None``: when numba
+#: is installed and, for strategy "rows", the shape suits them; ``False``: never, NumPy and the
+#: BLAS only). For tests and benchmarks.
 COMPILED = None
 
 # below this many multiply-adds per product, one worker (thread start-up would dominate)
 _PARALLEL_MIN_FLOPS = 4_000_000
 # Block sizes, tuned on a 2-core Skylake-SP (1 MiB of L2 per core), OpenBLAS 0.3. Neurons: a
-# block's (2, b, n) pre-activations take about this many bytes, so that they stay in L2 while the
-# calls on them are long enough for the threads not to queue for the GIL. Rows: a block's X_b
+# block's (2, b, n) pre-activations take about this many bytes (b between 64 and 512 pairs), so
+# that they stay in cache (L2 and the core's share of L3) while the calls on them are long enough
+# for the Python work between calls to be small: on n = 200, d = 10, blocks of 500 pairs (1.6 MB)
+# made the step 1.2 times faster than blocks of 160 (0.5 MB). Rows: a block's X_b
 # takes about this many bytes; the skinny products of few neurons run markedly faster on blocks
 # of a few hundred rows than on blocks that fit in L2 (X_b is then reused from L3).
-_NEURON_BLOCK_BYTES = 512 * 1024
+_NEURON_BLOCK_BYTES = 1536 * 1024
 _ROW_BLOCK_BYTES = 3 * 1024 * 1024
+# The compiled rows loop (ntkdistill._compiled.rows_fused) when the weights and one worker's
+# gradient, 2 M d entries, take at most this many bytes (half the L2 of a core): beyond that they
+# no longer stay in cache while every tile of four rows passes over them, and the BLAS on blocks
+# of rows is faster.
+_FUSED_MAX_BYTES = 512 * 1024
 
 
 @functools.cache
@@ -166,7 +180,13 @@ class Engine:
         self.strategy = strategy
         if compiled is None:
             compiled = COMPILED
-        self.compiled = strategy == "neurons" and _compiled.AVAILABLE and compiled is not False
+        compiled = _compiled.AVAILABLE and compiled is not False
+        if strategy == "rows":
+            # the compiled rows loop keeps W and one worker's gradient in cache, and reads X in place
+            fits = 2 * self.M * self.d * dt.itemsize <= _FUSED_MAX_BYTES
+            compiled = compiled and fits and X.flags.c_contiguous
+        self.compiled = compiled
+        self._ones = np.ones(self.M, dtype=dt)
         if self.compiled:
             _compiled.warm_up(dt)  # compiled or loaded here, not inside the first step
 
@@ -193,7 +213,7 @@ class Engine:
             self._setup_rows(int(block))
         else:
             if block is None:
-                block = int(np.clip(_NEURON_BLOCK_BYTES // (2 * self.n * isz), 64, 2048))
+                block = int(np.clip(_NEURON_BLOCK_BYTES // (2 * self.n * isz), 64, 512))
             self._setup_neurons(int(block))
         self._pool = None
 
@@ -284,8 +304,21 @@ class Engine:
             out *= -self.inv_n
         return out
 
-    def _update(self, W, grad, rows, dist, diff):
-        """``W[rows] -= eta grad`` then project each row onto its ball; its distance to W(0) into dist."""
+    def _update(self, W, grad, rows, dist, diff, scale=None):
+        """``W[rows] -= eta scale grad`` then project each row onto its ball; its distance to W(0) into dist.
+
+        ``scale`` (rows,) multiplies each row of ``grad`` first (None: 1). With the compiled loops,
+        one pass per row (:func:`ntkdistill._compiled.update_rows`); else a few NumPy calls.
+        """
+        if self.compiled:
+            if scale is None:
+                scale = self._ones[rows]
+            radius = self._ones if self.radius is None else self.radius
+            _compiled.update_rows(W[rows], self.W0[rows], grad, scale, self.eta, radius[rows], self.radius is not None,
+                                  dist[rows])  # fmt: skip
+            return
+        if scale is not None:
+            grad *= scale[:, None]
         Wr = W[rows]
         grad *= self.eta
         Wr -= grad
@@ -306,8 +339,12 @@ class Engine:
     def _setup_rows(self, block):
         dt, M, d, K = self.dt, self.M, self.d, self.K
         block = max(1, min(block, self.n))
+        if self.compiled:  # tiles of four rows, each worker one range of rows
+            block = 4
         self.block = block
         self.workers = min(self.workers, -(-self.n // block))
+        self.owner = np.ascontiguousarray(self.st.owner, dtype=np.intp)
+        self.paired = bool(self.paired)
         self.ranges = _split(self.n, self.workers)
         self.S = np.concatenate([self.S1, self.S2]).T.copy()  # (K, M): g @ S = g[:, owner] * s
         self.F = np.empty((self.n, K), dtype=dt)
@@ -323,6 +360,8 @@ class Engine:
                 "g": np.empty((block, K), dtype=dt),
                 "acc": np.empty((M, d), dtype=dt),
                 "tmp": np.empty((M, d), dtype=dt),
+                "H4": np.empty((4, M), dtype=dt),
+                "G4": np.empty((4, M), dtype=dt),
             }
             for _ in range(self.workers)
         ]
@@ -360,9 +399,24 @@ class Engine:
                 np.matmul(G.T, Xb, out=sc["tmp"])
                 acc += sc["tmp"]
 
+    def _rows_fused(self, w, W, backward, same):
+        sc = self.scratch[w]
+        lo, hi = self.ranges[w]
+        acc = sc["acc"]
+        if backward:
+            acc.fill(0)
+        _compiled.rows_fused(self.X, lo, hi, W, self.s, self.owner, same, self.paired, self.tgt, self.loss == "kl",
+                             self.inv_n, self.zero, backward, self.F, acc, sc["H4"], sc["G4"])  # fmt: skip
+
     def _rows_pass(self, W, backward):
+        same = self._same_pairs(W)
+        if self.compiled:
+            if not W.flags.c_contiguous:
+                W = np.ascontiguousarray(W)
+            self._parallel(lambda w: self._rows_fused(w, W, backward, same))
+            return self.F
         np.copyto(self.WT, W.T)
-        same_idx = np.flatnonzero(self._same_pairs(W))
+        same_idx = np.flatnonzero(same)
         self._parallel(lambda w: self._rows_work(w, backward, same_idx))
         return self.F
 
@@ -470,9 +524,7 @@ class Engine:
         lo, hi = self.span[w]
         for off in (0, h):
             rows = slice(off + lo, off + hi)
-            gr = self.grad[rows]
-            gr *= self.s[rows, None]
-            self._update(W, gr, rows, self.dist, self.diff[rows])
+            self._update(W, self.grad[rows], rows, self.dist, self.diff[rows], scale=self.s[rows])
 
     def _neurons_f(self, W):
         same = self._same_pairs(W)

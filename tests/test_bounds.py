@@ -225,8 +225,8 @@ unit = st.floats(0.0, 1.0)
 
 
 def _between(lo, hi, u):
-    """A value in (lo, hi) on a log scale, from u in [0, 1]."""
-    return math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+    """A value in [lo, hi] on a log scale, from u in [0, 1] (clamped: exp(log(hi)) can round above hi)."""
+    return min(hi, max(lo, math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))))
 
 
 def _pair(lo, hi, u, v):

@@ -1,7 +1,7 @@
 """The fast PGD step (ntkdistill._kernels) against the plain step written from THEORY.md.
 
-Every fast path (strategy "rows" or "neurons", the latter with NumPy passes or with the compiled
-pass of ntkdistill._compiled when numba is installed, one or two worker threads, blocks that do
+Every fast path (strategy "rows" or "neurons", each with NumPy passes or with the compiled loops
+of ntkdistill._compiled when numba is installed, one or two worker threads, blocks that do
 and do not divide the sizes, float64 and float32, both losses, with and without projection, one
 or many networks) must give the results of ntkdistill._reference: to 1e-12 in float64, and to float32
 precision in float32. No speed is asserted here; benchmarks/ measures it.
@@ -20,6 +20,8 @@ PATHS = [
     # (strategy, workers, block, compiled)
     ("rows", 1, None, False),
     ("rows", 2, 8, False),  # 37 rows: blocks of 8 do not divide them, two workers split the rows
+    ("rows", 1, None, True),  # the compiled loop: 37 rows leave a tile of one row
+    ("rows", 2, None, True),  # two workers of 18 and 19 rows: tiles of two and three rows
     ("neurons", 1, None, False),
     ("neurons", 2, 2, False),  # half-widths 2, 3, 5: blocks of 2 leave a remainder in some networks
     ("neurons", 1, None, True),
@@ -80,12 +82,15 @@ def _check_against_reference(res, X, targets, labels, loss, eta, T, B, dtype, pa
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("loss", ["kl", "logistic"])
 @pytest.mark.parametrize("B", [np.inf, 0.1])
-def test_fast_step_matches_the_plain_step(path, dtype, loss, B):
+@pytest.mark.parametrize("widths", [[4, 6, 10], [6]], ids=["M40", "M6"])
+def test_fast_step_matches_the_plain_step(path, dtype, loss, B, widths):
+    # M = 6 stacked rows: the compiled rows loop's tiles of four neurons leave two over
     X, p, y = _data()
     targets = p if loss == "kl" else y
     T = 4
-    res = nd.pgd(X.astype(dtype), targets, m=[4, 6, 10], eta=1.5, T=T, B=B, loss=loss, seeds=2, rng=7, labels=y)
-    assert len(res) == 6
+    seeds = 2 if len(widths) > 1 else 1
+    res = nd.pgd(X.astype(dtype), targets, m=widths, eta=1.5, T=T, B=B, loss=loss, seeds=seeds, rng=7, labels=y)
+    assert len(res) == seeds * len(widths)
     _check_against_reference(res, X, targets, y, loss, 1.5, T, B, dtype)
     if np.isfinite(B):
         # the radius is small enough that the projection acts on some networks
@@ -237,3 +242,30 @@ def test_reference_step_follows_the_formula_neuron_by_neuron():
         diff = W[j] - eta * g - W0[j]
         expected[j] = W0[j] + diff * min(1.0, (B / np.sqrt(m)) / np.linalg.norm(diff))
     np.testing.assert_allclose(_reference.step(X, W, W0, a, p, eta, B, "kl"), expected, rtol=1e-13, atol=1e-15)
+
+
+def test_compiled_rows_loop_is_used_only_where_it_applies():
+    """The compiled rows loop needs few neurons and a C-contiguous X; elsewhere the BLAS blocks run."""
+    pytest.importorskip("numba")
+    X, p, y = _data(n=50, d=20)
+    few = _Stack([nd.init_symmetric(8, 20, rng=0)], X.dtype)
+    assert _kernels.Engine(X, p, y, few, "kl", 1.0).compiled
+    assert not _kernels.Engine(np.asfortranarray(X), p, y, few, "kl", 1.0).compiled
+    assert not _kernels.Engine(X, p, y, few, "kl", 1.0, compiled=False).compiled
+    # 2 M d entries over _FUSED_MAX_BYTES: the weights would not stay in cache
+    d = 2000
+    Xw = np.ones((5, d))
+    many = _Stack([nd.init_symmetric(20, d, rng=s) for s in range(2)], Xw.dtype)  # 2 * 40 * 2000 * 8 > 512 KiB
+    eng = _kernels.Engine(Xw, p[:5], y[:5], many, "kl", 1.0, strategy="rows")
+    assert eng.strategy == "rows" and not eng.compiled
+    # the two paths train alike
+    radius = np.full(8, 0.5 / np.sqrt(8))
+    out = []
+    for Xo in (X, np.asfortranarray(X)):
+        W = few.W0.copy()
+        with _kernels.Engine(Xo, p, y, few, "kl", 2.0, radius) as eng:
+            risks = [eng.step(W)[0].copy() for _ in range(5)]
+        out.append((W, np.array(risks)))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-12, atol=1e-14)
+    assert not np.array_equal(out[0][0], few.W0)

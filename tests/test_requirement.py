@@ -77,7 +77,7 @@ def test_cost_estimate_scales_and_measures():
 
 
 def test_cost_probe_leaves_one_off_compilation_out(monkeypatch):
-    """A compilation of the compiled pass on first use (seconds) must not be read as step time."""
+    """A compilation of the compiled loops on first use (seconds) must not be read as step time."""
     import time
 
     from ntkdistill import _compiled
@@ -90,7 +90,7 @@ def test_cost_probe_leaves_one_off_compilation_out(monkeypatch):
             time.sleep(1.5)  # what compiling takes on a fresh machine
 
     monkeypatch.setattr(_compiled, "warm_up", slow_warm_up)
-    cost = estimate_cost(1, 1, 20000, 1000)  # the neuron strategy: the compiled pass when available
+    cost = estimate_cost(1, 1, 20000, 1000)  # the neuron strategy: the compiled loops when available
     assert calls  # the probe warmed the pass up before timing
     # a step of 20,000 neurons on one point takes milliseconds; with the 1.5 s inside the
     # probe's warm-up the estimate was at least 1.5 s / 4 per step

@@ -248,6 +248,43 @@ def update_rows(W, W0, grad, scale, eta, radius, project, dist):
             dj = radius[j]
         dist[j] = dj
 
+
+@_jit
+def _softplus(x, zero):
+    # ln(1 + e^x) as np.logaddexp(0, x) computes it: max(0, x) + log1p(exp(-|x|))
+    if x > zero:
+        return x + np.log1p(np.exp(-x))
+    return np.log1p(np.exp(x))
+
+
+@_jit
+def risk_err(F, lo, hi, tgt, y, ent, kl, zero, sums, errs):
+    r"""The surrogate losses and errors of the rows ``[lo, hi)`` of ``F`` (n, K), added per network.
+
+    ``sums`` (K,) float64 receives :math:`\sum_i \ell(t_i, f_{ik})` with the loss of
+    :func:`ntkdistill.losses.kl_loss` (``kl``: :math:`p\,\mathrm{sp}(-f) + (1-p)\,\mathrm{sp}(f)
+    + e_i`, clipped at 0, with ``ent`` (n,) the entropy terms :math:`e_i = p_i\ln p_i +
+    (1-p_i)\ln(1-p_i)`) or of :func:`ntkdistill.losses.logistic_loss` (:math:`\mathrm{sp}(-y f)`),
+    each term in the dtype of ``F`` as those functions compute it; ``errs`` (K,) int64 receives
+    the count of :math:`y_i f_{ik} \le 0` (ties are errors, E6).
+    """
+    K = F.shape[1]
+    one = zero + 1
+    for i in range(lo, hi):
+        t = tgt[i]
+        yi = y[i]
+        for k in range(K):
+            f = F[i, k]
+            if kl:
+                v = t * _softplus(-f, zero) + (one - t) * _softplus(f, zero) + ent[i]
+                if v < zero:
+                    v = zero
+            else:
+                v = _softplus(-t * f, zero)
+            sums[k] += v
+            if yi * f <= zero:
+                errs[k] += 1
+
 def warm_up(dtype):
     """Compile (or load from numba's cache) the loops for ``dtype`` now, not inside a timed step.
 
@@ -269,6 +306,8 @@ def warm_up(dtype):
     rows_fused(X, 0, 1, W, np.ones(2, dt), np.zeros(1, np.intp), np.zeros(1, bool), True, np.zeros(1, dt), True,
                z, z, True, np.zeros((1, 1), dt), np.zeros((2, 2), dt), np.zeros((4, 2), dt), np.zeros((4, 2), dt))  # fmt: skip
     update_rows(W, W.copy(), W.copy(), np.ones(2, dt), z, np.ones(2, dt), True, np.zeros(2, dt))
+    risk_err(np.zeros((1, 1), dt), 0, 1, np.ones(1, dt), np.ones(1, dt), np.zeros(1, dt), True, z, np.zeros(1),
+             np.zeros(1, np.int64))  # fmt: skip
     _WARM.add(dt)
 
 

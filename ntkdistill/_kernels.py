@@ -61,7 +61,7 @@ import contextlib
 import functools
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, xlogy
 
 from . import _compiled
 from .losses import kl_loss, logistic_loss
@@ -180,14 +180,22 @@ class Engine:
         self.strategy = strategy
         if compiled is None:
             compiled = COMPILED
-        compiled = _compiled.AVAILABLE and compiled is not False
+        # numba: the compiled update, risk and error, and the compiled pass of strategy "neurons";
+        # compiled: the strategy's compiled loop (for "rows", only where it suits the shape)
+        self.numba = _compiled.AVAILABLE and compiled is not False
+        compiled = self.numba
         if strategy == "rows":
             # the compiled rows loop keeps W and one worker's gradient in cache, and reads X in place
             fits = 2 * self.M * self.d * dt.itemsize <= _FUSED_MAX_BYTES
             compiled = compiled and fits and X.flags.c_contiguous
         self.compiled = compiled
         self._ones = np.ones(self.M, dtype=dt)
-        if self.compiled:
+        if loss == "kl":  # the entropy terms of the KL loss, as kl_loss computes them
+            one = dt.type(1)
+            self._ent = (xlogy(self.tgt, self.tgt) + xlogy(one - self.tgt, one - self.tgt)).astype(dt, copy=False)
+        else:
+            self._ent = np.zeros(self.n, dtype=dt)
+        if self.numba:
             _compiled.warm_up(dt)  # compiled or loaded here, not inside the first step
 
         flops = self.n * self.d * self.M
@@ -279,7 +287,24 @@ class Engine:
         return same
 
     def _risk_err(self, f):
-        """Per-network surrogate risk and classification error at logits f (n, K)."""
+        """Per-network surrogate risk and classification error at logits f (n, K).
+
+        With numba, one compiled pass over ``f`` on the workers (rows split among them, partial
+        sums added in worker order); else :func:`~ntkdistill.losses.kl_loss` or
+        :func:`~ntkdistill.losses.logistic_loss` on the whole array.
+        """
+        if self.numba:
+            sums = np.zeros((self.workers, self.K))
+            errs = np.zeros((self.workers, self.K), dtype=np.int64)
+            ranges = _split(self.n, self.workers)
+            kl = self.loss == "kl"
+
+            def work(w):
+                lo, hi = ranges[w]
+                _compiled.risk_err(f, lo, hi, self.tgt, self.y, self._ent, kl, self.zero, sums[w], errs[w])
+
+            self._parallel(work)
+            return sums.sum(axis=0) / self.n, errs.sum(axis=0) / self.n
         t = self.tgt[:, None]
         if self.loss == "kl":
             vals = kl_loss(t, f)
@@ -310,7 +335,7 @@ class Engine:
         ``scale`` (rows,) multiplies each row of ``grad`` first (None: 1). With the compiled loops,
         one pass per row (:func:`ntkdistill._compiled.update_rows`); else a few NumPy calls.
         """
-        if self.compiled:
+        if self.numba:
             if scale is None:
                 scale = self._ones[rows]
             radius = self._ones if self.radius is None else self.radius

@@ -1,6 +1,6 @@
 r"""Compiled inner loops of the PGD step (private; optional, used when numba is installed).
 
-Two loops, one per strategy of :mod:`ntkdistill._kernels`:
+Used by :mod:`ntkdistill._kernels`:
 
 :func:`pairs_forward` (strategy ``"neurons"``)
     After the forward product of a block of neuron pairs, the NumPy engine makes five passes
@@ -16,13 +16,23 @@ Two loops, one per strategy of :mod:`ntkdistill._kernels`:
     made for wide matrices, reach a fifth of their peak rate) run in register tiles of four
     rows by four neurons. Used only when the weights and the gradient fit in the second-level
     cache (:data:`ntkdistill._kernels._FUSED_MAX_BYTES`).
+:func:`update_rows` (both strategies)
+    The gradient step and the projection of each row in one pass.
+:func:`risk_err` (both strategies)
+    The surrogate risk and the classification error of every network, one pass over the logits.
 
 The arithmetic is the plain one (THEORY.md; :mod:`ntkdistill._reference` writes it literally);
-only the order of the sums changes, so the results agree with the plain step to rounding (tested
-to 1e-12 in float64). The dot products over the ``d`` features may be reassociated (vectorised,
-as a BLAS does); the sums over neurons run in order, and a pair of bitwise equal rows still adds
-exactly 0 (E6). The loops work in the dtype of their arrays (``zero`` is a scalar of that
-dtype) and release the GIL, so the engine runs them on its worker threads.
+only the order of the sums and the rounding of fused multiply-adds change, so the results agree
+with the plain step to rounding (tested to 1e-12 in float64). The dot products over the ``d``
+features may be reassociated (vectorised, as a BLAS does); the sums over neurons run in order,
+and a pair of bitwise equal rows still adds exactly 0 (E6). The loops work in the dtype of their
+arrays (``zero`` is a scalar of that dtype; every constant is made from it, so float32 stays
+float32, tested) and release the GIL, so the engine runs them on its worker threads.
+
+Non-finite values: a ``-inf`` pre-activation gives a ReLU of 0 here, NaN in the NumPy passes;
+in :func:`rows_fused` a NaN loss derivative reaches only the active neurons' gradients (the
+NumPy rows path multiplies it by the mask, which spreads it to all). With finite data and
+weights (which :func:`ntkdistill.pgd` checks) neither occurs.
 """
 
 from __future__ import annotations
@@ -42,8 +52,8 @@ __all__: list[str] = []
 # Contraction allows fused multiply-adds; no flag that assumes away NaN or infinity, and no
 # reassociation (the sums run over neurons in order, as written).
 _FASTMATH = {"contract"}
-# The dot products and row updates over the d features alone may also be reassociated, so that
-# they vectorise (a BLAS reorders these sums too).
+# The tile products over the d features alone (forward dot products, backward row updates) may
+# also be reassociated, so that they vectorise (a BLAS reorders these sums too).
 _FASTMATH_DOT = {"contract", "reassoc"}
 
 
@@ -165,7 +175,7 @@ def rows_fused(X, lo, hi, W, s, owner, same, paired, tgt, kl, inv_n, zero, backw
     h = M // 2
     K = F.shape[1]
     M4 = M - M % 4
-    one = zero + 1
+    one = type(zero)(1)  # zero + 1 would be float64 for float32 zero (int64 literal)
     g = np.empty(K, dtype=F.dtype)  # the loss derivative of one row, per network
     for i0 in range(lo, hi, 4):
         r = min(4, hi - i0)
@@ -227,9 +237,9 @@ def update_rows(W, W0, grad, scale, eta, radius, project, dist):
     gradient and ``scale`` (rows,) a factor :math:`c_j` applied first (the output weight, or 1);
     then, when ``project``, the projection onto the ball of radius ``radius[j]`` around
     ``W0[j]``: :math:`W_j = W_j(0) + (\hat W_j - W_j(0)) \min(1, r_j / \|\hat W_j - W_j(0)\|)`.
-    ``dist`` (rows,) receives each row's distance to ``W0`` afterwards. The same arithmetic, in
-    the same order, as the NumPy update of :mod:`ntkdistill._kernels`, except that the sum of
-    squares runs over the features in order.
+    ``dist`` (rows,) receives each row's distance to ``W0`` afterwards. The arithmetic of the
+    NumPy update of :mod:`ntkdistill._kernels`, to rounding (fused multiply-adds; the sum of
+    squares runs over the features in order).
     """
     rows, d = W.shape
     for j in range(rows):
@@ -269,7 +279,7 @@ def risk_err(F, lo, hi, tgt, y, ent, kl, zero, sums, errs):
     the count of :math:`y_i f_{ik} \le 0` (ties are errors, E6).
     """
     K = F.shape[1]
-    one = zero + 1
+    one = type(zero)(1)  # zero + 1 would be float64 for float32 zero (int64 literal)
     for i in range(lo, hi):
         t = tgt[i]
         yi = y[i]
@@ -285,22 +295,25 @@ def risk_err(F, lo, hi, tgt, y, ent, kl, zero, sums, errs):
             if yi * f <= zero:
                 errs[k] += 1
 
-def warm_up(dtype):
+
+def warm_up(dtype, readonly_x=False):
     """Compile (or load from numba's cache) the loops for ``dtype`` now, not inside a timed step.
 
-    The first call in a process takes from a fraction of a second (cached) to several seconds
-    (compiling); later calls return at once. A no-op without numba.
+    ``readonly_x``: also the variant of :func:`rows_fused` for a read-only ``X`` (numba types it
+    apart). The first call in a process takes from a fraction of a second (cached) to several
+    seconds (compiling); later calls return at once. A no-op without numba.
     """
     if not AVAILABLE:  # pragma: no cover - depends on the environment
         return
     dt = np.dtype(dtype)
-    if dt in _WARM:
+    if (dt, readonly_x) in _WARM:
         return
     A = np.zeros((1, 2), dt)
     s = np.ones(1, dt)
     mask = np.zeros((1, 2), bool)
     pairs_forward(A, A.copy(), s, -s, True, np.zeros(1, bool), dt.type(0), mask, mask.copy(), np.zeros(2, dt))
     X = np.zeros((1, 2), dt)
+    X.flags.writeable = not readonly_x
     W = np.zeros((2, 2), dt)
     z = dt.type(0)
     rows_fused(X, 0, 1, W, np.ones(2, dt), np.zeros(1, np.intp), np.zeros(1, bool), True, np.zeros(1, dt), True,
@@ -308,7 +321,7 @@ def warm_up(dtype):
     update_rows(W, W.copy(), W.copy(), np.ones(2, dt), z, np.ones(2, dt), True, np.zeros(2, dt))
     risk_err(np.zeros((1, 1), dt), 0, 1, np.ones(1, dt), np.ones(1, dt), np.zeros(1, dt), True, z, np.zeros(1),
              np.zeros(1, np.int64))  # fmt: skip
-    _WARM.add(dt)
+    _WARM.add((dt, readonly_x))
 
 
 _WARM = set()

@@ -23,8 +23,8 @@ strategies, chosen by the shape:
     operand) travels from memory once per step instead of twice. With numba installed and few
     neurons (``2 M d`` entries within ``_FUSED_MAX_BYTES``), one compiled loop
     (:func:`ntkdistill._compiled.rows_fused`) does a worker's whole range of rows, four rows at a
-    time, products included, with ``X`` read in place (it must be C-contiguous; otherwise the
-    blocks above).
+    time, products included (``X`` read in place; a copy in C order is made once when it is
+    not C-contiguous).
 ``"neurons"`` (many neurons)
     Blocks of neuron pairs (the two rows of each pair side by side, never across networks),
     sized so that their ``n x b`` pre-activations stay in cache, in two passes. Pass 1 forms
@@ -37,9 +37,11 @@ strategies, chosen by the shape:
     projects each worker's rows. No ``n x M`` array of floats goes to main memory. With numba
     installed, pass 1 after the product is one compiled loop (:mod:`ntkdistill._compiled`) in
     place of the five NumPy calls; it computes :math:`s_j \max(0, H_{ij})` as written (a
-    ``-inf`` pre-activation gives 0 there and NaN in the NumPy pass; NaN stays NaN in both),
-    and the update and projection of each row is one compiled pass
-    (:func:`ntkdistill._compiled.update_rows`).
+    ``-inf`` pre-activation gives 0 there and NaN in the NumPy pass; NaN stays NaN in both).
+
+With numba, in both strategies, the update and projection of each row is one compiled pass
+(:func:`ntkdistill._compiled.update_rows`), and so are the risk and the error of every network
+(:func:`ntkdistill._compiled.risk_err`, rows split among the workers).
 
 Both strategies run their blocks on a thread pool with as many workers as the BLAS has threads
 (NumPy and the BLAS release the GIL; blocks are large enough that each call runs long next to
@@ -149,8 +151,9 @@ class Engine:
         self.X = X
         self.n, self.d = X.shape
         self.loss = loss
-        self.tgt = np.ascontiguousarray(tgt, dtype=dt)
-        self.y = np.ascontiguousarray(y, dtype=dt)
+        # own copies (n entries): contiguous and writable, one compiled variant whatever the input
+        self.tgt = np.array(tgt, dtype=dt, order="C")
+        self.y = np.array(y, dtype=dt, order="C")
         self.st = st
         self.K = st.K
         self.h = st.h
@@ -187,7 +190,9 @@ class Engine:
         if strategy == "rows":
             # the compiled rows loop keeps W and one worker's gradient in cache, and reads X in place
             fits = 2 * self.M * self.d * dt.itemsize <= _FUSED_MAX_BYTES
-            compiled = compiled and fits and X.flags.c_contiguous
+            compiled = compiled and fits
+            if compiled and not X.flags.c_contiguous:
+                X = self.X = np.ascontiguousarray(X)  # one copy: the loop reads X row by row
         self.compiled = compiled
         self._ones = np.ones(self.M, dtype=dt)
         if loss == "kl":  # the entropy terms of the KL loss, as kl_loss computes them
@@ -195,8 +200,8 @@ class Engine:
             self._ent = (xlogy(self.tgt, self.tgt) + xlogy(one - self.tgt, one - self.tgt)).astype(dt, copy=False)
         else:
             self._ent = np.zeros(self.n, dtype=dt)
-        if self.numba:
-            _compiled.warm_up(dt)  # compiled or loaded here, not inside the first step
+        if self.numba:  # compiled or loaded here, not inside the first step
+            _compiled.warm_up(dt, readonly_x=self.compiled and not X.flags.writeable)
 
         flops = self.n * self.d * self.M
         self._ctl = None

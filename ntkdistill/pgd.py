@@ -15,8 +15,9 @@ logistic loss.
 Many networks (seeds times widths) train as one batched computation: their neurons are stacked
 into one matrix, so each step makes the same passes over ``X`` whatever the number of networks.
 The step itself is computed by :mod:`ntkdistill._kernels` (blocked, in place, on as many threads
-as the BLAS has, with compiled loops when numba is installed: the ``fast`` extra), which gives the results of the plain formula to rounding; :mod:`ntkdistill._reference`
-is that formula written literally. ``python -m benchmarks.run`` measures it.
+as the BLAS has, with compiled loops when numba is installed: the ``fast`` extra), which
+gives the results of the plain formula to rounding; :mod:`ntkdistill._reference` is that
+formula written literally. ``python -m benchmarks.run`` measures it.
 """
 
 from __future__ import annotations
@@ -400,7 +401,6 @@ class _Stack:
 
 
 def _run(X, tgt, y, inits, seed_list, loss, eta, T, B, record_every, progress):
-    X = np.ascontiguousarray(X)  # rows in place: the fast step reads X row by row
     dt = X.dtype
     st = _Stack(inits, dt)
     K = st.K

@@ -103,8 +103,9 @@ def test_general_output_signs(path):
     """An explicit init whose signs are not antisymmetric takes the general (unpaired) forward."""
     X, p, y = _data(seed=1)
     rng = np.random.default_rng(5)
-    inits = [(rng.normal(size=(w, X.shape[1])), rng.choice([-1.0, 1.0], size=w)) for w in (4, 8, 12)]
-    res = nd.pgd(X, p, m=[4, 8, 12], eta=2.0, T=3, B=1.0, init=inits, labels=y)
+    # M = 26 stacked rows: the compiled rows loop's tiles of four neurons leave two over
+    inits = [(rng.normal(size=(w, X.shape[1])), rng.choice([-1.0, 1.0], size=w)) for w in (4, 8, 14)]
+    res = nd.pgd(X, p, m=[4, 8, 14], eta=2.0, T=3, B=1.0, init=inits, labels=y)
     _check_against_reference(res, X, p, y, "kl", 2.0, 3, 1.0, np.float64, paired=False)
 
 
@@ -245,12 +246,13 @@ def test_reference_step_follows_the_formula_neuron_by_neuron():
 
 
 def test_compiled_rows_loop_is_used_only_where_it_applies():
-    """The compiled rows loop needs few neurons and a C-contiguous X; elsewhere the BLAS blocks run."""
+    """The compiled rows loop needs few neurons; X in another layout is copied to C order once."""
     pytest.importorskip("numba")
     X, p, y = _data(n=50, d=20)
     few = _Stack([nd.init_symmetric(8, 20, rng=0)], X.dtype)
     assert _kernels.Engine(X, p, y, few, "kl", 1.0).compiled
-    assert not _kernels.Engine(np.asfortranarray(X), p, y, few, "kl", 1.0).compiled
+    eng = _kernels.Engine(np.asfortranarray(X), p, y, few, "kl", 1.0)
+    assert eng.compiled and eng.X.flags.c_contiguous
     assert not _kernels.Engine(X, p, y, few, "kl", 1.0, compiled=False).compiled
     # 2 M d entries over _FUSED_MAX_BYTES: the weights would not stay in cache
     d = 2000
@@ -258,14 +260,84 @@ def test_compiled_rows_loop_is_used_only_where_it_applies():
     many = _Stack([nd.init_symmetric(20, d, rng=s) for s in range(2)], Xw.dtype)  # 2 * 40 * 2000 * 8 > 512 KiB
     eng = _kernels.Engine(Xw, p[:5], y[:5], many, "kl", 1.0, strategy="rows")
     assert eng.strategy == "rows" and not eng.compiled
-    # the two paths train alike
+    # C order, Fortran order and read-only X (numba types it apart), and the BLAS path, train alike
     radius = np.full(8, 0.5 / np.sqrt(8))
+    Xr = X.copy()
+    Xr.flags.writeable = False
     out = []
-    for Xo in (X, np.asfortranarray(X)):
+    for Xo, compiled in ((X, None), (np.asfortranarray(X), None), (Xr, None), (X, False)):
         W = few.W0.copy()
-        with _kernels.Engine(Xo, p, y, few, "kl", 2.0, radius) as eng:
+        with _kernels.Engine(Xo, p, y, few, "kl", 2.0, radius, compiled=compiled) as eng:
             risks = [eng.step(W)[0].copy() for _ in range(5)]
         out.append((W, np.array(risks)))
-    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-12, atol=1e-14)
+    for W, risks in out[1:]:
+        np.testing.assert_allclose(W, out[0][0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(risks, out[0][1], rtol=1e-12, atol=1e-14)
     assert not np.array_equal(out[0][0], few.W0)
+
+
+def test_compiled_loops_stay_in_float32():
+    """No float64 variable inside the compiled loops when they run on float32 arrays.
+
+    A constant such as ``zero + 1`` (an int64 literal) would make numba compute in float64 and
+    round back, which float32 tolerances in the tests above would not notice.
+    """
+    numba = pytest.importorskip("numba")
+    from ntkdistill import _compiled
+
+    dt = np.float32
+    z = dt(0)
+    X = np.ones((3, 5), dt)
+    W = np.ones((6, 5), dt)
+    s = np.ones(6, dt)
+    calls = {
+        "rows_fused": (X, 0, 3, W, s, np.zeros(3, np.intp), np.zeros(3, bool), True, np.ones(3, dt), True, z, z, True,
+                       np.zeros((3, 1), dt), np.zeros((6, 5), dt), np.zeros((4, 6), dt), np.zeros((4, 6), dt)),
+        "update_rows": (W, W.copy(), W.copy(), s, z, s, True, np.zeros(6, dt)),
+        "risk_err": (np.zeros((3, 1), dt), 0, 3, np.ones(3, dt), np.ones(3, dt), np.zeros(3, dt), True, z, np.zeros(1),
+                     np.zeros(1, np.int64)),
+        "pairs_forward": (W, W.copy(), s, s, True, np.zeros(6, bool), z, np.zeros((6, 5), bool), np.zeros((6, 5), bool),
+                          np.zeros(5, dt)),
+    }  # fmt: skip
+    for name, args in calls.items():
+        fn = getattr(_compiled, name)
+        fresh = numba.njit(nogil=True, fastmath=fn.targetoptions["fastmath"], error_model="numpy")(fn.py_func)
+        fresh(*args)
+        (sig,) = fresh.signatures
+        typemap = fresh.overloads[sig].type_annotation.typemap
+        wide = sorted(var for var, ty in typemap.items() if ty == numba.float64)
+        if name == "risk_err":
+            # the sums are a float64 array by design (loading sums[k] and adding to it are
+            # float64 temporaries, "$..."); every named variable (the term v, f, one, ...) is not
+            wide = [var for var in wide if not var.startswith("$")]
+        assert not wide, f"{name}: float64 variables {wide}"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", ["kl", "logistic"])
+def test_compiled_risk_matches_the_loss_functions_for_logits_of_any_size(dtype, loss):
+    """The compiled risk pass gives kl_loss / logistic_loss summed, finite for huge logits."""
+    pytest.importorskip("numba")
+    from ntkdistill import _compiled
+    from ntkdistill.losses import kl_loss, logistic_loss
+
+    big = np.finfo(dtype).max / 4
+    f = np.array([-big, -1e4, -30.0, -1e-3, 0.0, 1e-3, 30.0, 1e4, big], dtype=dtype)
+    F = np.stack([f, -f[::-1] * 0.5], axis=1)  # two networks
+    n = f.size
+    p = np.linspace(0.0, 1.0, n).astype(dtype)  # soft labels 0 and 1 included
+    y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0).astype(dtype)
+    tgt = p if loss == "kl" else y
+    one = dtype(1)
+    from scipy.special import xlogy
+
+    ent = (xlogy(p, p) + xlogy(one - p, one - p)).astype(dtype) if loss == "kl" else np.zeros(n, dtype)
+    sums = np.zeros(2)
+    errs = np.zeros(2, dtype=np.int64)
+    for lo, hi in ((0, 4), (4, n)):  # two ranges add up
+        _compiled.risk_err(F, lo, hi, tgt, y, ent, loss == "kl", dtype(0), sums, errs)
+    vals = kl_loss(tgt[:, None], F) if loss == "kl" else logistic_loss(tgt[:, None], F)
+    assert np.all(np.isfinite(sums))
+    rtol = 1e-12 if dtype == np.float64 else 1e-6  # float32 terms summed in float64
+    np.testing.assert_allclose(sums, vals.astype(np.float64).sum(axis=0), rtol=rtol)
+    np.testing.assert_array_equal(errs, np.count_nonzero(y[:, None] * F <= 0, axis=0))

@@ -163,9 +163,10 @@ def rows_fused(X, lo, hi, W, s, owner, same, paired, tgt, kl, inv_n, zero, backw
     ``s`` (M,) the output weights :math:`a_j/\sqrt m`, ``owner`` (h,) each pair's network,
     ``same`` (h,) the pairs with bitwise equal rows (the second row's pre-activations are set
     to the first's), ``tgt`` (n,) the targets, ``kl`` the loss (soft KL, else logistic),
-    ``inv_n`` :math:`1/n`. Writes the logits of the rows into ``F`` (n, K) and, when
+    ``inv_n`` :math:`1/n`. Writes the logits of the rows into ``F`` (n, K) (eq. 1) and, when
     ``backward``, adds their share of the gradient, :math:`\sum_i \ell'(f_{ik})/n\; s_j
-    1(H_{ij} > 0)\, x_i`, to ``acc`` (M, d). ``Hb``, ``Gb`` (4, M) are scratch. Pass
+    1(H_{ij} > 0)\, x_i` (THEORY.md, E3, strict :math:`>` E5; :math:`\ell' = \mu(f) - p`, E1,
+    or :math:`-y\mu(-yf)`), to ``acc`` (M, d). ``Hb``, ``Gb`` (4, M) are scratch. Pass
     C-contiguous arrays.
 
     This function is compiled without reassociation (the sums over neurons run in order); only
@@ -236,7 +237,8 @@ def update_rows(W, W0, grad, scale, eta, radius, project, dist):
     For every row ``j``: :math:`\hat W_j = W_j - \eta\,(c_j \nabla_j)`, with ``grad`` (rows, d) the
     gradient and ``scale`` (rows,) a factor :math:`c_j` applied first (the output weight, or 1);
     then, when ``project``, the projection onto the ball of radius ``radius[j]`` around
-    ``W0[j]``: :math:`W_j = W_j(0) + (\hat W_j - W_j(0)) \min(1, r_j / \|\hat W_j - W_j(0)\|)`.
+    ``W0[j]``: :math:`W_j = W_j(0) + (\hat W_j - W_j(0)) \min(1, r_j / \|\hat W_j - W_j(0)\|)`
+    (the paper's Section 3.1; one ball per row, E9).
     ``dist`` (rows,) receives each row's distance to ``W0`` afterwards. The arithmetic of the
     NumPy update of :mod:`ntkdistill._kernels`, to rounding (fused multiply-adds; the sum of
     squares runs over the features in order).
@@ -272,7 +274,7 @@ def risk_err(F, lo, hi, tgt, y, ent, kl, zero, sums, errs):
     r"""The surrogate losses and errors of the rows ``[lo, hi)`` of ``F`` (n, K), added per network.
 
     ``sums`` (K,) float64 receives :math:`\sum_i \ell(t_i, f_{ik})` with the loss of
-    :func:`ntkdistill.losses.kl_loss` (``kl``: :math:`p\,\mathrm{sp}(-f) + (1-p)\,\mathrm{sp}(f)
+    :func:`ntkdistill.losses.kl_loss` (``kl``, E1, E2: :math:`p\,\mathrm{sp}(-f) + (1-p)\,\mathrm{sp}(f)
     + e_i`, clipped at 0, with ``ent`` (n,) the entropy terms :math:`e_i = p_i\ln p_i +
     (1-p_i)\ln(1-p_i)`) or of :func:`ntkdistill.losses.logistic_loss` (:math:`\mathrm{sp}(-y f)`),
     each term in the dtype of ``F`` as those functions compute it; ``errs`` (K,) int64 receives

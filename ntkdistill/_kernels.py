@@ -63,10 +63,10 @@ import contextlib
 import functools
 
 import numpy as np
-from scipy.special import expit, xlogy
+from scipy.special import expit
 
 from . import _compiled
-from .losses import kl_loss, logistic_loss
+from .losses import _neg_entropy, kl_loss, logistic_loss
 
 __all__: list[str] = []
 
@@ -168,7 +168,7 @@ class Engine:
         self.S1[np.arange(self.h), st.owner] = st.s1
         self.S2 = np.zeros((self.h, self.K), dtype=dt)
         self.S2[np.arange(self.h), st.owner] = st.s2
-        self.paired = st.paired
+        self.paired = bool(st.paired)
         self.s = np.concatenate([st.s1, st.s2])
         self._same = None
         self._same_of = None
@@ -194,14 +194,11 @@ class Engine:
             if compiled and not X.flags.c_contiguous:
                 X = self.X = np.ascontiguousarray(X)  # one copy: the loop reads X row by row
         self.compiled = compiled
-        self._ones = np.ones(self.M, dtype=dt)
-        if loss == "kl":  # the entropy terms of the KL loss, as kl_loss computes them
-            one = dt.type(1)
-            self._ent = (xlogy(self.tgt, self.tgt) + xlogy(one - self.tgt, one - self.tgt)).astype(dt, copy=False)
-        else:
-            self._ent = np.zeros(self.n, dtype=dt)
-        if self.numba:  # compiled or loaded here, not inside the first step
-            _compiled.warm_up(dt, readonly_x=self.compiled and not X.flags.writeable)
+        if self.numba:
+            self._ones = np.ones(self.M, dtype=dt)  # the update's scale and radius where there is none
+            # the constant term of the KL loss per point, for the compiled risk (unused for logistic)
+            self._ent = _neg_entropy(self.tgt) if loss == "kl" else np.zeros(self.n, dtype=dt)
+            _compiled.warm_up(dt, readonly_x=self.compiled and not X.flags.writeable)  # not in the first step
 
         flops = self.n * self.d * self.M
         self._ctl = None
@@ -228,6 +225,7 @@ class Engine:
             if block is None:
                 block = int(np.clip(_NEURON_BLOCK_BYTES // (2 * self.n * isz), 64, 512))
             self._setup_neurons(int(block))
+        self._risk_ranges = _split(self.n, self.workers)  # rows per worker of the compiled risk pass
         self._pool = None
 
     # ------------------------------------------------------------------ context management
@@ -301,11 +299,10 @@ class Engine:
         if self.numba:
             sums = np.zeros((self.workers, self.K))
             errs = np.zeros((self.workers, self.K), dtype=np.int64)
-            ranges = _split(self.n, self.workers)
             kl = self.loss == "kl"
 
             def work(w):
-                lo, hi = ranges[w]
+                lo, hi = self._risk_ranges[w]
                 _compiled.risk_err(f, lo, hi, self.tgt, self.y, self._ent, kl, self.zero, sums[w], errs[w])
 
             self._parallel(work)
@@ -374,7 +371,6 @@ class Engine:
         self.block = block
         self.workers = min(self.workers, -(-self.n // block))
         self.owner = np.ascontiguousarray(self.st.owner, dtype=np.intp)
-        self.paired = bool(self.paired)
         self.ranges = _split(self.n, self.workers)
         self.S = np.concatenate([self.S1, self.S2]).T.copy()  # (K, M): g @ S = g[:, owner] * s
         self.F = np.empty((self.n, K), dtype=dt)

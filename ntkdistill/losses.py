@@ -68,6 +68,15 @@ def softplus(x):
     return np.logaddexp(x.dtype.type(0), x)
 
 
+def _neg_entropy(p):
+    r""":math:`p\ln p + (1-p)\ln(1-p)` in the dtype of ``p`` (:math:`0 \ln 0 = 0`).
+
+    The term of :func:`kl_loss` that does not depend on the logit.
+    """
+    one = p.dtype.type(1)
+    return xlogy(p, p) + xlogy(one - p, one - p)
+
+
 def kl_loss(p, f):
     r"""Soft-label loss :math:`\ell_{KL}(p, f) = \mathrm{KL}(\mathrm{Bern}(p)\,\|\,\mathrm{Bern}(\mu(f)))`.
 
@@ -96,8 +105,7 @@ def kl_loss(p, f):
     f = _float(f)
     p = np.asarray(p, dtype=f.dtype)
     one = f.dtype.type(1)
-    ent = xlogy(p, p) + xlogy(one - p, one - p)
-    out = p * softplus(-f) + (one - p) * softplus(f) + ent
+    out = p * softplus(-f) + (one - p) * softplus(f) + _neg_entropy(p)
     return np.maximum(out, f.dtype.type(0))
 
 

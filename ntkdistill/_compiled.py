@@ -110,6 +110,58 @@ def pairs_forward(A, B, s1, s2, paired, same, zero, mask_a, mask_b, v):
                 v[i] += sa * _relu(a, zero) + sb * _relu(c, zero)
 
 
+@_jit
+def neurons_forward(W, XT, blocks, s1, s2, paired, same, zero, mask_a, mask_b, A, B, v, fT):
+    r"""Strategy "neurons", pass 1, for one worker's blocks of pairs, products included.
+
+    ``blocks`` (nb, 3) rows ``(lo, hi, k)``: the pairs ``[lo, hi)`` of network ``k``. For each
+    block, the BLAS products ``A = W[lo:hi] X^T`` and ``B = W[h + lo:h + hi] X^T`` (``XT`` is
+    ``X^T``, C-contiguous), then :func:`pairs_forward` (masks into ``mask_a``, ``mask_b`` (h, n),
+    the block's share of the logits added to ``fT[k]`` (K, n)). ``A``, ``B`` (at least
+    ``hi - lo`` rows, n) are scratch. One call for all the blocks: no Python work between them.
+    """
+    h = mask_a.shape[0]
+    n = XT.shape[1]
+    for t in range(blocks.shape[0]):
+        lo = blocks[t, 0]
+        hi = blocks[t, 1]
+        k = blocks[t, 2]
+        b = hi - lo
+        np.dot(W[lo:hi], XT, A[:b])
+        np.dot(W[h + lo : h + hi], XT, B[:b])
+        pairs_forward(A[:b], B[:b], s1[lo:hi], s2[lo:hi], paired, same[lo:hi], zero, mask_a[lo:hi], mask_b[lo:hi], v)
+        for i in range(n):
+            fT[k, i] += v[i]
+
+
+@_jit
+def neurons_backward(mask_a, mask_b, gX, blocks, C, grad):
+    r"""Strategy "neurons", pass 2, for one worker's blocks of pairs, products included.
+
+    For each block ``(lo, hi, k)`` of ``blocks`` and each half, the masks (bool, (h, n)) as
+    numbers in ``C`` (scratch, at least ``hi - lo`` rows), then the BLAS product
+    :math:`1(H > 0)\,(g_k \odot X)` with ``gX[k]`` (n, d) into the rows of ``grad`` (2h, d):
+    the gradient before the output weight (E3).
+    """
+    h = mask_a.shape[0]
+    n = mask_a.shape[1]
+    one = C.dtype.type(1)
+    zero = C.dtype.type(0)
+    for t in range(blocks.shape[0]):
+        lo = blocks[t, 0]
+        hi = blocks[t, 1]
+        k = blocks[t, 2]
+        b = hi - lo
+        Cb = C[:b]
+        for half in range(2):
+            m = mask_a if half == 0 else mask_b
+            for p in range(b):
+                for i in range(n):
+                    Cb[p, i] = one if m[lo + p, i] else zero
+            off = half * h
+            np.dot(Cb, gX[k], grad[off + lo : off + hi])
+
+
 @_jit_dot
 def _dot4x4(x0, x1, x2, x3, w0, w1, w2, w3, z):
     # the 16 dot products of four rows with four neurons, in registers
@@ -215,11 +267,7 @@ def rows_fused(X, lo, hi, W, s, owner, same, paired, tgt, kl, inv_n, zero, backw
                 continue
             ti = tgt[i]
             for k in range(K):
-                f = F[i, k]
-                if kl:  # (mu(f) - p) / n
-                    g[k] = (one / (one + np.exp(-f)) - ti) * inv_n
-                else:  # -y mu(-y f) / n
-                    g[k] = -(one / (one + np.exp(f * ti)) * ti) * inv_n
+                g[k] = _dloss(F[i, k], ti, kl, inv_n, one)
             for j in range(M):
                 if Hb[q, j] > zero:
                     Gb[q, j] = g[owner[j % h]] * s[j]
@@ -228,6 +276,150 @@ def rows_fused(X, lo, hi, W, s, owner, same, paired, tgt, kl, inv_n, zero, backw
                 _axpy4x4(Gb[:, j : j + 4], x0, x1, x2, x3, acc[j], acc[j + 1], acc[j + 2], acc[j + 3])
             for j in range(M4, M):
                 _axpy4x1(Gb[0, j], Gb[1, j], Gb[2, j], Gb[3, j], x0, x1, x2, x3, acc[j])
+
+
+@_jit
+def _dloss(f, t, kl, inv_n, one):
+    # the loss derivative over n at one logit: (mu(f) - p) / n (soft, E1) or -y mu(-y f) / n
+    if kl:
+        return (one / (one + np.exp(-f)) - t) * inv_n
+    return -(one / (one + np.exp(f * t)) * t) * inv_n
+
+
+@_jit_dot
+def _pair_sum(x1, x2, s1, s2, paired, zero):
+    # sum over pairs of s1 relu(x1) + s2 relu(x2) (1-D arrays); the sum may be reassociated
+    # (vectorised); when paired, each pair's difference is formed first (exactly 0 for equal pairs, E6)
+    acc = zero
+    if paired:
+        for p in range(x1.shape[0]):
+            acc += s1[p] * (_relu(x1[p], zero) - _relu(x2[p], zero))
+    else:
+        for p in range(x1.shape[0]):
+            acc += s1[p] * _relu(x1[p], zero) + s2[p] * _relu(x2[p], zero)
+    return acc
+
+
+@_jit
+def _masked_scale(x, s, g, zero):
+    # x = g s where x > 0, else 0 (1-D arrays, in place)
+    for p in range(x.shape[0]):
+        v = x[p]
+        t = g * s[p]
+        x[p] = t if v > zero else zero
+
+
+@_jit
+def rows_middle(H, i0, s, starts, owner, same_idx, paired, tgt, kl, inv_n, zero, backward, F, g):
+    r"""Strategy "rows" with the BLAS products: the work between them, one pass per row of a block.
+
+    ``H`` (b, M) holds the pre-activations :math:`X_b W^\top` of the rows ``[i0, i0 + b)``
+    (columns ``[0, h)`` first halves, ``[h, 2h)`` second halves), ``s`` (M,) the output weights,
+    ``starts`` (K + 1,) the first pair of each network and ``h`` last, ``owner`` (h,) each pair's
+    network, ``same_idx`` the pairs with bitwise equal rows (their second column is set to the
+    first). Writes the logits into ``F`` (n, K), each pair's difference formed first (exactly 0
+    for equal pairs, E6), and, when ``backward``, overwrites ``H`` with
+    :math:`G_{ij} = \ell'(f_{ik})/n\; s_j\, 1(H_{ij} > 0)` (THEORY.md, E3, strict :math:`>` E5),
+    ready for the backward product :math:`X_b^\top G`: the product :math:`\ell' s_j` is the one
+    the NumPy pass forms, so ``G`` is bitwise the same. ``g`` (K,) is scratch. Pass C-contiguous
+    arrays.
+
+    Wide networks (16 pairs or more each on average): a vectorised sum per network (it may be
+    reassociated). Many narrow networks: one pass over the pairs in order, each term added to its
+    network's logit, and one pass over the neurons for ``G``.
+    """
+    b, M = H.shape
+    h = M // 2
+    K = F.shape[1]
+    one = type(zero)(1)
+    wide = h >= 16 * K
+    for q in range(b):
+        i = i0 + q
+        row = H[q]
+        first = row[:h]
+        second = row[h:]
+        for t in range(same_idx.shape[0]):
+            p = same_idx[t]
+            second[p] = first[p]
+        ti = tgt[i]
+        if wide:
+            for k in range(K):
+                a = starts[k]
+                e = starts[k + 1]
+                f = _pair_sum(first[a:e], second[a:e], s[a:e], s[h + a : h + e], paired, zero)
+                F[i, k] = f
+                if backward:
+                    gk = _dloss(f, ti, kl, inv_n, one)
+                    _masked_scale(first[a:e], s[a:e], gk, zero)
+                    _masked_scale(second[a:e], s[h + a : h + e], gk, zero)
+            continue
+        for k in range(K):
+            g[k] = zero
+        for p in range(h):
+            if paired:
+                g[owner[p]] += s[p] * (_relu(first[p], zero) - _relu(second[p], zero))
+            else:
+                g[owner[p]] += s[p] * _relu(first[p], zero) + s[h + p] * _relu(second[p], zero)
+        for k in range(K):
+            F[i, k] = g[k]
+            if backward:
+                g[k] = _dloss(g[k], ti, kl, inv_n, one)
+        if backward:
+            for p in range(h):
+                gp = g[owner[p]]
+                v = first[p]
+                t1 = gp * s[p]
+                first[p] = t1 if v > zero else zero
+                v = second[p]
+                t2 = gp * s[h + p]
+                second[p] = t2 if v > zero else zero
+
+
+@_jit
+def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, backward, F, v):
+    r""":func:`rows_middle` on the transposed pre-activations ``HT`` (M, b) (column ``q`` is row ``i0 + q``).
+
+    For few neurons and many features the BLAS runs :math:`W X_b^\top` and :math:`G^\top X_b`
+    faster than the products of :func:`rows_middle`'s layout. The sums over each network's pairs
+    run in order, vectorised over the rows; ``v`` (at least b,) is scratch. Writes ``F`` and, when
+    ``backward``, :math:`G^\top` in place of ``HT``, with the arithmetic of :func:`rows_middle`.
+    """
+    M, b = HT.shape
+    h = M // 2
+    K = F.shape[1]
+    one = type(zero)(1)
+    for t in range(same_idx.shape[0]):
+        p = same_idx[t]
+        for q in range(b):
+            HT[h + p, q] = HT[p, q]
+    for k in range(K):
+        for q in range(b):
+            v[q] = zero
+        for p in range(starts[k], starts[k + 1]):
+            x1 = HT[p]
+            x2 = HT[h + p]
+            s1 = s[p]
+            s2 = s[h + p]
+            if paired:  # pair by pair first: exactly 0 for equal pairs (E6)
+                for q in range(b):
+                    v[q] += s1 * (_relu(x1[q], zero) - _relu(x2[q], zero))
+            else:
+                for q in range(b):
+                    v[q] += s1 * _relu(x1[q], zero) + s2 * _relu(x2[q], zero)
+        for q in range(b):
+            F[i0 + q, k] = v[q]
+        if not backward:
+            continue
+        for q in range(b):
+            v[q] = _dloss(v[q], tgt[i0 + q], kl, inv_n, one)
+        for p in range(starts[k], starts[k + 1]):
+            for off in range(0, M, h):
+                row = HT[off + p]
+                sp = s[off + p]
+                for q in range(b):
+                    x = row[q]
+                    t = v[q] * sp
+                    row[q] = t if x > zero else zero
 
 
 @_jit
@@ -321,6 +513,18 @@ def warm_up(dtype, readonly_x=False):
     rows_fused(X, 0, 1, W, np.ones(2, dt), np.zeros(1, np.intp), np.zeros(1, bool), True, np.zeros(1, dt), True,
                z, z, True, np.zeros((1, 1), dt), np.zeros((2, 2), dt), np.zeros((4, 2), dt), np.zeros((4, 2), dt))  # fmt: skip
     update_rows(W, W.copy(), W.copy(), np.ones(2, dt), z, np.ones(2, dt), True, np.zeros(2, dt))
+    # strategy "neurons": one pair, n = 2, d = 2; strategy "rows" with the BLAS products: M = 2
+    blocks = np.array([[0, 1, 0]], np.intp)
+    neurons_forward(W, np.zeros((2, 2), dt), blocks, s, -s, True, np.zeros(1, bool), z, mask, mask.copy(),
+                    np.zeros((1, 2), dt), np.zeros((1, 2), dt), np.zeros(2, dt), np.zeros((1, 2), dt))  # fmt: skip
+    neurons_backward(mask, mask.copy(), np.zeros((1, 2, 2), dt), blocks, np.zeros((1, 2), dt), np.zeros((2, 2), dt))
+    s2 = np.ones(2, dt)
+    idx = np.zeros(0, np.intp)
+    starts = np.array([0, 1], np.intp)
+    rows_middle(np.zeros((1, 2), dt), 0, s2, starts, np.zeros(1, np.intp), idx, True, np.ones(1, dt), True, z, z, True,
+                np.zeros((1, 1), dt), np.zeros(1, dt))  # fmt: skip
+    rows_middle_t(np.zeros((2, 1), dt), 0, s2, starts, idx, True, np.ones(1, dt), True, z, z, True, np.zeros((1, 1), dt),
+                  np.zeros(1, dt))  # fmt: skip
     risk_err(np.zeros((1, 1), dt), 0, 1, np.ones(1, dt), np.ones(1, dt), np.zeros(1, dt), True, z, np.zeros(1),
              np.zeros(1, np.int64))  # fmt: skip
     _WARM.add((dt, readonly_x))

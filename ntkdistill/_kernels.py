@@ -80,6 +80,10 @@ BLOCK = None
 #: is installed and, for strategy "rows", the shape suits them; ``False``: never, NumPy and the
 #: BLAS only). For tests and benchmarks.
 COMPILED = None
+#: Override of the choice, in strategy "rows" with numba, between the compiled rows loop with its
+#: own products (True) and the BLAS products with the compiled pass between them (False)
+#: (``None``: by the shape). For tests and benchmarks.
+FUSED = None
 
 # below this many multiply-adds per product, one worker (thread start-up would dominate)
 _PARALLEL_MIN_FLOPS = 4_000_000
@@ -92,6 +96,16 @@ _PARALLEL_MIN_FLOPS = 4_000_000
 # of a few hundred rows than on blocks that fit in L2 (X_b is then reused from L3).
 _NEURON_BLOCK_BYTES = 1536 * 1024
 _ROW_BLOCK_BYTES = 3 * 1024 * 1024
+_NEURON_BLOCK_BYTES_COMPILED = 1024 * 1024
+_ROW_BLOCK_BYTES_COMPILED = 8 * 1024 * 1024
+# With numba, strategy "rows" (BLAS products of row blocks, the compiled pass between them) from
+# this many rows on: measured 1.16 times the matrix-product floor against 1.34 for strategy
+# "neurons" at n = 2000, d = 50, m = 4096, about equal at n = 500, and 1.9 against 0.84 at n = 200
+# (the backward product's inner dimension is the rows of a block).
+_ROWS_MIN_N = 1000
+# The compiled risk pass on the worker threads from this many logits (n K) on: on n = 200, K = 1
+# the hand-over took 0.08 ms against 0.01 ms for the pass on one thread.
+_RISK_PARALLEL_MIN = 50_000
 # The compiled rows loop (ntkdistill._compiled.rows_fused) when the weights and one worker's
 # gradient, 2 M d entries, take at most this many bytes (half the L2 of a core): beyond that they
 # no longer stay in cache while every tile of four rows passes over them, and the BLAS on blocks
@@ -144,7 +158,8 @@ class Engine:
     """
 
     def __init__(
-        self, X, tgt, y, st, loss, eta, radius=None, *, workers=None, strategy=None, block=None, compiled=None
+        self, X, tgt, y, st, loss, eta, radius=None, *, workers=None, strategy=None, block=None, compiled=None,
+        fused=None,
     ):
         dt = X.dtype
         self.dt = dt
@@ -175,30 +190,37 @@ class Engine:
 
         if strategy is None:
             strategy = STRATEGY
+        if compiled is None:
+            compiled = COMPILED
+        numba_on = _compiled.AVAILABLE and compiled is not False
         if strategy is None:
             narrow = self.h / self.K < 32
-            strategy = "rows" if (self.M <= self.d or narrow) else "neurons"
+            # with numba, strategy "rows" (BLAS products, compiled pass) also wins on many rows
+            rows = self.M <= self.d or narrow or (numba_on and self.n >= _ROWS_MIN_N)
+            strategy = "rows" if rows else "neurons"
         if strategy not in ("rows", "neurons"):
             raise ValueError(f"strategy == {strategy!r}, must be 'rows' or 'neurons'.")
         self.strategy = strategy
-        if compiled is None:
-            compiled = COMPILED
         # numba: the compiled update, risk and error, and the compiled pass of strategy "neurons";
         # compiled: the strategy's compiled loop (for "rows", only where it suits the shape)
-        self.numba = _compiled.AVAILABLE and compiled is not False
-        compiled = self.numba
-        if strategy == "rows":
-            # the compiled rows loop keeps W and one worker's gradient in cache, and reads X in place
-            fits = 2 * self.M * self.d * dt.itemsize <= _FUSED_MAX_BYTES
-            compiled = compiled and fits
-            if compiled and not X.flags.c_contiguous:
-                X = self.X = np.ascontiguousarray(X)  # one copy: the loop reads X row by row
-        self.compiled = compiled
+        self.numba = numba_on
+        self.compiled = self.numba
+        self.fused = False
+        if strategy == "rows" and self.numba:
+            # the compiled rows loop keeps W and one worker's gradient in cache, and reads X in place;
+            # with more neurons, the BLAS products and the compiled pass between them
+            if fused is None:
+                fused = FUSED
+            if fused is None:
+                fused = 2 * self.M * self.d * dt.itemsize <= _FUSED_MAX_BYTES
+            self.fused = bool(fused)
+            if not X.flags.c_contiguous:
+                X = self.X = np.ascontiguousarray(X)  # one copy: the compiled loops read X by rows
         if self.numba:
             self._ones = np.ones(self.M, dtype=dt)  # the update's scale and radius where there is none
             # the constant term of the KL loss per point, for the compiled risk (unused for logistic)
             self._ent = _neg_entropy(self.tgt) if loss == "kl" else np.zeros(self.n, dtype=dt)
-            _compiled.warm_up(dt, readonly_x=self.compiled and not X.flags.writeable)  # not in the first step
+            _compiled.warm_up(dt, readonly_x=self.fused and not X.flags.writeable)  # not in the first step
 
         flops = self.n * self.d * self.M
         self._ctl = None
@@ -215,6 +237,10 @@ class Engine:
             block = BLOCK
         isz = dt.itemsize
         if strategy == "rows":
+            if block is None and self.compiled and not self.fused:
+                # the BLAS adds each block's product into the gradient itself: blocks of H_b about
+                # _ROW_BLOCK_BYTES_COMPILED, of enough rows for the backward product's inner dimension
+                block = int(np.clip(_ROW_BLOCK_BYTES_COMPILED // (self.M * isz), 128, 1024))
             if block is None:
                 # X_b about _ROW_BLOCK_BYTES; at least 2 M rows, so that adding each block's
                 # (M, d) gradient stays small next to its products
@@ -223,9 +249,14 @@ class Engine:
             self._setup_rows(int(block))
         else:
             if block is None:
-                block = int(np.clip(_NEURON_BLOCK_BYTES // (2 * self.n * isz), 64, 512))
+                if self.compiled:  # no Python work between blocks: smaller ones, in the L2 of a core
+                    block = int(np.clip(_NEURON_BLOCK_BYTES_COMPILED // (2 * self.n * isz), 32, 256))
+                else:
+                    block = int(np.clip(_NEURON_BLOCK_BYTES // (2 * self.n * isz), 64, 512))
             self._setup_neurons(int(block))
-        self._risk_ranges = _split(self.n, self.workers)  # rows per worker of the compiled risk pass
+        # rows per worker of the compiled risk pass (one worker for few logits: the hand-over to
+        # the threads would take longer than the pass)
+        self._risk_ranges = _split(self.n, self.workers if self.n * self.K >= _RISK_PARALLEL_MIN else 1)
         self._pool = None
 
     # ------------------------------------------------------------------ context management
@@ -297,15 +328,19 @@ class Engine:
         :func:`~ntkdistill.losses.logistic_loss` on the whole array.
         """
         if self.numba:
-            sums = np.zeros((self.workers, self.K))
-            errs = np.zeros((self.workers, self.K), dtype=np.int64)
+            parts = len(self._risk_ranges)
+            sums = np.zeros((parts, self.K))
+            errs = np.zeros((parts, self.K), dtype=np.int64)
             kl = self.loss == "kl"
 
             def work(w):
                 lo, hi = self._risk_ranges[w]
                 _compiled.risk_err(f, lo, hi, self.tgt, self.y, self._ent, kl, self.zero, sums[w], errs[w])
 
-            self._parallel(work)
+            if parts > 1:
+                self._parallel(work)
+            else:
+                work(0)
             return sums.sum(axis=0) / self.n, errs.sum(axis=0) / self.n
         t = self.tgt[:, None]
         if self.loss == "kl":
@@ -365,14 +400,19 @@ class Engine:
     # ------------------------------------------------------------------ strategy "rows"
     def _setup_rows(self, block):
         dt, M, d, K = self.dt, self.M, self.d, self.K
+        # the BLAS products with the compiled pass: for few neurons and many features, in the
+        # transposed layout (W X_b^T and G^T X_b run faster there: 1.3 times at d = 784, M = 180)
+        self._transposed = self.compiled and not self.fused and M <= d
         block = max(1, min(block, self.n))
-        if self.compiled:  # tiles of four rows, each worker one range of rows
+        if self.fused:  # tiles of four rows, each worker one range of rows
             block = 4
         self.block = block
         self.workers = min(self.workers, -(-self.n // block))
         self.owner = np.ascontiguousarray(self.st.owner, dtype=np.intp)
         self.ranges = _split(self.n, self.workers)
+        self._update_ranges = _split(M, self.workers)
         self.S = np.concatenate([self.S1, self.S2]).T.copy()  # (K, M): g @ S = g[:, owner] * s
+        self._starts = np.append(self.st.starts, self.h).astype(np.intp)  # each network's first pair, then h
         self.F = np.empty((self.n, K), dtype=dt)
         self.WT = np.empty((d, M), dtype=dt)
         self.grad = np.empty((M, d), dtype=dt)
@@ -388,6 +428,11 @@ class Engine:
                 "tmp": np.empty((M, d), dtype=dt),
                 "H4": np.empty((4, M), dtype=dt),
                 "G4": np.empty((4, M), dtype=dt),
+                # the compiled pass between BLAS products: the gradient transposed, (d, M)
+                "accT": np.empty((d, M), dtype=dt),
+                "tmpT": np.empty((d, M), dtype=dt),
+                "HT": np.empty(M * block, dtype=dt),
+                "v": np.empty(block, dtype=dt),
             }
             for _ in range(self.workers)
         ]
@@ -425,6 +470,59 @@ class Engine:
                 np.matmul(G.T, Xb, out=sc["tmp"])
                 acc += sc["tmp"]
 
+    def _rows_blas_compiled(self, w, W, backward, same_idx):
+        # per block: H = X_b W^T, the compiled pass (logits, loss derivative, G in place of H) and
+        # the worker's transposed gradient += X_b^T G (the orientation the BLAS runs fastest)
+        sc = self.scratch[w]
+        lo, hi = self.ranges[w]
+        X, WT, accT, kl = self.X, W.T, sc["accT"], self.loss == "kl"
+        first = True
+        if self._transposed:
+            # few neurons, many features: H^T = W X_b^T and G^T X_b, into the worker's gradient (M, d)
+            acc = sc["acc"]
+            for i in range(lo, hi, self.block):
+                j = min(i + self.block, hi)
+                Xb = X[i:j]
+                HT = sc["HT"][: self.M * (j - i)].reshape(self.M, j - i)
+                np.matmul(W, Xb.T, out=HT)
+                _compiled.rows_middle_t(HT, i, self.s, self._starts, same_idx, self.paired, self.tgt, kl, self.inv_n,
+                                        self.zero, backward, self.F, sc["v"])  # fmt: skip
+                if backward:
+                    np.matmul(HT, Xb, out=acc if first else sc["tmp"])
+                    if not first:
+                        acc += sc["tmp"]
+                    first = False
+            if backward and first:  # no rows
+                acc.fill(0)
+            return
+        for i in range(lo, hi, self.block):
+            j = min(i + self.block, hi)
+            Xb = X[i:j]
+            H = sc["H"][: j - i]
+            np.matmul(Xb, WT, out=H)
+            _compiled.rows_middle(H, i, self.s, self._starts, self.owner, same_idx, self.paired, self.tgt, kl,
+                                  self.inv_n, self.zero, backward, self.F, sc["g"][0])  # fmt: skip
+            if backward:
+                np.matmul(Xb.T, H, out=accT if first else sc["tmpT"])
+                if not first:
+                    accT += sc["tmpT"]
+                first = False
+        if backward and first:  # no rows
+            accT.fill(0)
+
+    def _rows_update_split(self, w, W):
+        # worker w: the sum of the workers' transposed gradients on its share of the neurons, then
+        # their update (the sum in worker order, as in the other paths)
+        a, b = self._update_ranges[w]
+        if a == b:
+            return
+        g = self.grad[a:b]
+        parts = [sc["acc"][a:b] if self._transposed else sc["accT"][:, a:b].T for sc in self.scratch]
+        np.copyto(g, parts[0])
+        for part in parts[1:]:
+            g += part
+        self._update(W, g, slice(a, b), self.dist, self.diff[a:b])
+
     def _rows_fused(self, w, W, backward, same):
         sc = self.scratch[w]
         lo, hi = self.ranges[w]
@@ -436,13 +534,18 @@ class Engine:
 
     def _rows_pass(self, W, backward):
         same = self._same_pairs(W)
-        if self.compiled:
+        if self.fused:
             if not W.flags.c_contiguous:
                 W = np.ascontiguousarray(W)
             self._parallel(lambda w: self._rows_fused(w, W, backward, same))
             return self.F
-        np.copyto(self.WT, W.T)
         same_idx = np.flatnonzero(same)
+        if self.compiled:  # the BLAS reads W^T as a transposed view
+            if not W.flags.c_contiguous:
+                W = np.ascontiguousarray(W)
+            self._parallel(lambda w: self._rows_blas_compiled(w, W, backward, same_idx))
+            return self.F
+        np.copyto(self.WT, W.T)
         self._parallel(lambda w: self._rows_work(w, backward, same_idx))
         return self.F
 
@@ -450,9 +553,13 @@ class Engine:
         f = self._rows_pass(W, backward=True)
         risk, err = self._risk_err(f)
         grad = self.grad
-        np.copyto(grad, self.scratch[0]["acc"])
-        for sc in self.scratch[1:]:
-            grad += sc["acc"]
+        if self.compiled and not self.fused:  # the workers' transposed gradients (d, M), rows split
+            self._parallel(lambda w: self._rows_update_split(w, W))
+            return risk, err, self.dist
+        else:
+            np.copyto(grad, self.scratch[0]["acc"])
+            for sc in self.scratch[1:]:
+                grad += sc["acc"]
         self._update(W, grad, slice(0, self.M), self.dist, self.diff)
         return risk, err, self.dist
 
@@ -478,6 +585,7 @@ class Engine:
         self.assign = [blocks[bounds[w] : bounds[w + 1]] for w in range(self.workers)]
         # the pairs [lo, hi) of each worker (contiguous; empty when it has no block)
         self.span = [(a[0][0], a[-1][1]) if a else (0, 0) for a in self.assign]
+        self._blocks = [np.array(a, dtype=np.intp).reshape(-1, 3) for a in self.assign]  # for the compiled loops
         self.XT = np.ascontiguousarray(self.X.T)
         self.hs1 = st.s1 * dt.type(0.5)  # exact: a power of two
         self.hs2 = st.s2 * dt.type(0.5)
@@ -503,21 +611,21 @@ class Engine:
     def _neurons_forward(self, w, W, same):
         sc = self.scratch[w]
         h, XT, z = self.h, self.XT, self.zero
-        W2 = W.reshape(2, h, -1)
         fT = sc["fT"]
         fT.fill(0)
         v, u = sc["v"], sc["u"]
+        if self.compiled:  # the products and pass 1 of every block in one compiled call
+            AB = sc["AB"]
+            _compiled.neurons_forward(W, XT, self._blocks[w], self.st.s1, self.st.s2, self.paired, same, z,
+                                      self.mask[0], self.mask[1], AB[0], AB[1], v, fT)  # fmt: skip
+            return
+        W2 = W.reshape(2, h, -1)
         for lo, hi, k in self.assign[w]:
             b = hi - lo
             AB = sc["AB"][:, :b]
             C = sc["C"][:, :b]
             # two products of the same shape (a stacked matmul), one per half
             np.matmul(W2[:, lo:hi], XT, out=AB)
-            if self.compiled:  # the five passes below in one
-                _compiled.pairs_forward(AB[0], AB[1], self.st.s1[lo:hi], self.st.s2[lo:hi], self.paired, same[lo:hi], z,
-                                        self.mask[0, lo:hi], self.mask[1, lo:hi], v)  # fmt: skip
-                fT[k] += v
-                continue
             sb = same[lo:hi]
             if sb.any():
                 AB[1, sb] = AB[0, sb]
@@ -540,11 +648,14 @@ class Engine:
     def _neurons_backward(self, w, W):
         sc = self.scratch[w]
         h = self.h
-        grad2 = self.grad.reshape(2, h, -1)
-        for lo, hi, k in self.assign[w]:
-            Mf = sc["AB"][:, : hi - lo]
-            np.copyto(Mf, self.mask[:, lo:hi])
-            np.matmul(Mf, self.gX[k], out=grad2[:, lo:hi])
+        if self.compiled:  # the masks as numbers and the products of every block in one compiled call
+            _compiled.neurons_backward(self.mask[0], self.mask[1], self.gX, self._blocks[w], sc["AB"][0], self.grad)
+        else:
+            grad2 = self.grad.reshape(2, h, -1)
+            for lo, hi, k in self.assign[w]:
+                Mf = sc["AB"][:, : hi - lo]
+                np.copyto(Mf, self.mask[:, lo:hi])
+                np.matmul(Mf, self.gX[k], out=grad2[:, lo:hi])
         # the update of the worker's rows, in two pieces (one per half) rather than block by
         # block: few large calls, so that the threads do not queue for the GIL
         lo, hi = self.span[w]
@@ -554,6 +665,8 @@ class Engine:
 
     def _neurons_f(self, W):
         same = self._same_pairs(W)
+        if self.compiled and not W.flags.c_contiguous:
+            W = np.ascontiguousarray(W)  # the compiled loop's products take contiguous rows
         self._parallel(lambda w: self._neurons_forward(w, W, same))
         F = self.F
         np.copyto(F, self.scratch[0]["fT"].T)

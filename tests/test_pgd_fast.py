@@ -22,12 +22,14 @@ PATHS = [
     ("rows", 2, 8, False),  # 37 rows: blocks of 8 do not divide them, two workers split the rows
     ("rows", 1, None, True),  # the compiled loop: 37 rows leave a tile of one row
     ("rows", 2, None, True),  # two workers of 18 and 19 rows: tiles of two and three rows
+    ("rows", 1, 8, "blas"),  # BLAS products and the compiled pass between them: a block of 5 rows last
+    ("rows", 2, 5, "blas"),  # two workers, blocks of 5 rows: several blocks added into each gradient
     ("neurons", 1, None, False),
     ("neurons", 2, 2, False),  # half-widths 2, 3, 5: blocks of 2 leave a remainder in some networks
     ("neurons", 1, None, True),
     ("neurons", 2, 2, True),
 ]
-PATH_IDS = [f"{s}-w{w}-b{b}" + ("-compiled" if c else "") for s, w, b, c in PATHS]
+PATH_IDS = [f"{s}-w{w}-b{b}" + {False: "", True: "-compiled", "blas": "-compiled-blas"}[c] for s, w, b, c in PATHS]
 
 
 @pytest.fixture
@@ -38,7 +40,9 @@ def path(request, monkeypatch):
     monkeypatch.setattr(_kernels, "STRATEGY", strategy)
     monkeypatch.setattr(_kernels, "WORKERS", workers)
     monkeypatch.setattr(_kernels, "BLOCK", block)
-    monkeypatch.setattr(_kernels, "COMPILED", compiled)
+    monkeypatch.setattr(_kernels, "COMPILED", bool(compiled))
+    # "blas": strategy "rows" with the BLAS products and the compiled pass, not the compiled rows loop
+    monkeypatch.setattr(_kernels, "FUSED", False if compiled == "blas" else None)
     return request.param
 
 
@@ -48,6 +52,12 @@ def _data(n=37, d=6, seed=0):
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     z = 0.8 * rng.normal(size=n)
     return X, sigmoid(z), np.where(z > 0, 1.0, -1.0)
+
+
+def _compiled_available():
+    from ntkdistill import _compiled
+
+    return _compiled.AVAILABLE
 
 
 def _tolerances(dtype):
@@ -99,9 +109,14 @@ def test_fast_step_matches_the_plain_step(path, dtype, loss, B, widths):
 
 
 @pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
-def test_general_output_signs(path):
-    """An explicit init whose signs are not antisymmetric takes the general (unpaired) forward."""
-    X, p, y = _data(seed=1)
+@pytest.mark.parametrize("d", [6, 40], ids=["M>d", "M<=d"])
+def test_general_output_signs(path, d):
+    """An explicit init whose signs are not antisymmetric takes the general (unpaired) forward.
+
+    M = 26 stacked rows against d = 6 or 40 features: both layouts of the compiled pass between
+    BLAS products (the transposed one when M <= d).
+    """
+    X, p, y = _data(d=d, seed=1)
     rng = np.random.default_rng(5)
     # M = 26 stacked rows: the compiled rows loop's tiles of four neurons leave two over
     inits = [(rng.normal(size=(w, X.shape[1])), rng.choice([-1.0, 1.0], size=w)) for w in (4, 8, 14)]
@@ -130,7 +145,8 @@ def test_forward_is_exactly_zero_at_the_symmetric_initialisation(path, dtype):
     inits = [nd.init_symmetric(m, 40, rng=s, dtype=dtype) for m, s in ((64, 1), (128, 2), (6, 3))]
     st = _Stack(inits, X.dtype)
     with _kernels.Engine(X, p, y, st, "kl", 1.0) as eng:
-        assert eng.strategy == strategy and eng.workers <= workers and eng.compiled == compiled
+        assert eng.strategy == strategy and eng.workers <= workers and eng.compiled == bool(compiled)
+        assert eng.fused == (compiled is True and strategy == "rows")
         f = eng.forward(st.W0.copy())
         assert f.dtype == dtype
         np.testing.assert_array_equal(f, 0.0)
@@ -168,10 +184,15 @@ def test_batched_equals_alone_and_thread_count_does_not_matter(strategy, monkeyp
         np.testing.assert_array_equal(alone.error[0], batched.error[k])
 
 
+@pytest.mark.parametrize("strategy", ["neurons", "rows"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("loss", ["kl", "logistic"])
-def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(dtype, loss):
-    """Many neurons, several blocks per worker, 30 steps: the compiled and NumPy engines agree."""
+def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(strategy, dtype, loss):
+    """Many neurons, several blocks per worker, 30 steps: the compiled and NumPy engines agree.
+
+    Strategy "rows" here runs the BLAS products with the compiled pass between them (the neurons
+    are too many for the compiled rows loop's cache budget).
+    """
     pytest.importorskip("numba")
     X, p, y = _data(n=300, d=40, seed=6)
     X = X.astype(dtype)
@@ -182,8 +203,10 @@ def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(dtype, loss):
     runs = {}
     for compiled in (False, True):
         W = st.W0.copy()
-        with _kernels.Engine(X, tgt, y, st, loss, 4.0, radius, workers=2, block=16, compiled=compiled) as eng:
-            assert eng.compiled == compiled
+        with _kernels.Engine(
+            X, tgt, y, st, loss, 4.0, radius, workers=2, block=16, compiled=compiled, strategy=strategy, fused=False
+        ) as eng:
+            assert eng.compiled == compiled and not eng.fused
             history = [eng.step(W)[0].copy() for _ in range(30)]
             runs[compiled] = (W, np.array(history), eng.forward(W).copy())
     tol = _tolerances(dtype)
@@ -200,6 +223,11 @@ def test_strategy_is_chosen_by_the_shape():
     assert _kernels.Engine(X, p, y, few, "kl", 1.0).strategy == "rows"
     assert _kernels.Engine(X, p, y, wide, "kl", 1.0).strategy == "neurons"
     assert _kernels.Engine(X, p, y, narrow, "kl", 1.0).strategy == "rows"
+    # many rows: strategy "rows" with numba (BLAS products, compiled pass), "neurons" without
+    Xn, pn, yn = _data(n=_kernels._ROWS_MIN_N, d=20)
+    with_numba = _kernels.Engine(Xn, pn, yn, wide, "kl", 1.0)
+    assert with_numba.strategy == ("rows" if _compiled_available() else "neurons")
+    assert _kernels.Engine(Xn, pn, yn, wide, "kl", 1.0, compiled=False).strategy == "neurons"
     with pytest.raises(ValueError, match=r"strategy == 'cols', must be 'rows' or 'neurons'"):
         _kernels.Engine(X, p, y, few, "kl", 1.0, strategy="cols")
 
@@ -250,24 +278,25 @@ def test_compiled_rows_loop_is_used_only_where_it_applies():
     pytest.importorskip("numba")
     X, p, y = _data(n=50, d=20)
     few = _Stack([nd.init_symmetric(8, 20, rng=0)], X.dtype)
-    assert _kernels.Engine(X, p, y, few, "kl", 1.0).compiled
+    assert _kernels.Engine(X, p, y, few, "kl", 1.0).fused
     eng = _kernels.Engine(np.asfortranarray(X), p, y, few, "kl", 1.0)
-    assert eng.compiled and eng.X.flags.c_contiguous
-    assert not _kernels.Engine(X, p, y, few, "kl", 1.0, compiled=False).compiled
+    assert eng.fused and eng.X.flags.c_contiguous
+    assert not _kernels.Engine(X, p, y, few, "kl", 1.0, compiled=False).fused
     # 2 M d entries over _FUSED_MAX_BYTES: the weights would not stay in cache
     d = 2000
     Xw = np.ones((5, d))
     many = _Stack([nd.init_symmetric(20, d, rng=s) for s in range(2)], Xw.dtype)  # 2 * 40 * 2000 * 8 > 512 KiB
     eng = _kernels.Engine(Xw, p[:5], y[:5], many, "kl", 1.0, strategy="rows")
-    assert eng.strategy == "rows" and not eng.compiled
+    assert eng.strategy == "rows" and eng.compiled and not eng.fused  # the BLAS products, the compiled pass
     # C order, Fortran order and read-only X (numba types it apart), and the BLAS path, train alike
     radius = np.full(8, 0.5 / np.sqrt(8))
     Xr = X.copy()
     Xr.flags.writeable = False
     out = []
-    for Xo, compiled in ((X, None), (np.asfortranarray(X), None), (Xr, None), (X, False)):
+    for Xo, compiled, fused in ((X, None, None), (np.asfortranarray(X), None, None), (Xr, None, None),
+                                (X, False, None), (np.asfortranarray(X), None, False), (Xr, None, False)):
         W = few.W0.copy()
-        with _kernels.Engine(Xo, p, y, few, "kl", 2.0, radius, compiled=compiled) as eng:
+        with _kernels.Engine(Xo, p, y, few, "kl", 2.0, radius, compiled=compiled, fused=fused) as eng:
             risks = [eng.step(W)[0].copy() for _ in range(5)]
         out.append((W, np.array(risks)))
     for W, risks in out[1:]:
@@ -298,6 +327,16 @@ def test_compiled_loops_stay_in_float32():
                      np.zeros(1, np.int64)),
         "pairs_forward": (W, W.copy(), s, s, True, np.zeros(6, bool), z, np.zeros((6, 5), bool), np.zeros((6, 5), bool),
                           np.zeros(5, dt)),
+        "rows_middle": (np.ones((3, 6), dt), 0, s, np.array([0, 3], np.intp), np.zeros(3, np.intp), np.array([1], np.intp),
+                        True, np.ones(3, dt), True, z, z, True, np.zeros((3, 1), dt), np.zeros(1, dt)),
+        "neurons_forward": (W, X.T.copy(), np.array([[0, 3, 0]], np.intp), s[:3], -s[:3], True, np.zeros(3, bool), z,
+                            np.zeros((3, 3), bool), np.zeros((3, 3), bool), np.zeros((3, 3), dt), np.zeros((3, 3), dt),
+                            np.zeros(3, dt), np.zeros((1, 3), dt)),
+        "neurons_backward": (np.ones((3, 3), bool), np.zeros((3, 3), bool), np.ones((1, 3, 5), dt),
+                             np.array([[0, 3, 0]], np.intp), np.zeros((3, 3), dt), np.zeros((6, 5), dt)),
+        "_pair_sum": (s, s.copy(), s, s, False, z),
+        "_masked_scale": (s.copy(), s, z, z),
+        "_dloss": (z, z, False, z, dt(1)),
     }  # fmt: skip
     for name, args in calls.items():
         fn = getattr(_compiled, name)

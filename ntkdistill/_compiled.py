@@ -2,6 +2,11 @@ r"""Compiled inner loops of the PGD step (private; optional, used when numba is 
 
 Used by :mod:`ntkdistill._kernels`:
 
+:func:`neurons_forward`, :func:`neurons_backward` (strategy ``"neurons"``)
+    A worker's blocks of neuron pairs in one call each: the BLAS products (``np.dot``, which
+    numba hands to SciPy's BLAS without the GIL) and, in pass 1, :func:`pairs_forward`; in pass
+    2, the masks as numbers before the backward product. No Python work between blocks, which
+    on many small blocks (n = 200, d = 10) took as long as the products.
 :func:`pairs_forward` (strategy ``"neurons"``)
     After the forward product of a block of neuron pairs, the NumPy engine makes five passes
     over the block's pre-activations (the mask, the absolute value, the ReLU, the pair
@@ -16,6 +21,9 @@ Used by :mod:`ntkdistill._kernels`:
     made for wide matrices, reach a fifth of their peak rate) run in register tiles of four
     rows by four neurons. Used only when the weights and the gradient fit in the second-level
     cache (:data:`ntkdistill._kernels._FUSED_MAX_BYTES`).
+:func:`rows_middle`, :func:`rows_middle_t` (strategy ``"rows"``, more neurons)
+    Between the BLAS products of a block of rows: the logits, the loss derivative and ``G`` in
+    place of the pre-activations, one pass per row (or, transposed, per neuron).
 :func:`update_rows` (both strategies)
     The gradient step and the projection of each row in one pass.
 :func:`risk_err` (both strategies)
@@ -25,13 +33,16 @@ The arithmetic is the plain one (THEORY.md; :mod:`ntkdistill._reference` writes 
 only the order of the sums and the rounding of fused multiply-adds change, so the results agree
 with the plain step to rounding (tested to 1e-12 in float64). The dot products over the ``d``
 features may be reassociated (vectorised, as a BLAS does); the sums over neurons run in order,
-and a pair of bitwise equal rows still adds exactly 0 (E6). The loops work in the dtype of their
+except in :func:`rows_middle` for wide networks (at least 16 pairs per network on average), where a network's sum
+over its pairs is vectorised too; each pair's difference is formed first everywhere, so a pair
+of bitwise equal rows still adds exactly 0 (E6). The loops work in the dtype of their
 arrays (``zero`` is a scalar of that dtype; every constant is made from it, so float32 stays
 float32, tested) and release the GIL, so the engine runs them on its worker threads.
 
 Non-finite values: a ``-inf`` pre-activation gives a ReLU of 0 here, NaN in the NumPy passes;
-in :func:`rows_fused` a NaN loss derivative reaches only the active neurons' gradients (the
-NumPy rows path multiplies it by the mask, which spreads it to all). With finite data and
+in :func:`rows_fused`, :func:`rows_middle` and :func:`rows_middle_t` a NaN loss derivative
+reaches only the active neurons' gradients (the NumPy rows path multiplies it by the mask, which
+spreads it to all). With finite data and
 weights (which :func:`ntkdistill.pgd` checks) neither occurs.
 """
 
@@ -52,8 +63,9 @@ __all__: list[str] = []
 # Contraction allows fused multiply-adds; no flag that assumes away NaN or infinity, and no
 # reassociation (the sums run over neurons in order, as written).
 _FASTMATH = {"contract"}
-# The tile products over the d features alone (forward dot products, backward row updates) may
-# also be reassociated, so that they vectorise (a BLAS reorders these sums too).
+# The tile products over the d features alone (forward dot products, backward row updates), and
+# a wide network's sum over its pairs in rows_middle (_pair_sum), may also be reassociated, so
+# that they vectorise (a BLAS reorders such sums too).
 _FASTMATH_DOT = {"contract", "reassoc"}
 
 
@@ -382,7 +394,8 @@ def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, bac
     For few neurons and many features the BLAS runs :math:`W X_b^\top` and :math:`G^\top X_b`
     faster than the products of :func:`rows_middle`'s layout. The sums over each network's pairs
     run in order, vectorised over the rows; ``v`` (at least b,) is scratch. Writes ``F`` and, when
-    ``backward``, :math:`G^\top` in place of ``HT``, with the arithmetic of :func:`rows_middle`.
+    ``backward``, :math:`G^\top` in place of ``HT``, with the arithmetic of :func:`rows_middle`
+    for narrow networks (sums over pairs in order).
     """
     M, b = HT.shape
     h = M // 2

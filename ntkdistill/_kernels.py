@@ -17,15 +17,27 @@ The arithmetic is the plain one (:mod:`ntkdistill._reference` writes it literall
 of the work changes, so the results agree with it to rounding (tested to 1e-12 in float64). Two
 strategies, chosen by the shape:
 
-``"rows"`` (few neurons, ``M <= d`` or narrow networks)
+``"rows"`` (few neurons, ``M <= d`` or narrow networks; with numba also every problem of at least
+``_ROWS_MIN_N`` rows)
     Rows of ``X`` in blocks: for each block the forward product, the loss derivative and the
     backward product ``G_b^T X_b`` are done while ``X_b`` is still in cache, so ``X`` (the large
-    operand) travels from memory once per step instead of twice. With numba installed and few
-    neurons (``2 M d`` entries within ``_FUSED_MAX_BYTES``), one compiled loop
-    (:func:`ntkdistill._compiled.rows_fused`) does a worker's whole range of rows, four rows at a
-    time, products included (``X`` read in place; a copy in C order is made once when it is
-    not C-contiguous).
-``"neurons"`` (many neurons)
+    operand) travels from memory once per step instead of twice. With numba, one of two compiled
+    forms:
+
+    - few neurons (``2 M d`` entries within ``_FUSED_MAX_BYTES``): one compiled loop
+      (:func:`ntkdistill._compiled.rows_fused`) does a worker's whole range of rows, four rows at
+      a time, products included (``X`` read in place);
+    - more neurons: the BLAS products on blocks of rows (``H_b`` about
+      ``_ROW_BLOCK_BYTES_COMPILED``) and one compiled pass between them
+      (:func:`ntkdistill._compiled.rows_middle`: logits, loss derivative and ``G_b`` in place of
+      ``H_b``), the backward product added into each worker's gradient; when ``M <= d`` in the
+      transposed layout (``W X_b^T`` and ``G_b^T X_b``,
+      :func:`ntkdistill._compiled.rows_middle_t`), which the BLAS runs faster for such shapes.
+      The workers' gradients are then summed and the rows updated on the workers, each its
+      share of the neurons.
+
+    Either way ``X`` is copied to C order once when it is not C-contiguous.
+``"neurons"`` (many neurons, fewer than ``_ROWS_MIN_N`` rows with numba)
     Blocks of neuron pairs (the two rows of each pair side by side, never across networks),
     sized so that their ``n x b`` pre-activations stay in cache, in two passes. Pass 1 forms
     them, keeps the activation mask as booleans (one byte per entry) and adds the block's share
@@ -35,13 +47,16 @@ strategies, chosen by the shape:
     ``np.maximum`` would give, bit for bit. Pass 2 folds the loss derivative into the small operand,
     :math:`\nabla_{W_j} R = s_j \bigl(1(H > 0)^\top (g \odot X)\bigr)_j`, then updates and
     projects each worker's rows. No ``n x M`` array of floats goes to main memory. With numba
-    installed, pass 1 after the product is one compiled loop (:mod:`ntkdistill._compiled`) in
-    place of the five NumPy calls; it computes :math:`s_j \max(0, H_{ij})` as written (a
-    ``-inf`` pre-activation gives 0 there and NaN in the NumPy pass; NaN stays NaN in both).
+    installed, each pass is one compiled call per worker for all its blocks, the products
+    included (:func:`ntkdistill._compiled.neurons_forward`, :func:`~ntkdistill._compiled.neurons_backward`:
+    ``np.dot`` on SciPy's BLAS, no Python work between blocks); pass 1 computes
+    :math:`s_j \max(0, H_{ij})` as written (a ``-inf`` pre-activation gives 0 there and NaN in the
+    NumPy pass; NaN stays NaN in both).
 
 With numba, in both strategies, the update and projection of each row is one compiled pass
 (:func:`ntkdistill._compiled.update_rows`), and so are the risk and the error of every network
-(:func:`ntkdistill._compiled.risk_err`, rows split among the workers).
+(:func:`ntkdistill._compiled.risk_err`, rows split among the workers when there are at least
+``_RISK_PARALLEL_MIN`` logits).
 
 Both strategies run their blocks on a thread pool with as many workers as the BLAS has threads
 (NumPy and the BLAS release the GIL; blocks are large enough that each call runs long next to
@@ -77,8 +92,7 @@ STRATEGY = None
 #: Override of the block size (rows of ``X`` or neuron pairs per block). For tests.
 BLOCK = None
 #: Whether the step runs the compiled loops of :mod:`ntkdistill._compiled` (``None``: when numba
-#: is installed and, for strategy "rows", the shape suits them; ``False``: never, NumPy and the
-#: BLAS only). For tests and benchmarks.
+#: is installed; ``False``: never, NumPy and the BLAS only). For tests and benchmarks.
 COMPILED = None
 #: Override of the choice, in strategy "rows" with numba, between the compiled rows loop with its
 #: own products (True) and the BLAS products with the compiled pass between them (False)
@@ -96,6 +110,12 @@ _PARALLEL_MIN_FLOPS = 4_000_000
 # of a few hundred rows than on blocks that fit in L2 (X_b is then reused from L3).
 _NEURON_BLOCK_BYTES = 1536 * 1024
 _ROW_BLOCK_BYTES = 3 * 1024 * 1024
+# With numba (tuned on a 2-core Xeon with 2 MiB of L2 per core, OpenBLAS 0.3.30/0.3.31). Neurons:
+# no Python work between blocks, so smaller ones, (2, b, n) about 1 MiB, b between 32 and 256
+# pairs: on n = 200, d = 10 the block products ran 1.7 times faster on blocks of 128 pairs than
+# on blocks of 512. Rows with the BLAS products: H_b (b, M) about 8 MiB, 128 to 1024 rows (enough
+# for the backward product's inner dimension; 128 to 512 rows measured alike on n = 2000, M = 4096,
+# 1024 best on the 30-network shape a).
 _NEURON_BLOCK_BYTES_COMPILED = 1024 * 1024
 _ROW_BLOCK_BYTES_COMPILED = 8 * 1024 * 1024
 # With numba, strategy "rows" (BLAS products of row blocks, the compiled pass between them) from
@@ -153,13 +173,14 @@ class Engine:
             risk, err = eng.evaluate(W)        # risk/error only
 
     ``radius`` is the per-row radius :math:`B/\sqrt{m}` (shape (M,), dtype of ``X``) or None for
-    :math:`B = \infty`; ``workers``, ``strategy``, ``block`` and ``compiled`` override the automatic
-    choices.
+    :math:`B = \infty`; ``workers``, ``strategy``, ``block``, ``compiled`` (False: NumPy and the
+    BLAS only) and ``fused`` (strategy "rows" with numba: True the compiled rows loop, False the
+    BLAS products with the compiled pass) override the automatic choices. Attributes
+    ``strategy``, ``compiled`` (numba loops in use) and ``fused`` say what was chosen.
     """
 
     def __init__(
-        self, X, tgt, y, st, loss, eta, radius=None, *, workers=None, strategy=None, block=None, compiled=None,
-        fused=None,
+        self, X, tgt, y, st, loss, eta, radius=None, *, workers=None, strategy=None, block=None, compiled=None, fused=None
     ):
         dt = X.dtype
         self.dt = dt
@@ -201,12 +222,10 @@ class Engine:
         if strategy not in ("rows", "neurons"):
             raise ValueError(f"strategy == {strategy!r}, must be 'rows' or 'neurons'.")
         self.strategy = strategy
-        # numba: the compiled update, risk and error, and the compiled pass of strategy "neurons";
-        # compiled: the strategy's compiled loop (for "rows", only where it suits the shape)
-        self.numba = numba_on
-        self.compiled = self.numba
+        # the compiled loops: the strategy's, the update, the risk and the error
+        self.compiled = numba_on
         self.fused = False
-        if strategy == "rows" and self.numba:
+        if strategy == "rows" and self.compiled:
             # the compiled rows loop keeps W and one worker's gradient in cache, and reads X in place;
             # with more neurons, the BLAS products and the compiled pass between them
             if fused is None:
@@ -215,8 +234,8 @@ class Engine:
                 fused = 2 * self.M * self.d * dt.itemsize <= _FUSED_MAX_BYTES
             self.fused = bool(fused)
             if not X.flags.c_contiguous:
-                X = self.X = np.ascontiguousarray(X)  # one copy: the compiled loops read X by rows
-        if self.numba:
+                X = self.X = np.ascontiguousarray(X)  # one copy: blocks of rows of X contiguous
+        if self.compiled:
             self._ones = np.ones(self.M, dtype=dt)  # the update's scale and radius where there is none
             # the constant term of the KL loss per point, for the compiled risk (unused for logistic)
             self._ent = _neg_entropy(self.tgt) if loss == "kl" else np.zeros(self.n, dtype=dt)
@@ -238,8 +257,8 @@ class Engine:
         isz = dt.itemsize
         if strategy == "rows":
             if block is None and self.compiled and not self.fused:
-                # the BLAS adds each block's product into the gradient itself: blocks of H_b about
-                # _ROW_BLOCK_BYTES_COMPILED, of enough rows for the backward product's inner dimension
+                # blocks of H_b about _ROW_BLOCK_BYTES_COMPILED, of enough rows for the backward
+                # product's inner dimension (each block's product is added into the worker's gradient)
                 block = int(np.clip(_ROW_BLOCK_BYTES_COMPILED // (self.M * isz), 128, 1024))
             if block is None:
                 # X_b about _ROW_BLOCK_BYTES; at least 2 M rows, so that adding each block's
@@ -323,11 +342,12 @@ class Engine:
     def _risk_err(self, f):
         """Per-network surrogate risk and classification error at logits f (n, K).
 
-        With numba, one compiled pass over ``f`` on the workers (rows split among them, partial
-        sums added in worker order); else :func:`~ntkdistill.losses.kl_loss` or
+        With numba, one compiled pass over ``f``, on the workers (rows split among them, partial
+        sums added in worker order) when there are at least ``_RISK_PARALLEL_MIN`` logits, else
+        on the calling thread; without numba, :func:`~ntkdistill.losses.kl_loss` or
         :func:`~ntkdistill.losses.logistic_loss` on the whole array.
         """
-        if self.numba:
+        if self.compiled:
             parts = len(self._risk_ranges)
             sums = np.zeros((parts, self.K))
             errs = np.zeros((parts, self.K), dtype=np.int64)
@@ -372,7 +392,7 @@ class Engine:
         ``scale`` (rows,) multiplies each row of ``grad`` first (None: 1). With the compiled loops,
         one pass per row (:func:`ntkdistill._compiled.update_rows`); else a few NumPy calls.
         """
-        if self.numba:
+        if self.compiled:
             if scale is None:
                 scale = self._ones[rows]
             radius = self._ones if self.radius is None else self.radius
@@ -552,14 +572,13 @@ class Engine:
     def _rows_step(self, W):
         f = self._rows_pass(W, backward=True)
         risk, err = self._risk_err(f)
-        grad = self.grad
-        if self.compiled and not self.fused:  # the workers' transposed gradients (d, M), rows split
+        if self.compiled and not self.fused:  # the workers' gradients summed and applied on the workers
             self._parallel(lambda w: self._rows_update_split(w, W))
             return risk, err, self.dist
-        else:
-            np.copyto(grad, self.scratch[0]["acc"])
-            for sc in self.scratch[1:]:
-                grad += sc["acc"]
+        grad = self.grad
+        np.copyto(grad, self.scratch[0]["acc"])
+        for sc in self.scratch[1:]:
+            grad += sc["acc"]
         self._update(W, grad, slice(0, self.M), self.dist, self.diff)
         return risk, err, self.dist
 

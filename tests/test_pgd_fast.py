@@ -43,6 +43,8 @@ def path(request, monkeypatch):
     monkeypatch.setattr(_kernels, "COMPILED", bool(compiled))
     # "blas": strategy "rows" with the BLAS products and the compiled pass, not the compiled rows loop
     monkeypatch.setattr(_kernels, "FUSED", False if compiled == "blas" else None)
+    if workers > 1:  # the compiled risk pass on the workers too, as for large problems
+        monkeypatch.setattr(_kernels, "_RISK_PARALLEL_MIN", 0)
     return request.param
 
 
@@ -110,18 +112,32 @@ def test_fast_step_matches_the_plain_step(path, dtype, loss, B, widths):
 
 @pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
 @pytest.mark.parametrize("d", [6, 40], ids=["M>d", "M<=d"])
-def test_general_output_signs(path, d):
+@pytest.mark.parametrize("widths", [(4, 8, 14), (40, 36)], ids=["narrow", "wide"])
+def test_general_output_signs(path, d, widths):
     """An explicit init whose signs are not antisymmetric takes the general (unpaired) forward.
 
-    M = 26 stacked rows against d = 6 or 40 features: both layouts of the compiled pass between
-    BLAS products (the transposed one when M <= d).
+    Widths 4, 8, 14 (M = 26 stacked rows: the compiled rows loop's tiles of four neurons leave two
+    over) against d = 6 or 40 features: both layouts of the compiled pass between BLAS products
+    (the transposed one when M <= d). Widths 40 and 36: 19 pairs per network on average, the
+    compiled pass's vectorised sum per network.
     """
     X, p, y = _data(d=d, seed=1)
     rng = np.random.default_rng(5)
-    # M = 26 stacked rows: the compiled rows loop's tiles of four neurons leave two over
-    inits = [(rng.normal(size=(w, X.shape[1])), rng.choice([-1.0, 1.0], size=w)) for w in (4, 8, 14)]
-    res = nd.pgd(X, p, m=[4, 8, 14], eta=2.0, T=3, B=1.0, init=inits, labels=y)
+    inits = [(rng.normal(size=(w, X.shape[1])), rng.choice([-1.0, 1.0], size=w)) for w in widths]
+    res = nd.pgd(X, p, m=list(widths), eta=2.0, T=3, B=1.0, init=inits, labels=y)
     _check_against_reference(res, X, p, y, "kl", 2.0, 3, 1.0, np.float64, paired=False)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_many_networks_with_more_features_than_neurons(path, dtype):
+    """Paired networks of several widths, M = 40 stacked rows <= d = 48 features.
+
+    For the BLAS products with the compiled pass this is the transposed layout with K = 6.
+    """
+    X, p, y = _data(d=48, seed=3)
+    res = nd.pgd(X.astype(dtype), p, m=[4, 6, 10], eta=1.5, T=4, B=0.1, seeds=2, rng=11, labels=y)
+    _check_against_reference(res, X, p, y, "kl", 1.5, 4, 0.1, dtype)
 
 
 @pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
@@ -190,8 +206,8 @@ def test_batched_equals_alone_and_thread_count_does_not_matter(strategy, monkeyp
 def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(strategy, dtype, loss):
     """Many neurons, several blocks per worker, 30 steps: the compiled and NumPy engines agree.
 
-    Strategy "rows" here runs the BLAS products with the compiled pass between them (the neurons
-    are too many for the compiled rows loop's cache budget).
+    Strategy "rows" here runs the BLAS products with the compiled pass between them
+    (``fused=False``), with 176 pairs in two networks: the pass's vectorised sum per network.
     """
     pytest.importorskip("numba")
     X, p, y = _data(n=300, d=40, seed=6)
@@ -223,11 +239,18 @@ def test_strategy_is_chosen_by_the_shape():
     assert _kernels.Engine(X, p, y, few, "kl", 1.0).strategy == "rows"
     assert _kernels.Engine(X, p, y, wide, "kl", 1.0).strategy == "neurons"
     assert _kernels.Engine(X, p, y, narrow, "kl", 1.0).strategy == "rows"
-    # many rows: strategy "rows" with numba (BLAS products, compiled pass), "neurons" without
+    # many rows: strategy "rows" with numba, "neurons" without; the compiled rows loop when the
+    # weights fit its cache budget (2 M d 8 = 82 KB here), else the BLAS products and compiled pass
     Xn, pn, yn = _data(n=_kernels._ROWS_MIN_N, d=20)
     with_numba = _kernels.Engine(Xn, pn, yn, wide, "kl", 1.0)
     assert with_numba.strategy == ("rows" if _compiled_available() else "neurons")
+    assert with_numba.fused == _compiled_available()
     assert _kernels.Engine(Xn, pn, yn, wide, "kl", 1.0, compiled=False).strategy == "neurons"
+    Xb, pb, yb = _data(n=_kernels._ROWS_MIN_N, d=300)
+    wider = _Stack([nd.init_symmetric(256, 300, rng=0)], Xb.dtype)  # 2 * 256 * 300 * 8 > 512 KiB
+    eng = _kernels.Engine(Xb, pb, yb, wider, "kl", 1.0)
+    assert eng.strategy == ("rows" if _compiled_available() else "neurons")
+    assert not eng.fused
     with pytest.raises(ValueError, match=r"strategy == 'cols', must be 'rows' or 'neurons'"):
         _kernels.Engine(X, p, y, few, "kl", 1.0, strategy="cols")
 
@@ -334,6 +357,8 @@ def test_compiled_loops_stay_in_float32():
                             np.zeros(3, dt), np.zeros((1, 3), dt)),
         "neurons_backward": (np.ones((3, 3), bool), np.zeros((3, 3), bool), np.ones((1, 3, 5), dt),
                              np.array([[0, 3, 0]], np.intp), np.zeros((3, 3), dt), np.zeros((6, 5), dt)),
+        "rows_middle_t": (np.ones((6, 3), dt), 0, s, np.array([0, 3], np.intp), np.array([1], np.intp), False,
+                          np.ones(3, dt), False, z, z, True, np.zeros((3, 1), dt), np.zeros(3, dt)),
         "_pair_sum": (s, s.copy(), s, s, False, z),
         "_masked_scale": (s.copy(), s, z, z),
         "_dloss": (z, z, False, z, dt(1)),

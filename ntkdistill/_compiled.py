@@ -1,4 +1,4 @@
-r"""Compiled inner loops of the PGD step (private; optional, used when numba is installed).
+r"""Compiled inner loops of the PGD step and the Monte Carlo sums (private; optional, used when numba is installed).
 
 Used by :mod:`ntkdistill._kernels`:
 
@@ -28,6 +28,8 @@ Used by :mod:`ntkdistill._kernels`:
     The gradient step and the projection of each row in one pass.
 :func:`risk_err` (both strategies)
     The surrogate risk and the classification error of every network, one pass over the logits.
+:func:`masked_sums` (:mod:`ntkdistill._montecarlo`, the teacher logits)
+    The sums of :math:`M_{si}` and :math:`M_{si}^2` of a sub-block of directions in one pass.
 
 The arithmetic is the plain one (THEORY.md; :mod:`ntkdistill._reference` writes it literally);
 only the order of the sums and the rounding of fused multiply-adds change, so the results agree
@@ -501,6 +503,24 @@ def risk_err(F, lo, hi, tgt, y, ent, kl, zero, sums, errs):
             sums[k] += v
             if yi * f <= zero:
                 errs[k] += 1
+
+
+@_jit
+def masked_sums(Q, A, zsum, zsq):
+    r"""Monte Carlo sums (:mod:`ntkdistill._montecarlo`): ``zsum += sum_s M_s`` and ``zsq += sum_s M_s^2``.
+
+    ``Q`` (b, n) holds :math:`\langle v(z_s), x_i\rangle`, ``A`` (b, n) the masks
+    :math:`1(\langle z_s, x_i\rangle > 0)`, so :math:`M_{si} = A_{si} Q_{si}`; ``zsum``, ``zsq``
+    (n,) are float64 and every term is taken to float64 first, as the NumPy passes do (one pass
+    instead of four: the product with the mask, the sum, the square, the sum of squares).
+    """
+    b, n = Q.shape
+    zero = np.float64(0)
+    for s in range(b):
+        for i in range(n):
+            q = np.float64(Q[s, i]) if A[s, i] else zero
+            zsum[i] += q
+            zsq[i] += q * q
 
 
 def warm_up(dtype, readonly_x=False):

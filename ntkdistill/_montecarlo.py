@@ -15,7 +15,8 @@ products per block that they need, :math:`Z X^\top` and :math:`V X^\top`, and li
   (:class:`ntkdistill.margin.MaxMarginField` needs the masks on its support, a subset of
   these), so the field costs no product of its own but :math:`1(Z X_s^\top > 0) D_s`;
 - the products and the elementwise work run on sub-blocks of rows small enough for their
-  (rows x n) results to stay in cache, into preallocated buffers;
+  (rows x n) results to stay in cache, into preallocated buffers; with numba, the sums of a
+  sub-block are one compiled pass (:func:`ntkdistill._compiled.masked_sums`);
 - blocks run on a pool of as many threads as the BLAS has (NumPy releases the GIL), with the BLAS
   held at one thread meanwhile (:func:`ordered_map`). Each block's sums are formed on their own
   and added in block order, so a result is reproducible bit for bit for a given thread count and
@@ -34,6 +35,8 @@ import os
 import threading
 
 import numpy as np
+
+from . import _compiled
 
 __all__: list[str] = []
 
@@ -82,6 +85,9 @@ def _block_sums(X, Z, V, field, sub):
         hi = min(lo + sub, b)
         Qb = Q[: hi - lo]
         np.matmul(V[lo:hi], XT, out=Qb)
+        if _compiled.AVAILABLE:  # the four passes below in one
+            _compiled.masked_sums(Qb, A[lo:hi], zsum, zsq)
+            continue
         np.multiply(Qb, A[lo:hi], out=Qb)
         zsum += Qb.sum(axis=0, dtype=np.float64)
         if Qb.dtype == np.float64:

@@ -88,6 +88,15 @@ def _relu(a, zero):
 
 
 @_jit
+def _pair_term(a, c, s1, s2, paired, zero):
+    # a pair's share of the logit (eq. 1): s1 relu(a) + s2 relu(c); when paired (s2 = -s1) as
+    # s1 (relu(a) - relu(c)), the difference first: exactly 0 for equal pairs (E6)
+    if paired:
+        return s1 * (_relu(a, zero) - _relu(c, zero))
+    return s1 * _relu(a, zero) + s2 * _relu(c, zero)
+
+
+@_jit
 def pairs_forward(A, B, s1, s2, paired, same, zero, mask_a, mask_b, v):
     """Strategy "neurons", pass 1, after the product: one pass over a block of pairs.
 
@@ -108,20 +117,12 @@ def pairs_forward(A, B, s1, s2, paired, same, zero, mask_a, mask_b, v):
                 B[p, i] = A[p, i]
         sa = s1[p]
         sb = s2[p]
-        if paired:
-            for i in range(n):
-                a = A[p, i]
-                c = B[p, i]
-                mask_a[p, i] = a > zero
-                mask_b[p, i] = c > zero
-                v[i] += sa * (_relu(a, zero) - _relu(c, zero))
-        else:
-            for i in range(n):
-                a = A[p, i]
-                c = B[p, i]
-                mask_a[p, i] = a > zero
-                mask_b[p, i] = c > zero
-                v[i] += sa * _relu(a, zero) + sb * _relu(c, zero)
+        for i in range(n):
+            a = A[p, i]
+            c = B[p, i]
+            mask_a[p, i] = a > zero
+            mask_b[p, i] = c > zero
+            v[i] += _pair_term(a, c, sa, sb, paired, zero)
 
 
 @_jit
@@ -305,12 +306,8 @@ def _pair_sum(x1, x2, s1, s2, paired, zero):
     # sum over pairs of s1 relu(x1) + s2 relu(x2) (1-D arrays); the sum may be reassociated
     # (vectorised); when paired, each pair's difference is formed first (exactly 0 for equal pairs, E6)
     acc = zero
-    if paired:
-        for p in range(x1.shape[0]):
-            acc += s1[p] * (_relu(x1[p], zero) - _relu(x2[p], zero))
-    else:
-        for p in range(x1.shape[0]):
-            acc += s1[p] * _relu(x1[p], zero) + s2[p] * _relu(x2[p], zero)
+    for p in range(x1.shape[0]):
+        acc += _pair_term(x1[p], x2[p], s1[p], s2[p], paired, zero)
     return acc
 
 
@@ -370,10 +367,7 @@ def rows_middle(H, i0, s, starts, owner, same_idx, paired, tgt, kl, inv_n, zero,
         for k in range(K):
             g[k] = zero
         for p in range(h):
-            if paired:
-                g[owner[p]] += s[p] * (_relu(first[p], zero) - _relu(second[p], zero))
-            else:
-                g[owner[p]] += s[p] * _relu(first[p], zero) + s[h + p] * _relu(second[p], zero)
+            g[owner[p]] += _pair_term(first[p], second[p], s[p], s[h + p], paired, zero)
         for k in range(K):
             F[i, k] = g[k]
             if backward:
@@ -415,12 +409,8 @@ def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, bac
             x2 = HT[h + p]
             s1 = s[p]
             s2 = s[h + p]
-            if paired:  # pair by pair first: exactly 0 for equal pairs (E6)
-                for q in range(b):
-                    v[q] += s1 * (_relu(x1[q], zero) - _relu(x2[q], zero))
-            else:
-                for q in range(b):
-                    v[q] += s1 * _relu(x1[q], zero) + s2 * _relu(x2[q], zero)
+            for q in range(b):
+                v[q] += _pair_term(x1[q], x2[q], s1, s2, paired, zero)
         for q in range(b):
             F[i0 + q, k] = v[q]
         if not backward:
@@ -545,6 +535,8 @@ def warm_up(dtype, readonly_x=False):
     z = dt.type(0)
     rows_fused(X, 0, 1, W, np.ones(2, dt), np.zeros(1, np.intp), np.zeros(1, bool), True, np.zeros(1, dt), True,
                z, z, True, np.zeros((1, 1), dt), np.zeros((2, 2), dt), np.zeros((4, 2), dt), np.zeros((4, 2), dt))  # fmt: skip
+    idx = np.zeros(0, np.intp)
+    starts = np.array([0, 1], np.intp)
     update_rows(W, W.copy(), W.copy(), np.ones(2, dt), z, np.ones(2, dt), True, np.zeros(2, dt))
     # strategy "neurons": one pair, n = 2, d = 2; strategy "rows" with the BLAS products: M = 2
     blocks = np.array([[0, 1, 0]], np.intp)
@@ -552,8 +544,6 @@ def warm_up(dtype, readonly_x=False):
                     np.zeros((1, 2), dt), np.zeros((1, 2), dt), np.zeros(2, dt), np.zeros((1, 2), dt))  # fmt: skip
     neurons_backward(mask, mask.copy(), np.zeros((1, 2, 2), dt), blocks, np.zeros((1, 2), dt), np.zeros((2, 2), dt))
     s2 = np.ones(2, dt)
-    idx = np.zeros(0, np.intp)
-    starts = np.array([0, 1], np.intp)
     rows_middle(np.zeros((1, 2), dt), 0, s2, starts, np.zeros(1, np.intp), idx, True, np.ones(1, dt), True, z, z, True,
                 np.zeros((1, 1), dt), np.zeros(1, dt))  # fmt: skip
     rows_middle_t(np.zeros((2, 1), dt), 0, s2, starts, idx, True, np.ones(1, dt), True, z, z, True, np.zeros((1, 1), dt),

@@ -491,44 +491,37 @@ class Engine:
                 acc += sc["tmp"]
 
     def _rows_blas_compiled(self, w, W, backward, same_idx):
-        # per block: H = X_b W^T, the compiled pass (logits, loss derivative, G in place of H) and
-        # the worker's transposed gradient += X_b^T G (the orientation the BLAS runs fastest)
+        # per block: the forward product, the compiled pass (logits, loss derivative, G in place
+        # of H) and the backward product added into the worker's gradient; transposed for few
+        # neurons and many features (H^T = W X_b^T, acc (M, d) += G^T X_b), else H = X_b W^T and
+        # accT (d, M) += X_b^T G: the orientations the BLAS runs fastest for such shapes
         sc = self.scratch[w]
         lo, hi = self.ranges[w]
-        X, WT, accT, kl = self.X, W.T, sc["accT"], self.loss == "kl"
+        X, M, kl = self.X, self.M, self.loss == "kl"
+        acc, tmp = (sc["acc"], sc["tmp"]) if self._transposed else (sc["accT"], sc["tmpT"])
         first = True
-        if self._transposed:
-            # few neurons, many features: H^T = W X_b^T and G^T X_b, into the worker's gradient (M, d)
-            acc = sc["acc"]
-            for i in range(lo, hi, self.block):
-                j = min(i + self.block, hi)
-                Xb = X[i:j]
-                HT = sc["HT"][: self.M * (j - i)].reshape(self.M, j - i)
-                np.matmul(W, Xb.T, out=HT)
-                _compiled.rows_middle_t(HT, i, self.s, self._starts, same_idx, self.paired, self.tgt, kl, self.inv_n,
-                                        self.zero, backward, self.F, sc["v"])  # fmt: skip
-                if backward:
-                    np.matmul(HT, Xb, out=acc if first else sc["tmp"])
-                    if not first:
-                        acc += sc["tmp"]
-                    first = False
-            if backward and first:  # no rows
-                acc.fill(0)
-            return
         for i in range(lo, hi, self.block):
             j = min(i + self.block, hi)
             Xb = X[i:j]
-            H = sc["H"][: j - i]
-            np.matmul(Xb, WT, out=H)
-            _compiled.rows_middle(H, i, self.s, self._starts, self.owner, same_idx, self.paired, self.tgt, kl,
-                                  self.inv_n, self.zero, backward, self.F, sc["g"][0])  # fmt: skip
+            if self._transposed:
+                H = sc["HT"][: M * (j - i)].reshape(M, j - i)
+                np.matmul(W, Xb.T, out=H)
+                _compiled.rows_middle_t(H, i, self.s, self._starts, same_idx, self.paired, self.tgt, kl, self.inv_n,
+                                        self.zero, backward, self.F, sc["v"])  # fmt: skip
+                operands = (H, Xb)
+            else:
+                H = sc["H"][: j - i]
+                np.matmul(Xb, W.T, out=H)
+                _compiled.rows_middle(H, i, self.s, self._starts, self.owner, same_idx, self.paired, self.tgt, kl,
+                                      self.inv_n, self.zero, backward, self.F, sc["g"][0])  # fmt: skip
+                operands = (Xb.T, H)
             if backward:
-                np.matmul(Xb.T, H, out=accT if first else sc["tmpT"])
+                np.matmul(*operands, out=acc if first else tmp)
                 if not first:
-                    accT += sc["tmpT"]
+                    acc += tmp
                 first = False
         if backward and first:  # no rows
-            accT.fill(0)
+            acc.fill(0)
 
     def _rows_update_split(self, w, W):
         # worker w: the sum of the workers' transposed gradients on its share of the neurons, then

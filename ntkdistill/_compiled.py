@@ -24,8 +24,9 @@ Used by :mod:`ntkdistill._kernels`:
 :func:`rows_middle`, :func:`rows_middle_t` (strategy ``"rows"``, more neurons)
     Between the BLAS products of a block of rows: the logits, the loss derivative and ``G`` in
     place of the pre-activations, one pass per row (or, transposed, per neuron).
-:func:`update_rows` (both strategies)
-    The gradient step and the projection of each row in one pass.
+:func:`update_rows` (both strategies), :func:`update_sum` (strategy ``"rows"`` with the BLAS products)
+    The gradient step and the projection of each row in one pass; :func:`update_sum` first sums
+    the workers' gradients (transposed or not) a chunk of rows at a time.
 :func:`risk_err` (both strategies)
     The surrogate risk and the classification error of every network, one pass over the logits.
 :func:`masked_sums` (:mod:`ntkdistill._montecarlo`, the teacher logits)
@@ -34,7 +35,8 @@ Used by :mod:`ntkdistill._kernels`:
 The arithmetic is the plain one (THEORY.md; :mod:`ntkdistill._reference` writes it literally);
 only the order of the sums and the rounding of fused multiply-adds change, so the results agree
 with the plain step to rounding (tested to 1e-12 in float64). The dot products over the ``d``
-features may be reassociated (vectorised, as a BLAS does); the sums over neurons run in order,
+features, and the update's sums of squares over them, may be reassociated (vectorised, as a BLAS
+does); the sums over neurons run in order,
 except in :func:`rows_middle` for wide networks (at least 16 pairs per network on average), where a network's sum
 over its pairs is vectorised too; each pair's difference is formed first everywhere, so a pair
 of bitwise equal rows still adds exactly 0 (E6). The loops work in the dtype of their
@@ -65,9 +67,10 @@ __all__: list[str] = []
 # Contraction allows fused multiply-adds; no flag that assumes away NaN or infinity, and no
 # reassociation (the sums run over neurons in order, as written).
 _FASTMATH = {"contract"}
-# The tile products over the d features alone (forward dot products, backward row updates), and
-# a wide network's sum over its pairs in rows_middle (_pair_sum), may also be reassociated, so
-# that they vectorise (a BLAS reorders such sums too).
+# The tile products over the d features alone (forward dot products, backward row updates), the
+# update's sum of squares over the d features, and a wide network's sum over its pairs in
+# rows_middle (_pair_sum), may also be reassociated, so that they vectorise (a BLAS reorders such
+# sums too).
 _FASTMATH_DOT = {"contract", "reassoc"}
 
 
@@ -427,7 +430,7 @@ def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, bac
                     row[q] = t if x > zero else zero
 
 
-@_jit
+@_jit_dot
 def update_rows(W, W0, grad, scale, eta, radius, project, dist):
     r"""The update and projection of the rows of ``W`` in place, one pass per row.
 
@@ -438,7 +441,8 @@ def update_rows(W, W0, grad, scale, eta, radius, project, dist):
     (the paper's Section 3.1; one ball per row, E9).
     ``dist`` (rows,) receives each row's distance to ``W0`` afterwards. The arithmetic of the
     NumPy update of :mod:`ntkdistill._kernels`, to rounding (fused multiply-adds; the sum of
-    squares runs over the features in order).
+    squares over the features is reassociated, vectorised, as NumPy's ``einsum`` may). Written
+    as one flat loop: with the row's work in a helper function it ran 3 to 6 times slower.
     """
     rows, d = W.shape
     for j in range(rows):
@@ -456,6 +460,41 @@ def update_rows(W, W0, grad, scale, eta, radius, project, dist):
                 W[j, t] = W0[j, t] + (W[j, t] - W0[j, t]) * factor
             dj = radius[j]
         dist[j] = dj
+
+
+@_jit
+def update_sum(W, W0, parts, transposed, a, b, eta, ones, radius, project, dist, g):
+    r""":func:`update_rows` on the rows ``[a, b)`` of ``W`` with the sum of the workers' gradients.
+
+    ``parts`` is a tuple of the P workers' gradients (M, d), or of their transposes (d, M) when
+    ``transposed`` (a tuple, not one stacked array: each worker's buffer stays where it was
+    allocated; numba compiles a variant per number of workers); the gradient of a row is their sum in worker order (the order of the NumPy
+    sum), gathered a chunk of rows at a time into the scratch ``g`` (C, d) and applied by
+    :func:`update_rows` (the output weights are in the gradients already: ``ones`` (at least
+    C,) is the scale). ``W``, ``W0``, ``radius`` and ``dist`` are the full arrays (M rows). One
+    pass instead of a strided copy, a sum and the update.
+    """
+    d = W.shape[1]
+    P = len(parts)
+    C = g.shape[0]
+    for j0 in range(a, b, C):
+        c = min(C, b - j0)
+        j1 = j0 + c
+        if transposed:  # contiguous runs along the rows
+            for t in range(d):
+                for q in range(c):
+                    g[q, t] = parts[0][t, j0 + q]
+                for w in range(1, P):
+                    for q in range(c):
+                        g[q, t] += parts[w][t, j0 + q]
+        else:
+            for q in range(c):
+                for t in range(d):
+                    g[q, t] = parts[0][j0 + q, t]
+                for w in range(1, P):
+                    for t in range(d):
+                        g[q, t] += parts[w][j0 + q, t]
+        update_rows(W[j0:j1], W0[j0:j1], g[:c], ones[:c], eta, radius[j0:j1], project, dist[j0:j1])
 
 
 @_jit
@@ -513,17 +552,18 @@ def masked_sums(Q, A, zsum, zsq):
             zsq[i] += q * q
 
 
-def warm_up(dtype, readonly_x=False):
+def warm_up(dtype, readonly_x=False, workers=1):
     """Compile (or load from numba's cache) the loops for ``dtype`` now, not inside a timed step.
 
     ``readonly_x``: also the variant of :func:`rows_fused` for a read-only ``X`` (numba types it
-    apart). The first call in a process takes from a fraction of a second (cached) to several
-    seconds (compiling); later calls return at once. A no-op without numba.
+    apart); ``workers``: the variant of :func:`update_sum` for that many workers' gradients. The
+    first call in a process takes from a fraction of a second (cached) to several seconds
+    (compiling); later calls return at once. A no-op without numba.
     """
     if not AVAILABLE:  # pragma: no cover - depends on the environment
         return
     dt = np.dtype(dtype)
-    if (dt, readonly_x) in _WARM:
+    if (dt, readonly_x, workers) in _WARM:
         return
     A = np.zeros((1, 2), dt)
     s = np.ones(1, dt)
@@ -538,6 +578,8 @@ def warm_up(dtype, readonly_x=False):
     idx = np.zeros(0, np.intp)
     starts = np.array([0, 1], np.intp)
     update_rows(W, W.copy(), W.copy(), np.ones(2, dt), z, np.ones(2, dt), True, np.zeros(2, dt))
+    update_sum(W, W.copy(), (np.zeros((2, 2), dt),) * workers, True, 0, 2, z, np.ones(2, dt), np.ones(2, dt), True,
+               np.zeros(2, dt), np.zeros((1, 2), dt))  # fmt: skip
     # strategy "neurons": one pair, n = 2, d = 2; strategy "rows" with the BLAS products: M = 2
     blocks = np.array([[0, 1, 0]], np.intp)
     neurons_forward(W, np.zeros((2, 2), dt), blocks, s, -s, True, np.zeros(1, bool), z, mask, mask.copy(),
@@ -550,7 +592,7 @@ def warm_up(dtype, readonly_x=False):
                   np.zeros(1, dt))  # fmt: skip
     risk_err(np.zeros((1, 1), dt), 0, 1, np.ones(1, dt), np.ones(1, dt), np.zeros(1, dt), True, z, np.zeros(1),
              np.zeros(1, np.int64))  # fmt: skip
-    _WARM.add((dt, readonly_x))
+    _WARM.add((dt, readonly_x, workers))
 
 
 _WARM = set()

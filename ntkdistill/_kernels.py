@@ -113,11 +113,13 @@ _ROW_BLOCK_BYTES = 3 * 1024 * 1024
 # With numba (tuned on a 2-core Xeon with 2 MiB of L2 per core, OpenBLAS 0.3.30/0.3.31). Neurons:
 # no Python work between blocks, so smaller ones, (2, b, n) about 1 MiB, b between 32 and 256
 # pairs: on n = 200, d = 10 the block products ran 1.7 times faster on blocks of 128 pairs than
-# on blocks of 512. Rows with the BLAS products: H_b (b, M) about 8 MiB, 128 to 1024 rows (enough
-# for the backward product's inner dimension; 128 to 512 rows measured alike on n = 2000, M = 4096,
-# 1024 best on the 30-network shape a).
+# on blocks of 512. Rows with the BLAS products: H_b (b, M) about 16 MiB, 128 to 1024 rows (enough
+# for the backward product's inner dimension; on n = 2000, M = 4096 (a worker's 1000 rows) 1000
+# rows in float32 and 512 in float64 ran 3% faster than half as many, 1024 best on the
+# 30-network shape a). Blocks of H that fit in L2 would spare the pass between the products its
+# reads from L3, but the BLAS runs the forward product on them 10% slower.
 _NEURON_BLOCK_BYTES_COMPILED = 1024 * 1024
-_ROW_BLOCK_BYTES_COMPILED = 8 * 1024 * 1024
+_ROW_BLOCK_BYTES_COMPILED = 16 * 1024 * 1024
 # With numba, strategy "rows" (BLAS products of row blocks, the compiled pass between them) from
 # this many rows on: measured 1.16 times the matrix-product floor against 1.34 for strategy
 # "neurons" at n = 2000, d = 50, m = 4096, about equal at n = 500, and 1.9 against 0.84 at n = 200
@@ -131,6 +133,9 @@ _RISK_PARALLEL_MIN = 50_000
 # no longer stay in cache while every tile of four rows passes over them, and the BLAS on blocks
 # of rows is faster.
 _FUSED_MAX_BYTES = 512 * 1024
+# rows of the workers' gradients summed at a time by the compiled update (a few cache lines of
+# each transposed gradient's rows)
+_UPDATE_CHUNK = 64
 
 
 @functools.cache
@@ -239,7 +244,6 @@ class Engine:
             self._ones = np.ones(self.M, dtype=dt)  # the update's scale and radius where there is none
             # the constant term of the KL loss per point, for the compiled risk (unused for logistic)
             self._ent = _neg_entropy(self.tgt) if loss == "kl" else np.zeros(self.n, dtype=dt)
-            _compiled.warm_up(dt, readonly_x=self.fused and not X.flags.writeable)  # not in the first step
 
         flops = self.n * self.d * self.M
         self._ctl = None
@@ -277,6 +281,8 @@ class Engine:
         # the threads would take longer than the pass)
         self._risk_ranges = _split(self.n, self.workers if self.n * self.K >= _RISK_PARALLEL_MIN else 1)
         self._pool = None
+        if self.compiled:  # not in the first step (the workers as the strategy left them)
+            _compiled.warm_up(dt, readonly_x=self.fused and not X.flags.writeable, workers=self.workers)
 
     # ------------------------------------------------------------------ context management
     def __enter__(self):
@@ -456,6 +462,12 @@ class Engine:
             }
             for _ in range(self.workers)
         ]
+        # the workers' gradients for the compiled update, each way round, and its rows' scratch
+        # (allocated after the buffers above, which it would otherwise displace: the placement of
+        # the workers' buffers changed shape a's step by 7%)
+        self._parts = tuple(sc["acc"] for sc in self.scratch)
+        self._partsT = tuple(sc["accT"] for sc in self.scratch)
+        self._gchunk = [np.empty((_UPDATE_CHUNK, d), dtype=dt) for _ in range(self.workers)]
 
     def _rows_work(self, w, backward, same_idx):
         sc = self.scratch[w]
@@ -524,17 +536,15 @@ class Engine:
             acc.fill(0)
 
     def _rows_update_split(self, w, W):
-        # worker w: the sum of the workers' transposed gradients on its share of the neurons, then
-        # their update (the sum in worker order, as in the other paths)
+        # worker w: the sum of the workers' gradients (transposed or not) on its share of the
+        # neurons, in worker order as in the other paths, and their update, in one compiled pass
         a, b = self._update_ranges[w]
         if a == b:
             return
-        g = self.grad[a:b]
-        parts = [sc["acc"][a:b] if self._transposed else sc["accT"][:, a:b].T for sc in self.scratch]
-        np.copyto(g, parts[0])
-        for part in parts[1:]:
-            g += part
-        self._update(W, g, slice(a, b), self.dist, self.diff[a:b])
+        radius = self._ones if self.radius is None else self.radius
+        parts = self._parts if self._transposed else self._partsT
+        _compiled.update_sum(W, self.W0, parts, not self._transposed, a, b, self.eta, self._ones, radius,
+                             self.radius is not None, self.dist, self._gchunk[w])  # fmt: skip
 
     def _rows_fused(self, w, W, backward, same):
         sc = self.scratch[w]

@@ -346,6 +346,8 @@ def test_compiled_loops_stay_in_float32():
         "rows_fused": (X, 0, 3, W, s, np.zeros(3, np.intp), np.zeros(3, bool), True, np.ones(3, dt), True, z, z, True,
                        np.zeros((3, 1), dt), np.zeros((6, 5), dt), np.zeros((4, 6), dt), np.zeros((4, 6), dt)),
         "update_rows": (W, W.copy(), W.copy(), s, z, s, True, np.zeros(6, dt)),
+        "update_sum": (W, W.copy(), (np.ones((5, 6), dt),) * 2, True, 0, 6, z, s, s, True, np.zeros(6, dt),
+                       np.zeros((4, 5), dt)),
         "risk_err": (np.zeros((3, 1), dt), 0, 3, np.ones(3, dt), np.ones(3, dt), np.zeros(3, dt), True, z, np.zeros(1),
                      np.zeros(1, np.int64)),
         "pairs_forward": (W, W.copy(), s, s, True, np.zeros(6, bool), z, np.zeros((6, 5), bool), np.zeros((6, 5), bool),
@@ -375,6 +377,53 @@ def test_compiled_loops_stay_in_float32():
             # float64 temporaries, "$..."); every named variable (the term v, f, one, ...) is not
             wide = [var for var in wide if not var.startswith("$")]
         assert not wide, f"{name}: float64 variables {wide}"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_compiled_update_sum_matches_the_numpy_sum_and_update(transposed, dtype):
+    """update_sum: the workers' gradients summed in order, then the step and the projection.
+
+    Rows [a, b) only (the others untouched), ranges that are not multiples of the chunk, three
+    workers' gradients, some rows projected onto their balls and some not. Tolerance: the
+    compiled sum of squares is reassociated and uses fused multiply-adds, a few ulps of the
+    result (1e-12 in float64; 1e-6, about eight float32 ulps, in float32).
+    """
+    pytest.importorskip("numba")
+    from ntkdistill import _compiled
+
+    rng = np.random.default_rng(0)
+    M, d, P, a, b = 150, 7, 3, 13, 140
+    W0 = rng.standard_normal((M, d)).astype(dtype)
+    W = W0 + dtype(0.1) * rng.standard_normal((M, d)).astype(dtype)
+    parts = rng.standard_normal((P, M, d)).astype(dtype)
+    radius = rng.uniform(0.05, 1.5, M).astype(dtype)
+    eta = dtype(0.3)
+    grad = parts[0] + parts[1] + parts[2]
+    want = W.copy()
+    want[a:b] -= eta * grad[a:b]
+    dist = np.linalg.norm(want[a:b] - W0[a:b], axis=1)
+    out = dist > radius[a:b]
+    assert 0 < out.sum() < b - a  # both cases occur
+    want[a:b][out] = W0[a:b][out] + (want[a:b][out] - W0[a:b][out]) * (radius[a:b][out] / dist[out])[:, None]
+    dist[out] = radius[a:b][out]
+
+    got = W.copy()
+    got_dist = np.full(M, -1.0, dtype)
+    arr = tuple(np.ascontiguousarray(part.T) if transposed else part for part in parts)
+    _compiled.update_sum(got, W0, arr, transposed, a, b, eta, np.ones(M, dtype), radius, True, got_dist,
+                         np.empty((16, d), dtype))  # fmt: skip
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(got[a:b], want[a:b], rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(got_dist[a:b], dist, rtol=rtol)
+    np.testing.assert_array_equal(got[:a], W[:a])
+    np.testing.assert_array_equal(got[b:], W[b:])
+    assert np.all(got_dist[:a] == -1) and np.all(got_dist[b:] == -1)
+    # without projection, the same rows only take the step
+    free = W.copy()
+    _compiled.update_sum(free, W0, arr, transposed, a, b, eta, np.ones(M, dtype), radius, False, got_dist,
+                         np.empty((16, d), dtype))  # fmt: skip
+    np.testing.assert_allclose(free[a:b], W[a:b] - eta * grad[a:b], rtol=rtol, atol=rtol)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

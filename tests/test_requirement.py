@@ -84,7 +84,7 @@ def test_cost_probe_leaves_one_off_compilation_out(monkeypatch):
 
     calls = []
 
-    def slow_warm_up(dtype, readonly_x=False):
+    def slow_warm_up(dtype, readonly_x=False, workers=1):
         calls.append(dtype)
         if len(calls) == 1:
             time.sleep(1.5)  # what compiling takes on a fresh machine

@@ -34,7 +34,7 @@ strategies, chosen by the shape:
       transposed layout (``W X_b^T`` and ``G_b^T X_b``,
       :func:`ntkdistill._compiled.rows_middle_t`), which the BLAS runs faster for such shapes.
       The workers' gradients are then summed and the rows updated on the workers, each its
-      share of the neurons.
+      share of the neurons, in one compiled pass (:func:`ntkdistill._compiled.update_sum`).
 
     Either way ``X`` is copied to C order once when it is not C-contiguous.
 ``"neurons"`` (many neurons, fewer than ``_ROWS_MIN_N`` rows with numba)
@@ -54,7 +54,8 @@ strategies, chosen by the shape:
     NumPy pass; NaN stays NaN in both).
 
 With numba, in both strategies, the update and projection of each row is one compiled pass
-(:func:`ntkdistill._compiled.update_rows`), and so are the risk and the error of every network
+(:func:`ntkdistill._compiled.update_rows`, or :func:`~ntkdistill._compiled.update_sum` with the
+sum of the workers' gradients), and so are the risk and the error of every network
 (:func:`ntkdistill._compiled.risk_err`, rows split among the workers when there are at least
 ``_RISK_PARALLEL_MIN`` logits).
 

@@ -136,10 +136,12 @@ def ntk_kernel(X1, X2=None):
     snap = 1 - 8 * np.finfo(dt).eps
 
     def rows(lo):
-        # rows [lo, lo + _KERNEL_ROWS) of K, in place
+        # rows [lo, lo + _KERNEL_ROWS) of K, in place; of a Gram matrix only the columns from lo
+        # on (the upper triangle and the diagonal block), the rest is mirrored below
         hi = min(lo + _KERNEL_ROWS, K.shape[0])
-        G = np.matmul(X1[lo:hi], X2.T, out=K[lo:hi])
-        denom = n1[lo:hi, None] * n2[None, :]
+        c0 = lo if gram else 0
+        G = np.matmul(X1[lo:hi], X2[c0:].T, out=K[lo:hi, c0:])
+        denom = n1[lo:hi, None] * n2[None, c0:]
         cos = np.zeros_like(G)
         np.divide(G, denom, out=cos, where=denom > 0)
         # arccos loses half the digits near 1: snap directions equal to rounding (theta < ~1e-7)
@@ -154,7 +156,7 @@ def ntk_kernel(X1, X2=None):
     big = X1.shape[0] * X2.shape[0] >= _KERNEL_PARALLEL_MIN
     for _ in ordered_map(rows, range(0, K.shape[0], _KERNEL_ROWS), parallel=big):
         pass
-    if gram:  # exactly symmetric (a product of row blocks need not be): the upper triangle mirrored
+    if gram:  # exactly symmetric, and half the work: the upper triangle computed and mirrored
         for lo in range(0, K.shape[0], _KERNEL_ROWS):
             hi = min(lo + _KERNEL_ROWS, K.shape[0])
             K[lo:hi, :lo] = K[:lo, lo:hi].T

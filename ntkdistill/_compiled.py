@@ -35,8 +35,8 @@ Used by :mod:`ntkdistill._kernels`:
 The arithmetic is the plain one (THEORY.md; :mod:`ntkdistill._reference` writes it literally);
 only the order of the sums and the rounding of fused multiply-adds change, so the results agree
 with the plain step to rounding (tested to 1e-12 in float64). The dot products over the ``d``
-features, and the update's sums of squares over them, may be reassociated (vectorised, as a BLAS
-does); the sums over neurons run in order,
+features, and the update's sums of squares over them (and its step, ``W - grad (c eta)``), may
+be reassociated (vectorised, as a BLAS does); the sums over neurons run in order,
 except in :func:`rows_middle` for wide networks (at least 16 pairs per network on average), where a network's sum
 over its pairs is vectorised too; each pair's difference is formed first everywhere, so a pair
 of bitwise equal rows still adds exactly 0 (E6). The loops work in the dtype of their
@@ -68,9 +68,9 @@ __all__: list[str] = []
 # reassociation (the sums run over neurons in order, as written).
 _FASTMATH = {"contract"}
 # The tile products over the d features alone (forward dot products, backward row updates), the
-# update's sum of squares over the d features, and a wide network's sum over its pairs in
-# rows_middle (_pair_sum), may also be reassociated, so that they vectorise (a BLAS reorders such
-# sums too).
+# update (its sum of squares over the d features; the factor c eta of its step), and a wide
+# network's sum over its pairs in rows_middle (_pair_sum), may also be reassociated, so that they
+# vectorise (a BLAS reorders such sums too).
 _FASTMATH_DOT = {"contract", "reassoc"}
 
 
@@ -440,9 +440,11 @@ def update_rows(W, W0, grad, scale, eta, radius, project, dist):
     ``W0[j]``: :math:`W_j = W_j(0) + (\hat W_j - W_j(0)) \min(1, r_j / \|\hat W_j - W_j(0)\|)`
     (the paper's Section 3.1; one ball per row, E9).
     ``dist`` (rows,) receives each row's distance to ``W0`` afterwards. The arithmetic of the
-    NumPy update of :mod:`ntkdistill._kernels`, to rounding (fused multiply-adds; the sum of
-    squares over the features is reassociated, vectorised, as NumPy's ``einsum`` may). Written
-    as one flat loop: with the row's work in a helper function it ran 3 to 6 times slower.
+    NumPy update of :mod:`ntkdistill._kernels`, to rounding: compiled with reassociation, so the
+    step may be formed as ``W - grad (c eta)`` with a fused multiply-add (``c eta`` is still the
+    exact negative for the two rows of a pair, whose ``c`` are opposite) and the sum of squares
+    over the features is vectorised, as NumPy's ``einsum`` may. Written as one flat loop: with
+    the row's work in a helper function it ran 3 to 6 times slower.
     """
     rows, d = W.shape
     for j in range(rows):
@@ -470,9 +472,10 @@ def update_sum(W, W0, parts, transposed, a, b, eta, ones, radius, project, dist,
     ``transposed`` (a tuple, not one stacked array: each worker's buffer stays where it was
     allocated; numba compiles a variant per number of workers); the gradient of a row is their sum in worker order (the order of the NumPy
     sum), gathered a chunk of rows at a time into the scratch ``g`` (C, d) and applied by
-    :func:`update_rows` (the output weights are in the gradients already: ``ones`` (at least
-    C,) is the scale). ``W``, ``W0``, ``radius`` and ``dist`` are the full arrays (M rows). One
-    pass instead of a strided copy, a sum and the update.
+    :func:`update_rows` (the output weights are in the gradients already: ``ones``, at least
+    ``min(C, b - a)`` entries, is the scale). The parts must share one layout (the engine's are
+    all C-contiguous; a mixed tuple does not type). ``W``, ``W0``, ``radius`` and ``dist`` are
+    the full arrays (M rows). One pass instead of a strided copy, a sum and the update.
     """
     d = W.shape[1]
     P = len(parts)

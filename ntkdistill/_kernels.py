@@ -265,6 +265,9 @@ class Engine:
                 # blocks of H_b about _ROW_BLOCK_BYTES_COMPILED, of enough rows for the backward
                 # product's inner dimension (each block's product is added into the worker's gradient)
                 block = int(np.clip(_ROW_BLOCK_BYTES_COMPILED // (self.M * isz), 128, 1024))
+                # no larger than a worker's share of the rows (at least 128): a block of more rows
+                # would leave workers idle (n = 1000 on two workers: 500 rows each, not one of 1000)
+                block = min(block, max(128, -(-self.n // self.workers)))
             if block is None:
                 # X_b about _ROW_BLOCK_BYTES; at least 2 M rows, so that adding each block's
                 # (M, d) gradient stays small next to its products
@@ -282,8 +285,9 @@ class Engine:
         # the threads would take longer than the pass)
         self._risk_ranges = _split(self.n, self.workers if self.n * self.K >= _RISK_PARALLEL_MIN else 1)
         self._pool = None
-        if self.compiled:  # not in the first step (the workers as the strategy left them)
-            _compiled.warm_up(dt, readonly_x=self.fused and not X.flags.writeable, workers=self.workers)
+        if self.compiled:  # not in the first step (update_sum: a variant per number of workers it sums)
+            sums = strategy == "rows" and not self.fused
+            _compiled.warm_up(dt, readonly_x=self.fused and not X.flags.writeable, workers=self.workers if sums else 1)
 
     # ------------------------------------------------------------------ context management
     def __enter__(self):
@@ -543,6 +547,7 @@ class Engine:
         if a == b:
             return
         radius = self._ones if self.radius is None else self.radius
+        # the engine's transposed layout keeps its gradients as (M, d): update_sum's untransposed
         parts = self._parts if self._transposed else self._partsT
         _compiled.update_sum(W, self.W0, parts, not self._transposed, a, b, self.eta, self._ones, radius,
                              self.radius is not None, self.dist, self._gchunk[w])  # fmt: skip

@@ -181,7 +181,9 @@ def _measure_step(n, d, neurons, dt, budget, rng):
     steps = 2
     from ._kernels import blas_threads
 
-    for workers in sorted({1, blas_threads()}):  # a one-off compilation is not part of a step's cost
+    # a one-off compilation is not part of a step's cost: every variant an engine may use (the
+    # compiled update has one per number of workers, at most the BLAS thread count)
+    for workers in range(1, blas_threads() + 1):
         _compiled.warm_up(dt, workers=workers)
     start = time.perf_counter()
     pgd(X, p, m=probe_neurons, eta=0.1, T=1, record_every=None, rng=0)  # warm-up, includes set-up

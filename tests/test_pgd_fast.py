@@ -251,6 +251,10 @@ def test_strategy_is_chosen_by_the_shape():
     eng = _kernels.Engine(Xb, pb, yb, wider, "kl", 1.0)
     assert eng.strategy == ("rows" if _compiled_available() else "neurons")
     assert not eng.fused
+    if _compiled_available():  # blocks no larger than a worker's share (at least 128 rows)
+        for workers, block, used in ((2, 500, 2), (3, 334, 3), (8, 128, 8), (9, 128, 8)):
+            eng = _kernels.Engine(Xb, pb, yb, wider, "kl", 1.0, workers=workers)
+            assert (eng.block, eng.workers) == (block, used)
     with pytest.raises(ValueError, match=r"strategy == 'cols', must be 'rows' or 'neurons'"):
         _kernels.Engine(X, p, y, few, "kl", 1.0, strategy="cols")
 

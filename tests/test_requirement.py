@@ -82,16 +82,28 @@ def test_cost_probe_leaves_one_off_compilation_out(monkeypatch):
 
     from ntkdistill import _compiled
 
+    from ntkdistill import _kernels
+
     calls = []
+    real_warm_up = _compiled.warm_up
 
     def slow_warm_up(dtype, readonly_x=False, workers=1):
-        calls.append(dtype)
-        if len(calls) == 1:
-            time.sleep(1.5)  # what compiling takes on a fresh machine
+        # every variant compiles once (each number of workers of the compiled update is one); the
+        # real warm-up too, so that no compilation is left for the timed steps
+        real_warm_up(dtype, readonly_x=readonly_x, workers=workers)
+        key = (np.dtype(dtype), readonly_x, workers)
+        if key not in calls:
+            calls.append(key)
+            time.sleep(0.6)  # what compiling takes on a fresh machine
 
     monkeypatch.setattr(_compiled, "warm_up", slow_warm_up)
-    cost = estimate_cost(1, 1, 20000, 1000)  # the neuron strategy: the compiled loops when available
-    assert calls  # the probe warmed the pass up before timing
-    # a step of 20,000 neurons on one point takes milliseconds; with the 1.5 s inside the
-    # probe's warm-up the estimate was at least 1.5 s / 4 per step
-    assert cost.seconds_per_step < 0.1
+    for threads in (1, 4):  # BLAS thread counts (engines with 1 to 4 workers)
+        monkeypatch.setattr(_kernels, "blas_threads", lambda controller=None, threads=threads: threads)
+        # the neuron strategy; the BLAS rows path (update_sum) on all workers, and on 3 of 4
+        # (300 rows in blocks of at least 128)
+        for n, d, m in ((1, 1, 20000), (2000, 50, 1000), (300, 800, 200)):
+            cost = estimate_cost(n, d, m, 1000)
+            # a step of these takes milliseconds; with 0.6 s of compilation inside the probe's
+            # timed warm-up run the estimate was at least 0.6 s / 4 per step
+            assert cost.seconds_per_step < 0.1, (threads, n, d, m)
+    assert calls  # the probe warmed the loops up before timing

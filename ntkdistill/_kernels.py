@@ -181,7 +181,8 @@ class Engine:
     ``radius`` is the per-row radius :math:`B/\sqrt{m}` (shape (M,), dtype of ``X``) or None for
     :math:`B = \infty`; ``workers``, ``strategy``, ``block``, ``compiled`` (False: NumPy and the
     BLAS only) and ``fused`` (strategy "rows" with numba: True the compiled rows loop, False the
-    BLAS products with the compiled pass) override the automatic choices. Attributes
+    BLAS products with the compiled pass; True elsewhere is a ``ValueError``, False a no-op)
+    override the automatic choices. Attributes
     ``strategy``, ``compiled`` (numba loops in use) and ``fused`` say what was chosen.
     """
 
@@ -231,6 +232,11 @@ class Engine:
         # the compiled loops: the strategy's, the update, the risk and the error
         self.compiled = numba_on
         self.fused = False
+        if fused and not (strategy == "rows" and self.compiled):
+            raise ValueError(
+                f"fused == {fused!r} needs strategy 'rows' with the compiled loops (numba installed, compiled not "
+                f"False); here strategy == {strategy!r} and the compiled loops are {'on' if numba_on else 'off'}."
+            )
         if strategy == "rows" and self.compiled:
             # the compiled rows loop keeps W and one worker's gradient in cache, and reads X in place;
             # with more neurons, the BLAS products and the compiled pass between them

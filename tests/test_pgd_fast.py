@@ -257,6 +257,12 @@ def test_strategy_is_chosen_by_the_shape():
             assert (eng.block, eng.workers) == (block, used)
     with pytest.raises(ValueError, match=r"strategy == 'cols', must be 'rows' or 'neurons'"):
         _kernels.Engine(X, p, y, few, "kl", 1.0, strategy="cols")
+    # the compiled rows loop where it cannot run: refused, not ignored (False is a no-op anywhere)
+    with pytest.raises(ValueError, match=r"fused == True needs strategy 'rows' .* strategy == 'neurons'"):
+        _kernels.Engine(X, p, y, wide, "kl", 1.0, strategy="neurons", fused=True)
+    with pytest.raises(ValueError, match=r"fused == True needs .* compiled loops are off"):
+        _kernels.Engine(X, p, y, few, "kl", 1.0, compiled=False, fused=True)
+    assert not _kernels.Engine(X, p, y, wide, "kl", 1.0, strategy="neurons", fused=False).fused
 
 
 def test_blas_threads_are_restored(monkeypatch):

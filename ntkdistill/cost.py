@@ -169,7 +169,6 @@ def estimate_cost(n, d, neurons, T, *, dtype=None, measure=True, max_probe_secon
 
 def _measure_step(n, d, neurons, dt, budget, rng):
     """Seconds per PGD step for ``neurons`` neurons, timed on a slice and scaled linearly."""
-    from . import _compiled
     from .pgd import pgd
 
     gen = np.random.default_rng(rng)
@@ -179,14 +178,12 @@ def _measure_step(n, d, neurons, dt, budget, rng):
     X = gen.standard_normal((n, d)).astype(dt)
     p = np.full(n, 0.6)
     steps = 2
-    from ._kernels import blas_threads
-
-    # a one-off compilation is not part of a step's cost: every variant an engine may use (the
-    # compiled update has one per number of workers, at most the BLAS thread count)
-    for workers in range(1, blas_threads() + 1):
-        _compiled.warm_up(dt, workers=workers)
+    # a one-off compilation is not part of a step's cost: one untimed run first compiles (or loads
+    # from numba's cache) every variant of the compiled loops that this engine uses (the compiled
+    # update has one per number of workers, which the engine sets from the shape)
+    pgd(X, p, m=probe_neurons, eta=0.1, T=1, record_every=None, rng=0)
     start = time.perf_counter()
-    pgd(X, p, m=probe_neurons, eta=0.1, T=1, record_every=None, rng=0)  # warm-up, includes set-up
+    pgd(X, p, m=probe_neurons, eta=0.1, T=1, record_every=None, rng=0)  # one step, set-up included
     warm = time.perf_counter() - start
     if warm * 3 < budget:
         start = time.perf_counter()

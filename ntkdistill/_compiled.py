@@ -36,18 +36,18 @@ The arithmetic is the plain one (THEORY.md; :mod:`ntkdistill._reference` writes 
 only the order of the sums and the rounding of fused multiply-adds change, so the results agree
 with the plain step to rounding (tested to 1e-12 in float64). The dot products over the ``d``
 features, and the update's sums of squares over them (and its step, ``W - grad (c eta)``), may
-be reassociated (vectorised, as a BLAS does); the sums over neurons run in order,
-except in :func:`rows_middle` for wide networks (at least 16 pairs per network on average), where a network's sum
-over its pairs is vectorised too; each pair's difference is formed first everywhere, so a pair
-of bitwise equal rows still adds exactly 0 (E6). The loops work in the dtype of their
+be reassociated (vectorised, as a BLAS does); the sums over neurons run in order, except in
+:func:`rows_middle` for wide networks (at least 16 pairs per network on average), where a
+network's sum over its pairs is vectorised too; each pair's difference is formed first
+everywhere, so a pair of bitwise equal rows still adds exactly 0 (E6). The loops work in the dtype of their
 arrays (``zero`` is a scalar of that dtype; every constant is made from it, so float32 stays
 float32, tested) and release the GIL, so the engine runs them on its worker threads.
 
 Non-finite values: a ``-inf`` pre-activation gives a ReLU of 0 here, NaN in the NumPy passes;
 in :func:`rows_fused`, :func:`rows_middle` and :func:`rows_middle_t` a NaN loss derivative
 reaches only the active neurons' gradients (the NumPy rows path multiplies it by the mask, which
-spreads it to all). With finite data and
-weights (which :func:`ntkdistill.pgd` checks) neither occurs.
+spreads it to all). With finite data and weights (which :func:`ntkdistill.pgd` checks) neither
+occurs.
 """
 
 from __future__ import annotations
@@ -470,12 +470,13 @@ def update_sum(W, W0, parts, transposed, a, b, eta, ones, radius, project, dist,
 
     ``parts`` is a tuple of the P workers' gradients (M, d), or of their transposes (d, M) when
     ``transposed`` (a tuple, not one stacked array: each worker's buffer stays where it was
-    allocated; numba compiles a variant per number of workers); the gradient of a row is their sum in worker order (the order of the NumPy
-    sum), gathered a chunk of rows at a time into the scratch ``g`` (C, d) and applied by
-    :func:`update_rows` (the output weights are in the gradients already: ``ones``, at least
-    ``min(C, b - a)`` entries, is the scale). The parts must share one layout (the engine's are
-    all C-contiguous; a mixed tuple does not type). ``W``, ``W0``, ``radius`` and ``dist`` are
-    the full arrays (M rows). One pass instead of a strided copy, a sum and the update.
+    allocated; numba compiles a variant per number of workers). The gradient of a row is their
+    sum in worker order (the order of the NumPy sum), gathered a chunk of rows at a time into
+    the scratch ``g`` (C, d) and applied by :func:`update_rows` (the output weights are in the
+    gradients already: ``ones``, at least ``min(C, b - a)`` entries, is the scale). The parts
+    must share one layout (the engine's are all C-contiguous; a mixed tuple does not type).
+    ``W``, ``W0``, ``radius`` and ``dist`` are the full arrays (M rows). One pass instead of a
+    strided copy, a sum and the update.
     """
     d = W.shape[1]
     P = len(parts)
@@ -581,8 +582,9 @@ def warm_up(dtype, readonly_x=False, workers=1):
     idx = np.zeros(0, np.intp)
     starts = np.array([0, 1], np.intp)
     update_rows(W, W.copy(), W.copy(), np.ones(2, dt), z, np.ones(2, dt), True, np.zeros(2, dt))
-    update_sum(W, W.copy(), (np.zeros((2, 2), dt),) * workers, True, 0, 2, z, np.ones(2, dt), np.ones(2, dt), True,
-               np.zeros(2, dt), np.zeros((1, 2), dt))  # fmt: skip
+    parts = (np.zeros((2, 2), dt),) * workers
+    update_sum(W, W.copy(), parts, True, 0, 2, z, np.ones(2, dt), np.ones(2, dt), True, np.zeros(2, dt),
+               np.zeros((1, 2), dt))  # fmt: skip
     # strategy "neurons": one pair, n = 2, d = 2; strategy "rows" with the BLAS products: M = 2
     blocks = np.array([[0, 1, 0]], np.intp)
     neurons_forward(W, np.zeros((2, 2), dt), blocks, s, -s, True, np.zeros(1, bool), z, mask, mask.copy(),

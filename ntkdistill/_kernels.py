@@ -182,8 +182,8 @@ class Engine:
     :math:`B = \infty`; ``workers``, ``strategy``, ``block``, ``compiled`` (False: NumPy and the
     BLAS only) and ``fused`` (strategy "rows" with numba: True the compiled rows loop, False the
     BLAS products with the compiled pass; True elsewhere is a ``ValueError``, False a no-op)
-    override the automatic choices. Attributes
-    ``strategy``, ``compiled`` (numba loops in use) and ``fused`` say what was chosen.
+    override the automatic choices. Attributes ``strategy``, ``compiled`` (numba loops in use)
+    and ``fused`` say what was chosen.
     """
 
     def __init__(
@@ -293,7 +293,8 @@ class Engine:
         self._pool = None
         if self.compiled:  # not in the first step (update_sum: a variant per number of workers it sums)
             sums = strategy == "rows" and not self.fused
-            _compiled.warm_up(dt, readonly_x=self.fused and not X.flags.writeable, workers=self.workers if sums else 1)
+            readonly = self.fused and not X.flags.writeable
+            _compiled.warm_up(dt, readonly_x=readonly, workers=self.workers if sums else 1)
 
     # ------------------------------------------------------------------ context management
     def __enter__(self):

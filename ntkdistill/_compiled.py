@@ -19,11 +19,15 @@ Used by :mod:`ntkdistill._kernels`:
     of the backward product, while the rows are in the first-level cache. ``X`` is read from
     memory once per step, and the products of a few neurons (for which the BLAS's kernels,
     made for wide matrices, reach a fifth of their peak rate) run in register tiles of four
-    rows by four neurons. Used only when the weights and the gradient fit in the second-level
-    cache (:data:`ntkdistill._kernels._FUSED_MAX_BYTES`).
-:func:`rows_middle`, :func:`rows_middle_t` (strategy ``"rows"``, more neurons)
+    rows by four neurons. Used only for few neurons with many features each, for which the
+    tiles' fixed costs are small (:data:`ntkdistill._kernels._FUSED_MAX_NEURONS`,
+    :data:`~ntkdistill._kernels._FUSED_FEATURES_PER_NEURON`), and when the weights and the
+    gradient fit in the second-level cache (:data:`~ntkdistill._kernels._FUSED_MAX_BYTES`).
+:func:`rows_middle`, :func:`rows_middle_t`, :func:`rows_mask_t` (strategy ``"rows"``, more neurons)
     Between the BLAS products of a block of rows: the logits, the loss derivative and ``G`` in
-    place of the pre-activations, one pass per row (or, transposed, per neuron).
+    place of the pre-activations, one pass per row (or, transposed, per neuron); or, folded,
+    the logits, the loss derivatives and the mask in place of the pre-activations in one pass
+    per neuron, the loss derivative then folded into the backward product's small operand.
 :func:`update_rows` (both strategies), :func:`update_sum` (strategy ``"rows"`` with the BLAS products)
     The gradient step and the projection of each row in one pass; :func:`update_sum` first sums
     the workers' gradients (transposed or not) a chunk of rows at a time.
@@ -46,7 +50,7 @@ float32, tested) and release the GIL, so the engine runs them on its worker thre
 Non-finite values: a ``-inf`` pre-activation gives a ReLU of 0 here, NaN in the NumPy passes;
 in :func:`rows_fused`, :func:`rows_middle` and :func:`rows_middle_t` a NaN loss derivative
 reaches only the active neurons' gradients (the NumPy rows path multiplies it by the mask, which
-spreads it to all). With finite data and weights (which :func:`ntkdistill.pgd` checks) neither
+spreads it to all, as does the folded product after :func:`rows_mask_t`). With finite data and weights (which :func:`ntkdistill.pgd` checks) neither
 occurs.
 """
 
@@ -430,6 +434,58 @@ def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, bac
                     row[q] = t if x > zero else zero
 
 
+@_jit
+def rows_mask_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, backward, F, gT):
+    r""":func:`rows_middle_t` with the loss derivative left out of ``G``: one pass over ``HT`` instead of two.
+
+    ``HT`` (M, b) holds the transposed pre-activations :math:`W X_b^\top` of the rows
+    ``[i0, i0 + b)``. Writes the logits into ``F`` (sums over each network's pairs in order,
+    vectorised over the rows, each pair's difference formed first: E6) and, when ``backward``,
+    overwrites ``HT`` in the same pass with the mask :math:`1(H_{ij} > 0)` (1 or 0 in the dtype;
+    strict :math:`>`, E5) and ``gT`` (K, at least b) with the loss derivatives
+    :math:`\ell'(f_{ik})/n`. The backward product is then, network by network,
+
+    .. math:: \nabla_{W_j} R = s_j \bigl(1(H^\top > 0)\, (g_{\cdot k} \odot X_b)\bigr)_j,
+
+    the loss derivative folded into the small operand :math:`g \odot X_b` (b, d) and the output
+    weight applied in the update (:func:`update_sum`'s ``scale``), as in strategy "neurons": the
+    same terms as :math:`G^\top X_b`, multiplied in another order. A NaN loss derivative reaches
+    every neuron's gradient (``0 * NaN``), as in the NumPy passes.
+    """
+    M, b = HT.shape
+    h = M // 2
+    K = F.shape[1]
+    one = type(zero)(1)
+    for t in range(same_idx.shape[0]):
+        p = same_idx[t]
+        for q in range(b):
+            HT[h + p, q] = HT[p, q]
+    for k in range(K):
+        v = gT[k]
+        for q in range(b):
+            v[q] = zero
+        for p in range(starts[k], starts[k + 1]):
+            x1 = HT[p]
+            x2 = HT[h + p]
+            s1 = s[p]
+            s2 = s[h + p]
+            if backward:
+                for q in range(b):
+                    a = x1[q]
+                    c = x2[q]
+                    v[q] += _pair_term(a, c, s1, s2, paired, zero)
+                    x1[q] = one if a > zero else zero
+                    x2[q] = one if c > zero else zero
+            else:
+                for q in range(b):
+                    v[q] += _pair_term(x1[q], x2[q], s1, s2, paired, zero)
+        for q in range(b):
+            F[i0 + q, k] = v[q]
+        if backward:
+            for q in range(b):
+                v[q] = _dloss(v[q], tgt[i0 + q], kl, inv_n, one)
+
+
 @_jit_dot
 def update_rows(W, W0, grad, scale, eta, radius, project, dist):
     r"""The update and projection of the rows of ``W`` in place, one pass per row.
@@ -465,15 +521,16 @@ def update_rows(W, W0, grad, scale, eta, radius, project, dist):
 
 
 @_jit
-def update_sum(W, W0, parts, transposed, a, b, eta, ones, radius, project, dist, g):
+def update_sum(W, W0, parts, transposed, a, b, eta, scale, radius, project, dist, g):
     r""":func:`update_rows` on the rows ``[a, b)`` of ``W`` with the sum of the workers' gradients.
 
     ``parts`` is a tuple of the P workers' gradients (M, d), or of their transposes (d, M) when
     ``transposed`` (a tuple, not one stacked array: each worker's buffer stays where it was
     allocated; numba compiles a variant per number of workers). The gradient of a row is their
     sum in worker order (the order of the NumPy sum), gathered a chunk of rows at a time into
-    the scratch ``g`` (C, d) and applied by :func:`update_rows` (the output weights are in the
-    gradients already: ``ones``, at least ``min(C, b - a)`` entries, is the scale). The parts
+    the scratch ``g`` (C, d) and applied by :func:`update_rows` with the factors ``scale`` (M,):
+    ones where the output weights are in the gradients already, the output weights where they
+    are not (:func:`rows_mask_t`). The parts
     must share one layout (the engine's are all C-contiguous; a mixed tuple does not type).
     ``W``, ``W0``, ``radius`` and ``dist`` are the full arrays (M rows). One pass instead of a
     strided copy, a sum and the update.
@@ -498,7 +555,7 @@ def update_sum(W, W0, parts, transposed, a, b, eta, ones, radius, project, dist,
                 for w in range(1, P):
                     for t in range(d):
                         g[q, t] += parts[w][j0 + q, t]
-        update_rows(W[j0:j1], W0[j0:j1], g[:c], ones[:c], eta, radius[j0:j1], project, dist[j0:j1])
+        update_rows(W[j0:j1], W0[j0:j1], g[:c], scale[j0:j1], eta, radius[j0:j1], project, dist[j0:j1])
 
 
 @_jit
@@ -595,6 +652,8 @@ def warm_up(dtype, readonly_x=False, workers=1):
                 np.zeros((1, 1), dt), np.zeros(1, dt))  # fmt: skip
     rows_middle_t(np.zeros((2, 1), dt), 0, s2, starts, idx, True, np.ones(1, dt), True, z, z, True, np.zeros((1, 1), dt),
                   np.zeros(1, dt))  # fmt: skip
+    rows_mask_t(np.zeros((2, 1), dt), 0, s2, starts, idx, True, np.ones(1, dt), True, z, z, True, np.zeros((1, 1), dt),
+                np.zeros((1, 1), dt))  # fmt: skip
     risk_err(np.zeros((1, 1), dt), 0, 1, np.ones(1, dt), np.ones(1, dt), np.zeros(1, dt), True, z, np.zeros(1),
              np.zeros(1, np.int64))  # fmt: skip
     _WARM.add((dt, readonly_x, workers))

@@ -24,7 +24,8 @@ strategies, chosen by the shape:
     operand) travels from memory once per step instead of twice. With numba, one of two compiled
     forms:
 
-    - few neurons (``2 M d`` entries within ``_FUSED_MAX_BYTES``): one compiled loop
+    - few neurons (``M`` at most ``_FUSED_MAX_NEURONS`` and ``d / _FUSED_FEATURES_PER_NEURON``,
+      ``2 M d`` entries within ``_FUSED_MAX_BYTES``): one compiled loop
       (:func:`ntkdistill._compiled.rows_fused`) does a worker's whole range of rows, four rows at
       a time, products included (``X`` read in place);
     - more neurons: the BLAS products on blocks of rows (``H_b`` about
@@ -32,9 +33,14 @@ strategies, chosen by the shape:
       (:func:`ntkdistill._compiled.rows_middle`: logits, loss derivative and ``G_b`` in place of
       ``H_b``), the backward product added into each worker's gradient; when ``M <= d`` in the
       transposed layout (``W X_b^T`` and ``G_b^T X_b``,
-      :func:`ntkdistill._compiled.rows_middle_t`), which the BLAS runs faster for such shapes.
-      The workers' gradients are then summed and the rows updated on the workers, each its
-      share of the neurons, in one compiled pass (:func:`ntkdistill._compiled.update_sum`).
+      :func:`ntkdistill._compiled.rows_middle_t`), which the BLAS runs faster for such shapes;
+      in float32 with ``M > d`` and at least ``_FOLD_MIN_PAIRS`` pairs in every network, in the
+      transposed layout folded (:func:`ntkdistill._compiled.rows_mask_t`: the pass that sums the
+      logits leaves the mask :math:`1(H_b^\top > 0)` in place of :math:`H_b^\top`, the backward
+      product is :math:`1(H_b^\top > 0)\,(g \odot X_b)` and the output weights are applied in the
+      update, so ``H_b`` is read once). The workers' gradients are then summed and the rows
+      updated on the workers, each its share of the neurons, in one compiled pass
+      (:func:`ntkdistill._compiled.update_sum`).
 
     Either way ``X`` is copied to C order once when it is not C-contiguous.
 ``"neurons"`` (many neurons, fewer than ``_ROWS_MIN_N`` rows with numba)
@@ -99,6 +105,11 @@ COMPILED = None
 #: own products (True) and the BLAS products with the compiled pass between them (False)
 #: (``None``: by the shape). For tests and benchmarks.
 FUSED = None
+#: Override of the choice, in strategy "rows" with the BLAS products and the compiled pass, of the
+#: transposed layout with the loss derivative folded into the backward product's small operand
+#: (True; :func:`ntkdistill._compiled.rows_mask_t`) (``None``: by the shape and dtype). For tests
+#: and benchmarks.
+FOLD = None
 
 # below this many multiply-adds per product, one worker (thread start-up would dominate)
 _PARALLEL_MIN_FLOPS = 4_000_000
@@ -129,14 +140,25 @@ _ROWS_MIN_N = 1000
 # The compiled risk pass on the worker threads from this many logits (n K) on: on n = 200, K = 1
 # the hand-over took 0.08 ms against 0.01 ms for the pass on one thread.
 _RISK_PARALLEL_MIN = 50_000
-# The compiled rows loop (ntkdistill._compiled.rows_fused) when the weights and one worker's
-# gradient, 2 M d entries, take at most this many bytes (half the L2 of a core): beyond that they
-# no longer stay in cache while every tile of four rows passes over them, and the BLAS on blocks
-# of rows is faster.
+# The compiled rows loop (ntkdistill._compiled.rows_fused) for at most _FUSED_MAX_NEURONS stacked
+# neurons, and at least _FUSED_FEATURES_PER_NEURON features per neuron: its tiles of four rows by
+# four neurons end in reductions and loads whose cost does not shrink with d, so on few features
+# the BLAS on blocks of rows is faster. Measured on n = 20000 (time of the loop over the BLAS
+# path, float32): d = 784: 0.39 at M = 4, 0.91 at 16, 1.00 at 20, 1.21 at 32; d = 200: 0.92 at
+# M = 10, 1.05 at 12; d = 100: 0.99 at 6, 1.15 at 8; d = 50: 0.90 at 4, 1.19 at 8, 6.7 at 1024
+# (n = 2000); d = 20: 1.39 at 2 (float64 alike). And only while the weights and one worker's
+# gradient, 2 M d entries, take at most _FUSED_MAX_BYTES (half the L2 of a core): beyond that
+# they no longer stay in cache while every tile passes over them.
+_FUSED_MAX_NEURONS = 16
+_FUSED_FEATURES_PER_NEURON = 16
 _FUSED_MAX_BYTES = 512 * 1024
 # rows of the workers' gradients summed at a time by the compiled update (a few cache lines of
 # each transposed gradient's rows)
 _UPDATE_CHUNK = 64
+# The folded transposed layout (ntkdistill._compiled.rows_mask_t) when every network has at least
+# this many pairs: the backward product is one product per half-network, each with its own g X_b
+# (b, d), which for narrow networks would cost more than the pass it saves.
+_FOLD_MIN_PAIRS = 64
 
 
 @functools.cache
@@ -243,7 +265,8 @@ class Engine:
             if fused is None:
                 fused = FUSED
             if fused is None:
-                fused = 2 * self.M * self.d * dt.itemsize <= _FUSED_MAX_BYTES
+                few = self.M <= min(_FUSED_MAX_NEURONS, self.d / _FUSED_FEATURES_PER_NEURON)
+                fused = few and 2 * self.M * self.d * dt.itemsize <= _FUSED_MAX_BYTES
             self.fused = bool(fused)
             if not X.flags.c_contiguous:
                 X = self.X = np.ascontiguousarray(X)  # one copy: blocks of rows of X contiguous
@@ -438,9 +461,23 @@ class Engine:
     # ------------------------------------------------------------------ strategy "rows"
     def _setup_rows(self, block):
         dt, M, d, K = self.dt, self.M, self.d, self.K
+        self._starts = np.append(self.st.starts, self.h).astype(np.intp)  # each network's first pair, then h
         # the BLAS products with the compiled pass: for few neurons and many features, in the
-        # transposed layout (W X_b^T and G^T X_b run faster there: 1.3 times at d = 784, M = 180)
-        self._transposed = self.compiled and not self.fused and M <= d
+        # transposed layout (W X_b^T and G^T X_b run faster there: 1.3 times at d = 784, M = 180);
+        # for more neurons than features in float32, when every network has at least
+        # _FOLD_MIN_PAIRS pairs, in the transposed layout folded (the mask in place of H^T in the
+        # pass that sums the logits, the backward product 1(H^T > 0) (g X_b) for each
+        # half-network): one pass over H instead of two, 0.91 times the step of the untransposed
+        # layout at n = 2000, d = 50, M = 4096. Not in float64, where the BLAS runs the backward
+        # product 1.4 times slower in this orientation there, nor for M <= d, where forming g X_b
+        # costs more than the pass it saves (1.05 to 1.1 times the step at d = 784, M = 128 to 256)
+        blas = self.compiled and not self.fused
+        fold = FOLD
+        if fold is None:
+            wide = np.diff(self._starts).min() >= _FOLD_MIN_PAIRS
+            fold = wide and M > d and dt == np.float32
+        self._folded = blas and bool(fold)
+        self._transposed = blas and (M <= d or self._folded)
         block = max(1, min(block, self.n))
         if self.fused:  # tiles of four rows, each worker one range of rows
             block = 4
@@ -450,7 +487,6 @@ class Engine:
         self.ranges = _split(self.n, self.workers)
         self._update_ranges = _split(M, self.workers)
         self.S = np.concatenate([self.S1, self.S2]).T.copy()  # (K, M): g @ S = g[:, owner] * s
-        self._starts = np.append(self.st.starts, self.h).astype(np.intp)  # each network's first pair, then h
         self.F = np.empty((self.n, K), dtype=dt)
         self.WT = np.empty((d, M), dtype=dt)
         self.grad = np.empty((M, d), dtype=dt)
@@ -471,6 +507,9 @@ class Engine:
                 "tmpT": np.empty((d, M), dtype=dt),
                 "HT": np.empty(M * block, dtype=dt),
                 "v": np.empty(block, dtype=dt),
+                # the folded backward: the loss derivatives of each network, g X_b
+                "gT": np.empty((K, block), dtype=dt),
+                "gX": np.empty((block, d), dtype=dt),
             }
             for _ in range(self.workers)
         ]
@@ -518,7 +557,8 @@ class Engine:
         # per block: the forward product, the compiled pass (logits, loss derivative, G in place
         # of H) and the backward product added into the worker's gradient; transposed for few
         # neurons and many features (H^T = W X_b^T, acc (M, d) += G^T X_b), else H = X_b W^T and
-        # accT (d, M) += X_b^T G: the orientations the BLAS runs fastest for such shapes
+        # accT (d, M) += X_b^T G: the orientations the BLAS runs fastest for such shapes. Folded:
+        # transposed, the mask in place of H^T and acc += 1(H^T > 0) (g X_b) (without s)
         sc = self.scratch[w]
         lo, hi = self.ranges[w]
         X, M, kl = self.X, self.M, self.loss == "kl"
@@ -530,22 +570,42 @@ class Engine:
             if self._transposed:
                 H = sc["HT"][: M * (j - i)].reshape(M, j - i)
                 np.matmul(W, Xb.T, out=H)
-                _compiled.rows_middle_t(H, i, self.s, self._starts, same_idx, self.paired, self.tgt, kl, self.inv_n,
-                                        self.zero, backward, self.F, sc["v"])  # fmt: skip
-                operands = (H, Xb)
+                middle = _compiled.rows_mask_t if self._folded else _compiled.rows_middle_t
+                middle(H, i, self.s, self._starts, same_idx, self.paired, self.tgt, kl, self.inv_n, self.zero,
+                       backward, self.F, sc["gT"] if self._folded else sc["v"])  # fmt: skip
             else:
                 H = sc["H"][: j - i]
                 np.matmul(Xb, W.T, out=H)
                 _compiled.rows_middle(H, i, self.s, self._starts, self.owner, same_idx, self.paired, self.tgt, kl,
                                       self.inv_n, self.zero, backward, self.F, sc["g"][0])  # fmt: skip
-                operands = (Xb.T, H)
             if backward:
-                np.matmul(*operands, out=acc if first else tmp)
+                out = acc if first else tmp
+                if self._folded:
+                    self._folded_backward(sc, H, Xb, out)
+                elif self._transposed:
+                    np.matmul(H, Xb, out=out)
+                else:
+                    np.matmul(Xb.T, H, out=out)
                 if not first:
                     acc += tmp
                 first = False
         if backward and first:  # no rows
             acc.fill(0)
+
+    def _folded_backward(self, sc, mask, Xb, out):
+        # out (M, d) = 1(H^T > 0) (g X_b) for every network (its two halves), without the output
+        # weights (the update applies them): one product when there is one network
+        b = Xb.shape[0]
+        gX = sc["gX"][:b]
+        h, st = self.h, self._starts
+        for k in range(self.K):
+            np.multiply(Xb, sc["gT"][k, :b, None], out=gX)
+            if self.K == 1:
+                np.matmul(mask, gX, out=out)
+                return
+            a, e = st[k], st[k + 1]
+            np.matmul(mask[a:e], gX, out=out[a:e])
+            np.matmul(mask[h + a : h + e], gX, out=out[h + a : h + e])
 
     def _rows_update_split(self, w, W):
         # worker w: the sum of the workers' gradients (transposed or not) on its share of the
@@ -556,7 +616,8 @@ class Engine:
         radius = self._ones if self.radius is None else self.radius
         # the engine's transposed layout keeps its gradients as (M, d): update_sum's untransposed
         parts = self._parts if self._transposed else self._partsT
-        _compiled.update_sum(W, self.W0, parts, not self._transposed, a, b, self.eta, self._ones, radius,
+        scale = self.s if self._folded else self._ones  # the output weights, unless in the gradients
+        _compiled.update_sum(W, self.W0, parts, not self._transposed, a, b, self.eta, scale, radius,
                              self.radius is not None, self.dist, self._gchunk[w])  # fmt: skip
 
     def _rows_fused(self, w, W, backward, same):

@@ -24,12 +24,17 @@ PATHS = [
     ("rows", 2, None, True),  # two workers of 18 and 19 rows: tiles of two and three rows
     ("rows", 1, 8, "blas"),  # BLAS products and the compiled pass between them: a block of 5 rows last
     ("rows", 2, 5, "blas"),  # two workers, blocks of 5 rows: several blocks added into each gradient
+    ("rows", 1, 8, "fold"),  # the BLAS products, transposed, the loss derivative folded into g X_b
+    ("rows", 2, 5, "fold"),  # the same on two workers, several blocks each
     ("neurons", 1, None, False),
     ("neurons", 2, 2, False),  # half-widths 2, 3, 5: blocks of 2 leave a remainder in some networks
     ("neurons", 1, None, True),
     ("neurons", 2, 2, True),
 ]
-PATH_IDS = [f"{s}-w{w}-b{b}" + {False: "", True: "-compiled", "blas": "-compiled-blas"}[c] for s, w, b, c in PATHS]
+PATH_IDS = [
+    f"{s}-w{w}-b{b}" + {False: "", True: "-compiled", "blas": "-compiled-blas", "fold": "-compiled-fold"}[c]
+    for s, w, b, c in PATHS
+]
 
 
 @pytest.fixture
@@ -41,8 +46,13 @@ def path(request, monkeypatch):
     monkeypatch.setattr(_kernels, "WORKERS", workers)
     monkeypatch.setattr(_kernels, "BLOCK", block)
     monkeypatch.setattr(_kernels, "COMPILED", bool(compiled))
-    # "blas": strategy "rows" with the BLAS products and the compiled pass, not the compiled rows loop
-    monkeypatch.setattr(_kernels, "FUSED", False if compiled == "blas" else None)
+    # strategy "rows" compiled: the compiled rows loop (forced: the engine's own choice takes it only
+    # for few neurons with many features); "blas": the BLAS products and the compiled pass; "fold":
+    # the same in the transposed layout with the loss derivative folded (forced: the engine's own
+    # choice of it needs wider networks than these)
+    fused = {True: True, "blas": False, "fold": False}.get(compiled) if strategy == "rows" else None
+    monkeypatch.setattr(_kernels, "FUSED", fused)
+    monkeypatch.setattr(_kernels, "FOLD", {"blas": False, "fold": True}.get(compiled))
     if workers > 1:  # the compiled risk pass on the workers too, as for large problems
         monkeypatch.setattr(_kernels, "_RISK_PARALLEL_MIN", 0)
     return request.param
@@ -200,16 +210,20 @@ def test_batched_equals_alone_and_thread_count_does_not_matter(strategy, monkeyp
         np.testing.assert_array_equal(alone.error[0], batched.error[k])
 
 
-@pytest.mark.parametrize("strategy", ["neurons", "rows"])
+@pytest.mark.parametrize("strategy", ["neurons", "rows", "rows-fold"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("loss", ["kl", "logistic"])
-def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(strategy, dtype, loss):
+def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(strategy, dtype, loss, monkeypatch):
     """Many neurons, several blocks per worker, 30 steps: the compiled and NumPy engines agree.
 
     Strategy "rows" here runs the BLAS products with the compiled pass between them
-    (``fused=False``), with 176 pairs in two networks: the pass's vectorised sum per network.
+    (``fused=False``), with 176 pairs in two networks: the pass's vectorised sum per network;
+    "rows-fold" the same in the transposed layout with the loss derivative folded into the
+    backward product, one product per half-network.
     """
     pytest.importorskip("numba")
+    monkeypatch.setattr(_kernels, "FOLD", strategy == "rows-fold")
+    strategy = strategy.split("-")[0]
     X, p, y = _data(n=300, d=40, seed=6)
     X = X.astype(dtype)
     tgt = (p if loss == "kl" else y).astype(dtype)
@@ -223,6 +237,7 @@ def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(strategy, dtyp
             X, tgt, y, st, loss, 4.0, radius, workers=2, block=16, compiled=compiled, strategy=strategy, fused=False
         ) as eng:
             assert eng.compiled == compiled and not eng.fused
+            assert eng.strategy != "rows" or eng._folded == (compiled and _kernels.FOLD)
             history = [eng.step(W)[0].copy() for _ in range(30)]
             runs[compiled] = (W, np.array(history), eng.forward(W).copy())
     tol = _tolerances(dtype)
@@ -239,13 +254,28 @@ def test_strategy_is_chosen_by_the_shape():
     assert _kernels.Engine(X, p, y, few, "kl", 1.0).strategy == "rows"
     assert _kernels.Engine(X, p, y, wide, "kl", 1.0).strategy == "neurons"
     assert _kernels.Engine(X, p, y, narrow, "kl", 1.0).strategy == "rows"
-    # many rows: strategy "rows" with numba, "neurons" without; the compiled rows loop when the
-    # weights fit its cache budget (2 M d 8 = 82 KB here), else the BLAS products and compiled pass
+    # many rows: strategy "rows" with numba, "neurons" without; for 256 neurons (more than
+    # _FUSED_MAX_NEURONS) the BLAS products and the compiled pass, not the compiled rows loop
     Xn, pn, yn = _data(n=_kernels._ROWS_MIN_N, d=20)
     with_numba = _kernels.Engine(Xn, pn, yn, wide, "kl", 1.0)
     assert with_numba.strategy == ("rows" if _compiled_available() else "neurons")
-    assert with_numba.fused == _compiled_available()
+    assert not with_numba.fused
     assert _kernels.Engine(Xn, pn, yn, wide, "kl", 1.0, compiled=False).strategy == "neurons"
+    if _compiled_available():
+        # in float32, more neurons than features and at least _FOLD_MIN_PAIRS pairs per network:
+        # the transposed layout folded; not in float64, not for narrower networks, not for M <= d
+        assert not with_numba._folded and not with_numba._transposed
+        X32 = Xn.astype(np.float32)
+        wide32 = _Stack([nd.init_symmetric(256, 20, rng=0, dtype=np.float32)], np.float32)
+        eng = _kernels.Engine(X32, pn, yn, wide32, "kl", 1.0)
+        assert eng._folded and eng._transposed
+        two = _Stack([nd.init_symmetric(m, 20, rng=0, dtype=np.float32) for m in (128, 126)], np.float32)
+        eng = _kernels.Engine(X32, pn, yn, two, "kl", 1.0)  # 64 and 63 pairs
+        assert not eng.fused and not eng._folded and not eng._transposed
+        X300 = _data(n=_kernels._ROWS_MIN_N, d=300)[0].astype(np.float32)
+        few300 = _Stack([nd.init_symmetric(256, 300, rng=0, dtype=np.float32)], np.float32)
+        eng = _kernels.Engine(X300, pn, yn, few300, "kl", 1.0)
+        assert not eng._folded and eng._transposed  # M = 256 <= d: the two passes
     Xb, pb, yb = _data(n=_kernels._ROWS_MIN_N, d=300)
     wider = _Stack([nd.init_symmetric(256, 300, rng=0)], Xb.dtype)  # 2 * 256 * 300 * 8 > 512 KiB
     eng = _kernels.Engine(Xb, pb, yb, wider, "kl", 1.0)
@@ -307,20 +337,28 @@ def test_reference_step_follows_the_formula_neuron_by_neuron():
 
 
 def test_compiled_rows_loop_is_used_only_where_it_applies():
-    """The compiled rows loop needs few neurons; X in another layout is copied to C order once."""
+    """The compiled rows loop needs few neurons with many features; X in another layout is copied to C order once."""
     pytest.importorskip("numba")
-    X, p, y = _data(n=50, d=20)
-    few = _Stack([nd.init_symmetric(8, 20, rng=0)], X.dtype)
+    X, p, y = _data(n=50, d=200)
+    few = _Stack([nd.init_symmetric(8, 200, rng=0)], X.dtype)  # M = 8 <= min(16, 200 / 16)
     assert _kernels.Engine(X, p, y, few, "kl", 1.0).fused
     eng = _kernels.Engine(np.asfortranarray(X), p, y, few, "kl", 1.0)
     assert eng.fused and eng.X.flags.c_contiguous
     assert not _kernels.Engine(X, p, y, few, "kl", 1.0, compiled=False).fused
-    # 2 M d entries over _FUSED_MAX_BYTES: the weights would not stay in cache
-    d = 2000
-    Xw = np.ones((5, d))
-    many = _Stack([nd.init_symmetric(20, d, rng=s) for s in range(2)], Xw.dtype)  # 2 * 40 * 2000 * 8 > 512 KiB
-    eng = _kernels.Engine(Xw, p[:5], y[:5], many, "kl", 1.0, strategy="rows")
-    assert eng.strategy == "rows" and eng.compiled and not eng.fused  # the BLAS products, the compiled pass
+    # else the BLAS products and the compiled pass: more than _FUSED_MAX_NEURONS neurons, fewer than
+    # _FUSED_FEATURES_PER_NEURON features per neuron, or 2 M d entries over _FUSED_MAX_BYTES (the
+    # weights would not stay in cache)
+    for m, d in ((20, 1000), (8, 100), (16, 3000)):  # M > 16; 100 / 16 < M = 8; 2 * 16 * 3000 * 8 > 512 KiB
+        Xw = np.ones((5, d))
+        one = _Stack([nd.init_symmetric(m, d, rng=0)], Xw.dtype)
+        assert _kernels.Engine(Xw, p[:5], y[:5], one, "kl", 1.0, strategy="rows", fused=True).fused
+        eng = _kernels.Engine(Xw, p[:5], y[:5], one, "kl", 1.0, strategy="rows")
+        assert eng.strategy == "rows" and eng.compiled and not eng.fused, (m, d)
+    # exactly at each limit the loop is on
+    for m, d in ((16, 1000), (8, 128), (16, 2048)):
+        Xw = np.ones((5, d))
+        one = _Stack([nd.init_symmetric(m, d, rng=0)], Xw.dtype)
+        assert _kernels.Engine(Xw, p[:5], y[:5], one, "kl", 1.0, strategy="rows").fused, (m, d)
     # C order, Fortran order and read-only X (numba types it apart), and the BLAS path, train alike
     radius = np.full(8, 0.5 / np.sqrt(8))
     Xr = X.copy()
@@ -371,6 +409,8 @@ def test_compiled_loops_stay_in_float32():
                              np.array([[0, 3, 0]], np.intp), np.zeros((3, 3), dt), np.zeros((6, 5), dt)),
         "rows_middle_t": (np.ones((6, 3), dt), 0, s, np.array([0, 3], np.intp), np.array([1], np.intp), False,
                           np.ones(3, dt), False, z, z, True, np.zeros((3, 1), dt), np.zeros(3, dt)),
+        "rows_mask_t": (np.ones((6, 3), dt), 0, s, np.array([0, 3], np.intp), np.array([1], np.intp), False,
+                        np.ones(3, dt), False, z, z, True, np.zeros((3, 1), dt), np.zeros((1, 3), dt)),
         "_pair_sum": (s, s.copy(), s, s, False, z),
         "_masked_scale": (s.copy(), s, z, z),
         "_dloss": (z, z, False, z, dt(1)),
@@ -395,7 +435,8 @@ def test_compiled_update_sum_matches_the_numpy_sum_and_update(transposed, dtype)
     """update_sum: the workers' gradients summed in order, then the step and the projection.
 
     Rows [a, b) only (the others untouched), ranges that are not multiples of the chunk, three
-    workers' gradients, some rows projected onto their balls and some not. Tolerance: the
+    workers' gradients, factors (the output weights of the folded path) of either sign, some
+    rows projected onto their balls and some not. Tolerance: the
     compiled sum of squares is reassociated and uses fused multiply-adds, a few ulps of the
     result (1e-12 in float64; 1e-6, about eight float32 ulps, in float32).
     """
@@ -409,7 +450,8 @@ def test_compiled_update_sum_matches_the_numpy_sum_and_update(transposed, dtype)
     parts = rng.standard_normal((P, M, d)).astype(dtype)
     radius = rng.uniform(0.05, 1.5, M).astype(dtype)
     eta = dtype(0.3)
-    grad = parts[0] + parts[1] + parts[2]
+    scale = rng.uniform(-2.0, 2.0, M).astype(dtype)
+    grad = (parts[0] + parts[1] + parts[2]) * scale[:, None]
     want = W.copy()
     want[a:b] -= eta * grad[a:b]
     dist = np.linalg.norm(want[a:b] - W0[a:b], axis=1)
@@ -421,7 +463,7 @@ def test_compiled_update_sum_matches_the_numpy_sum_and_update(transposed, dtype)
     got = W.copy()
     got_dist = np.full(M, -1.0, dtype)
     arr = tuple(np.ascontiguousarray(part.T) if transposed else part for part in parts)
-    _compiled.update_sum(got, W0, arr, transposed, a, b, eta, np.ones(M, dtype), radius, True, got_dist,
+    _compiled.update_sum(got, W0, arr, transposed, a, b, eta, scale, radius, True, got_dist,
                          np.empty((16, d), dtype))  # fmt: skip
     rtol = 1e-12 if dtype == np.float64 else 1e-6
     np.testing.assert_allclose(got[a:b], want[a:b], rtol=rtol, atol=rtol)
@@ -431,7 +473,7 @@ def test_compiled_update_sum_matches_the_numpy_sum_and_update(transposed, dtype)
     assert np.all(got_dist[:a] == -1) and np.all(got_dist[b:] == -1)
     # without projection, the same rows only take the step
     free = W.copy()
-    _compiled.update_sum(free, W0, arr, transposed, a, b, eta, np.ones(M, dtype), radius, False, got_dist,
+    _compiled.update_sum(free, W0, arr, transposed, a, b, eta, scale, radius, False, got_dist,
                          np.empty((16, d), dtype))  # fmt: skip
     np.testing.assert_allclose(free[a:b], W[a:b] - eta * grad[a:b], rtol=rtol, atol=rtol)
 

@@ -38,9 +38,10 @@ strategies, chosen by the shape:
       transposed layout folded (:func:`ntkdistill._compiled.rows_mask_t`: the pass that sums the
       logits leaves the mask :math:`1(H_b^\top > 0)` in place of :math:`H_b^\top`, the backward
       product is :math:`1(H_b^\top > 0)\,(g \odot X_b)` and the output weights are applied in the
-      update, so ``H_b`` is read once). The workers' gradients are then summed and the rows
-      updated on the workers, each its share of the neurons, in one compiled pass
-      (:func:`ntkdistill._compiled.update_sum`).
+      update, so ``H_b`` is read once). Each worker then takes the risk and error of its rows
+      and, once every worker's gradient is complete (a barrier), sums the workers' gradients on
+      its share of the neurons and updates those rows in one compiled pass
+      (:func:`ntkdistill._compiled.update_sum`): one hand-over to the threads per step.
 
     Either way ``X`` is copied to C order once when it is not C-contiguous.
 ``"neurons"`` (many neurons, fewer than ``_ROWS_MIN_N`` rows with numba)
@@ -83,6 +84,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 
 import numpy as np
 from scipy.special import expit
@@ -314,6 +316,7 @@ class Engine:
         # the threads would take longer than the pass)
         self._risk_ranges = _split(self.n, self.workers if self.n * self.K >= _RISK_PARALLEL_MIN else 1)
         self._pool = None
+        self._barrier = None
         if self.compiled:  # not in the first step (update_sum: a variant per number of workers it sums)
             sums = strategy == "rows" and not self.fused
             readonly = self.fused and not X.flags.writeable
@@ -327,6 +330,7 @@ class Engine:
             if self._ctl is None:
                 self._ctl = _blas_controller()
             self._pool = ThreadPoolExecutor(max_workers=self.workers - 1, thread_name_prefix="ntkdistill-pgd")
+            self._barrier = threading.Barrier(self.workers)
         return self
 
     def __exit__(self, *exc):
@@ -346,17 +350,25 @@ class Engine:
         return self._ctl.limit(limits=1)
 
     def _parallel(self, fn):
-        """Run ``fn(w)`` for every worker, worker 0 on the calling thread."""
+        """Run ``fn(w)`` for every worker, worker 0 on the calling thread.
+
+        Returns when every worker has finished. If any raised, raises the first error in worker
+        order that is not a broken barrier (a worker that failed breaks the barrier the others
+        wait at), else the first.
+        """
         if self._pool is None:
             for w in range(self.workers):
                 fn(w)
             return
         futures = [self._pool.submit(fn, w) for w in range(1, self.workers)]
+        errors = []
         try:
             fn(0)
-        finally:
-            for fut in futures:
-                fut.result()
+        except BaseException as exc:  # KeyboardInterrupt too: the workers are waited for first
+            errors.append(exc)
+        errors += [exc for exc in (fut.exception() for fut in futures) if exc is not None]
+        if errors:
+            raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
 
     # ------------------------------------------------------------------ shared pieces
     def _same_pairs(self, W):
@@ -646,7 +658,37 @@ class Engine:
         self._parallel(lambda w: self._rows_work(w, backward, same_idx))
         return self.F
 
+    def _rows_step_one_region(self, W):
+        # the BLAS rows path on the worker threads: each worker's blocks, its rows' share of the
+        # risk and error and, once every worker's gradient is complete (a barrier), the update of
+        # its share of the neurons; one hand-over to the threads per step instead of two, and the
+        # risk off the calling thread (partial sums added in worker order)
+        same_idx = np.flatnonzero(self._same_pairs(W))
+        Wc = W if W.flags.c_contiguous else np.ascontiguousarray(W)
+        sums = np.zeros((self.workers, self.K))
+        errs = np.zeros((self.workers, self.K), dtype=np.int64)
+        kl = self.loss == "kl"
+        barrier = self._barrier
+        if barrier.broken:  # by a failed step before
+            barrier.reset()
+
+        def work(w):
+            try:
+                self._rows_blas_compiled(w, Wc, True, same_idx)
+                lo, hi = self.ranges[w]
+                _compiled.risk_err(self.F, lo, hi, self.tgt, self.y, self._ent, kl, self.zero, sums[w], errs[w])
+                barrier.wait()
+            except BaseException:
+                barrier.abort()  # the other workers stop waiting (BrokenBarrierError) instead of hanging
+                raise
+            self._rows_update_split(w, W)
+
+        self._parallel(work)
+        return sums.sum(axis=0) / self.n, errs.sum(axis=0) / self.n, self.dist
+
     def _rows_step(self, W):
+        if self.compiled and not self.fused and self._pool is not None:
+            return self._rows_step_one_region(W)
         f = self._rows_pass(W, backward=True)
         risk, err = self._risk_err(f)
         if self.compiled and not self.fused:  # the workers' gradients summed and applied on the workers

@@ -295,6 +295,58 @@ def test_strategy_is_chosen_by_the_shape():
     assert not _kernels.Engine(X, p, y, wide, "kl", 1.0, strategy="neurons", fused=False).fused
 
 
+@pytest.mark.parametrize("failing", [0, 1], ids=["calling-thread", "pool-thread"])
+def test_a_failing_worker_neither_hangs_the_step_nor_updates(failing):
+    """The BLAS rows path runs a step in one region with a barrier before the update.
+
+    A worker that raises breaks the barrier: the other stops waiting, no row is updated, the
+    worker's own error (not the broken barrier) reaches the caller, and the next step runs.
+    The step runs on a helper thread so that a hang fails the test (after 60 s) instead of
+    stalling it.
+    """
+    pytest.importorskip("numba")
+    import threading
+
+    X, p, y = _data(n=300, d=6)
+    st = _Stack([nd.init_symmetric(64, 6, rng=0)], X.dtype)
+    with _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False) as eng:
+        assert eng.workers == 2 and eng.compiled and not eng.fused
+        W = st.W0.copy()
+        original = eng._rows_blas_compiled
+
+        def broken(w, *args):
+            if w == failing:
+                raise RuntimeError(f"worker {w} failed")
+            return original(w, *args)
+
+        eng._rows_blas_compiled = broken
+        outcome = []
+
+        def run():
+            try:
+                eng.step(W)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        helper = threading.Thread(target=run, daemon=True)
+        helper.start()
+        helper.join(60)
+        if helper.is_alive():  # release the waiting worker, so that the engine can close
+            eng._barrier.abort()
+            helper.join(10)
+            pytest.fail("the step hung at the barrier")
+        assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError)
+        assert str(outcome[0]) == f"worker {failing} failed"
+        np.testing.assert_array_equal(W, st.W0)  # no row updated
+        del eng._rows_blas_compiled  # the method again
+        risk, _, _ = eng.step(W)
+        assert np.all(np.isfinite(risk)) and not np.array_equal(W, st.W0)
+    with _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False) as fresh:
+        W2 = st.W0.copy()
+        fresh.step(W2)
+    np.testing.assert_array_equal(W, W2)  # the same step as an engine that never failed
+
+
 def test_blas_threads_are_restored(monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     X, p, _ = _data()

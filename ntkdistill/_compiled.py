@@ -50,8 +50,8 @@ float32, tested) and release the GIL, so the engine runs them on its worker thre
 Non-finite values: a ``-inf`` pre-activation gives a ReLU of 0 here, NaN in the NumPy passes;
 in :func:`rows_fused`, :func:`rows_middle` and :func:`rows_middle_t` a NaN loss derivative
 reaches only the active neurons' gradients (the NumPy rows path multiplies it by the mask, which
-spreads it to all, as does the folded product after :func:`rows_mask_t`). With finite data and weights (which :func:`ntkdistill.pgd` checks) neither
-occurs.
+spreads it to all, as does the folded product after :func:`rows_mask_t`). With finite data and
+weights (which :func:`ntkdistill.pgd` checks) neither occurs.
 """
 
 from __future__ import annotations

@@ -38,10 +38,14 @@ strategies, chosen by the shape:
       transposed layout folded (:func:`ntkdistill._compiled.rows_mask_t`: the pass that sums the
       logits leaves the mask :math:`1(H_b^\top > 0)` in place of :math:`H_b^\top`, the backward
       product is :math:`1(H_b^\top > 0)\,(g \odot X_b)` and the output weights are applied in the
-      update, so ``H_b`` is read once). Each worker then takes the risk and error of its rows
-      and, once every worker's gradient is complete (a barrier), sums the workers' gradients on
-      its share of the neurons and updates those rows in one compiled pass
-      (:func:`ntkdistill._compiled.update_sum`): one hand-over to the threads per step.
+      update, so ``H_b`` is read once).
+
+      The workers' gradients are then summed and the rows updated on the workers, each its share
+      of the neurons, in one compiled pass (:func:`ntkdistill._compiled.update_sum`). With the
+      thread pool running (inside ``with``, more than one worker), in every layout, that is the
+      same hand-over as the blocks: each worker takes the risk and error of its rows after its
+      blocks, then waits at a barrier until every worker's gradient is complete (no worker
+      updates ``W`` before every forward product has read it); one hand-over per step.
 
     Either way ``X`` is copied to C order once when it is not C-contiguous.
 ``"neurons"`` (many neurons, fewer than ``_ROWS_MIN_N`` rows with numba)
@@ -64,7 +68,8 @@ With numba, in both strategies, the update and projection of each row is one com
 (:func:`ntkdistill._compiled.update_rows`, or :func:`~ntkdistill._compiled.update_sum` with the
 sum of the workers' gradients), and so are the risk and the error of every network
 (:func:`ntkdistill._compiled.risk_err`, rows split among the workers when there are at least
-``_RISK_PARALLEL_MIN`` logits).
+``_RISK_PARALLEL_MIN`` logits, and always in the single hand-over of strategy "rows" with the
+BLAS products).
 
 Both strategies run their blocks on a thread pool with as many workers as the BLAS has threads
 (NumPy and the BLAS release the GIL; blocks are large enough that each call runs long next to
@@ -148,9 +153,11 @@ _RISK_PARALLEL_MIN = 50_000
 # the BLAS on blocks of rows is faster. Measured on n = 20000 (time of the loop over the BLAS
 # path, float32): d = 784: 0.39 at M = 4, 0.91 at 16, 1.00 at 20, 1.21 at 32; d = 200: 0.92 at
 # M = 10, 1.05 at 12; d = 100: 0.99 at 6, 1.15 at 8; d = 50: 0.90 at 4, 1.19 at 8, 6.7 at 1024
-# (n = 2000); d = 20: 1.39 at 2 (float64 alike). And only while the weights and one worker's
-# gradient, 2 M d entries, take at most _FUSED_MAX_BYTES (half the L2 of a core): beyond that
-# they no longer stay in cache while every tile passes over them.
+# (n = 2000); d = 20: 1.39 at 2 (float64 alike). No one ratio of features to neurons fits every
+# crossover, so near it the rule may pick the slower path, by about 10% (d = 50, M = 4; d = 200,
+# M = 12). And only while the weights and one worker's gradient, 2 M d entries, take at most
+# _FUSED_MAX_BYTES (half the L2 of a core): beyond that they no longer stay in cache while every
+# tile passes over them.
 _FUSED_MAX_NEURONS = 16
 _FUSED_FEATURES_PER_NEURON = 16
 _FUSED_MAX_BYTES = 512 * 1024
@@ -662,7 +669,8 @@ class Engine:
         # the BLAS rows path on the worker threads: each worker's blocks, its rows' share of the
         # risk and error and, once every worker's gradient is complete (a barrier), the update of
         # its share of the neurons; one hand-over to the threads per step instead of two, and the
-        # risk off the calling thread (partial sums added in worker order)
+        # risk split among the workers (partial sums added in worker order). A step interrupted
+        # after the barrier (KeyboardInterrupt on the calling thread) may leave W partly updated
         same_idx = np.flatnonzero(self._same_pairs(W))
         Wc = W if W.flags.c_contiguous else np.ascontiguousarray(W)
         sums = np.zeros((self.workers, self.K))

@@ -313,6 +313,9 @@ def test_a_failing_worker_neither_hangs_the_step_nor_updates(failing):
         assert eng.workers == 2 and eng.compiled and not eng.fused
         W = st.W0.copy()
         original = eng._rows_blas_compiled
+        regions = []  # the steps that ran in one hand-over to the threads
+        one_region = eng._rows_step_one_region
+        eng._rows_step_one_region = lambda W: regions.append(1) or one_region(W)
 
         def broken(w, *args):
             if w == failing:
@@ -341,10 +344,19 @@ def test_a_failing_worker_neither_hangs_the_step_nor_updates(failing):
         del eng._rows_blas_compiled  # the method again
         risk, _, _ = eng.step(W)
         assert np.all(np.isfinite(risk)) and not np.array_equal(W, st.W0)
+        assert len(regions) == 2
     with _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False) as fresh:
         W2 = st.W0.copy()
-        fresh.step(W2)
+        risk2, _, _ = fresh.step(W2)
     np.testing.assert_array_equal(W, W2)  # the same step as an engine that never failed
+    # outside "with" (no thread pool) the two workers' shares run in turn, in two phases: the same
+    # update bit for bit; the risk summed in another order
+    sequential = _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False)
+    W3 = st.W0.copy()
+    risk3, _, _ = sequential.step(W3)
+    assert sequential.workers == 2 and sequential._pool is None
+    np.testing.assert_array_equal(W3, W2)
+    np.testing.assert_allclose(risk3, risk2, rtol=1e-12, atol=0)
 
 
 def test_blas_threads_are_restored(monkeypatch):

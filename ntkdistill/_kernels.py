@@ -347,8 +347,12 @@ class Engine:
     def close(self):
         """Stop the worker threads (the engine still works afterwards, on one thread)."""
         if self._pool is not None:
+            # a worker left at the barrier by an interrupted step (KeyboardInterrupt between the
+            # hand-over and the calling thread's share) would keep the pool from shutting down
+            self._barrier.abort()
             self._pool.shutdown(wait=True)
             self._pool = None
+            self._barrier = None
 
     def _one_blas_thread(self):
         """Context holding the BLAS at one thread while the workers run (a no-op without them)."""
@@ -488,7 +492,7 @@ class Engine:
         # pass that sums the logits, the backward product 1(H^T > 0) (g X_b) for each
         # half-network): one pass over H instead of two, 0.91 times the step of the untransposed
         # layout at n = 2000, d = 50, M = 4096. Not in float64, where the BLAS runs the backward
-        # product 1.4 times slower in this orientation there, nor for M <= d, where forming g X_b
+        # product 1.4 times slower in this orientation, nor for M <= d, where forming g X_b
         # costs more than the pass it saves (1.05 to 1.1 times the step at d = 784, M = 128 to 256)
         blas = self.compiled and not self.fused
         fold = FOLD
@@ -619,12 +623,12 @@ class Engine:
         h, st = self.h, self._starts
         for k in range(self.K):
             np.multiply(Xb, sc["gT"][k, :b, None], out=gX)
-            if self.K == 1:
+            if self.K == 1:  # both halves in one product
                 np.matmul(mask, gX, out=out)
-                return
-            a, e = st[k], st[k + 1]
-            np.matmul(mask[a:e], gX, out=out[a:e])
-            np.matmul(mask[h + a : h + e], gX, out=out[h + a : h + e])
+            else:
+                a, e = st[k], st[k + 1]
+                np.matmul(mask[a:e], gX, out=out[a:e])
+                np.matmul(mask[h + a : h + e], gX, out=out[h + a : h + e])
 
     def _rows_update_split(self, w, W):
         # worker w: the sum of the workers' gradients (transposed or not) on its share of the

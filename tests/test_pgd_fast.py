@@ -359,6 +359,31 @@ def test_a_failing_worker_neither_hangs_the_step_nor_updates(failing):
     np.testing.assert_allclose(risk3, risk2, rtol=1e-12, atol=0)
 
 
+def test_closing_releases_a_worker_left_at_the_barrier():
+    """A step interrupted between the hand-over and the calling thread's share leaves a pool worker
+    waiting at the barrier; closing the engine releases it instead of waiting forever, and the
+    engine still steps afterwards (on the calling thread)."""
+    pytest.importorskip("numba")
+    import threading
+
+    X, p, y = _data(n=300, d=6)
+    st = _Stack([nd.init_symmetric(64, 6, rng=0)], X.dtype)
+    eng = _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False).__enter__()
+    barrier = eng._barrier
+    stuck = eng._pool.submit(barrier.wait)  # the pool worker's share of a step whose caller was interrupted
+    closer = threading.Thread(target=eng.close, daemon=True)
+    closer.start()
+    closer.join(60)
+    if closer.is_alive():
+        barrier.abort()
+        closer.join(10)
+        pytest.fail("closing the engine hung on the worker at the barrier")
+    assert isinstance(stuck.exception(), threading.BrokenBarrierError)
+    W = st.W0.copy()
+    risk, _, _ = eng.step(W)
+    assert eng._pool is None and np.all(np.isfinite(risk)) and not np.array_equal(W, st.W0)
+
+
 def test_blas_threads_are_restored(monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     X, p, _ = _data()

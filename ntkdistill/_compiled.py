@@ -391,6 +391,17 @@ def rows_middle(H, i0, s, starts, owner, same_idx, paired, tgt, kl, inv_n, zero,
 
 
 @_jit
+def _copy_same_t(HT, same_idx):
+    # transposed pre-activations (M, b): the second row of each pair with bitwise equal weights set
+    # to the first (E6: equal rows get equal pre-activations, whatever the BLAS does)
+    h = HT.shape[0] // 2
+    for t in range(same_idx.shape[0]):
+        p = same_idx[t]
+        for q in range(HT.shape[1]):
+            HT[h + p, q] = HT[p, q]
+
+
+@_jit
 def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, backward, F, v):
     r""":func:`rows_middle` on the transposed pre-activations ``HT`` (M, b) (column ``q`` is row ``i0 + q``).
 
@@ -404,10 +415,7 @@ def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, bac
     h = M // 2
     K = F.shape[1]
     one = type(zero)(1)
-    for t in range(same_idx.shape[0]):
-        p = same_idx[t]
-        for q in range(b):
-            HT[h + p, q] = HT[p, q]
+    _copy_same_t(HT, same_idx)
     for k in range(K):
         for q in range(b):
             v[q] = zero
@@ -456,10 +464,7 @@ def rows_mask_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, backw
     h = M // 2
     K = F.shape[1]
     one = type(zero)(1)
-    for t in range(same_idx.shape[0]):
-        p = same_idx[t]
-        for q in range(b):
-            HT[h + p, q] = HT[p, q]
+    _copy_same_t(HT, same_idx)
     for k in range(K):
         v = gT[k]
         for q in range(b):

@@ -43,9 +43,10 @@ features, and the update's sums of squares over them (and its step, ``W - grad (
 be reassociated (vectorised, as a BLAS does); the sums over neurons run in order, except in
 :func:`rows_middle` for wide networks (at least 16 pairs per network on average), where a
 network's sum over its pairs is vectorised too; each pair's difference is formed first
-everywhere, so a pair of bitwise equal rows still adds exactly 0 (E6). The loops work in the dtype of their
-arrays (``zero`` is a scalar of that dtype; every constant is made from it, so float32 stays
-float32, tested) and release the GIL, so the engine runs them on its worker threads.
+everywhere, so a pair of bitwise equal rows still adds exactly 0 (E6). The loops work in the
+dtype of their arrays (``zero`` is a scalar of that dtype; every constant is made from it, so
+float32 stays float32, tested) and release the GIL, so the engine runs them on its worker
+threads.
 
 Non-finite values: a ``-inf`` pre-activation gives a ReLU of 0 here, NaN in the NumPy passes;
 in :func:`rows_fused`, :func:`rows_middle` and :func:`rows_middle_t` a NaN loss derivative
@@ -443,15 +444,16 @@ def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, bac
 
 
 @_jit
-def rows_mask_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, backward, F, gT):
+def rows_mask_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, F, gT):
     r""":func:`rows_middle_t` with the loss derivative left out of ``G``: one pass over ``HT`` instead of two.
 
-    ``HT`` (M, b) holds the transposed pre-activations :math:`W X_b^\top` of the rows
-    ``[i0, i0 + b)``. Writes the logits into ``F`` (sums over each network's pairs in order,
-    vectorised over the rows, each pair's difference formed first: E6) and, when ``backward``,
-    overwrites ``HT`` in the same pass with the mask :math:`1(H_{ij} > 0)` (1 or 0 in the dtype;
-    strict :math:`>`, E5) and ``gT`` (K, at least b) with the loss derivatives
-    :math:`\ell'(f_{ik})/n`. The backward product is then, network by network,
+    For a step (a forward pass alone is :func:`rows_middle_t`'s). ``HT`` (M, b) holds the
+    transposed pre-activations :math:`W X_b^\top` of the rows ``[i0, i0 + b)``. Writes the logits
+    into ``F`` (sums over each network's pairs in order, vectorised over the rows, each pair's
+    difference formed first: E6), overwrites ``HT`` in the same pass with the mask
+    :math:`1(H_{ij} > 0)` (1 or 0 in the dtype; strict :math:`>`, E5) and fills ``gT`` (K, at
+    least b) with the loss derivatives :math:`\ell'(f_{ik})/n` (THEORY.md, E1). The backward
+    product is then, network by network,
 
     .. math:: \nabla_{W_j} R = s_j \bigl(1(H^\top > 0)\, (g_{\cdot k} \odot X_b)\bigr)_j,
 
@@ -474,21 +476,15 @@ def rows_mask_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, backw
             x2 = HT[h + p]
             s1 = s[p]
             s2 = s[h + p]
-            if backward:
-                for q in range(b):
-                    a = x1[q]
-                    c = x2[q]
-                    v[q] += _pair_term(a, c, s1, s2, paired, zero)
-                    x1[q] = one if a > zero else zero
-                    x2[q] = one if c > zero else zero
-            else:
-                for q in range(b):
-                    v[q] += _pair_term(x1[q], x2[q], s1, s2, paired, zero)
+            for q in range(b):
+                a = x1[q]
+                c = x2[q]
+                v[q] += _pair_term(a, c, s1, s2, paired, zero)
+                x1[q] = one if a > zero else zero
+                x2[q] = one if c > zero else zero
         for q in range(b):
             F[i0 + q, k] = v[q]
-        if backward:
-            for q in range(b):
-                v[q] = _dloss(v[q], tgt[i0 + q], kl, inv_n, one)
+            v[q] = _dloss(v[q], tgt[i0 + q], kl, inv_n, one)
 
 
 @_jit_dot
@@ -535,10 +531,9 @@ def update_sum(W, W0, parts, transposed, a, b, eta, scale, radius, project, dist
     sum in worker order (the order of the NumPy sum), gathered a chunk of rows at a time into
     the scratch ``g`` (C, d) and applied by :func:`update_rows` with the factors ``scale`` (M,):
     ones where the output weights are in the gradients already, the output weights where they
-    are not (:func:`rows_mask_t`). The parts
-    must share one layout (the engine's are all C-contiguous; a mixed tuple does not type).
-    ``W``, ``W0``, ``radius`` and ``dist`` are the full arrays (M rows). One pass instead of a
-    strided copy, a sum and the update.
+    are not (:func:`rows_mask_t`). The parts must share one layout (the engine's are all
+    C-contiguous; a mixed tuple does not type). ``W``, ``W0``, ``scale``, ``radius`` and ``dist``
+    are the full arrays (M rows). One pass instead of a strided copy, a sum and the update.
     """
     d = W.shape[1]
     P = len(parts)
@@ -657,7 +652,7 @@ def warm_up(dtype, readonly_x=False, workers=1):
                 np.zeros((1, 1), dt), np.zeros(1, dt))  # fmt: skip
     rows_middle_t(np.zeros((2, 1), dt), 0, s2, starts, idx, True, np.ones(1, dt), True, z, z, True, np.zeros((1, 1), dt),
                   np.zeros(1, dt))  # fmt: skip
-    rows_mask_t(np.zeros((2, 1), dt), 0, s2, starts, idx, True, np.ones(1, dt), True, z, z, True, np.zeros((1, 1), dt),
+    rows_mask_t(np.zeros((2, 1), dt), 0, s2, starts, idx, True, np.ones(1, dt), True, z, z, np.zeros((1, 1), dt),
                 np.zeros((1, 1), dt))  # fmt: skip
     risk_err(np.zeros((1, 1), dt), 0, 1, np.ones(1, dt), np.ones(1, dt), np.zeros(1, dt), True, z, np.zeros(1),
              np.zeros(1, np.int64))  # fmt: skip

@@ -593,9 +593,12 @@ class Engine:
             if self._transposed:
                 H = sc["HT"][: M * (j - i)].reshape(M, j - i)
                 np.matmul(W, Xb.T, out=H)
-                middle = _compiled.rows_mask_t if self._folded else _compiled.rows_middle_t
-                middle(H, i, self.s, self._starts, same_idx, self.paired, self.tgt, kl, self.inv_n, self.zero,
-                       backward, self.F, sc["gT"] if self._folded else sc["v"])  # fmt: skip
+                if self._folded and backward:
+                    _compiled.rows_mask_t(H, i, self.s, self._starts, same_idx, self.paired, self.tgt, kl, self.inv_n,
+                                          self.zero, self.F, sc["gT"])  # fmt: skip
+                else:  # the two passes, or the logits alone (the same pass as the folded one's)
+                    _compiled.rows_middle_t(H, i, self.s, self._starts, same_idx, self.paired, self.tgt, kl,
+                                            self.inv_n, self.zero, backward, self.F, sc["v"])  # fmt: skip
             else:
                 H = sc["H"][: j - i]
                 np.matmul(Xb, W.T, out=H)

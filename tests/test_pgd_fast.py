@@ -7,6 +7,8 @@ or many networks) must give the results of ntkdistill._reference: to 1e-12 in fl
 precision in float32. No speed is asserted here; benchmarks/ measures it.
 """
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -295,6 +297,13 @@ def test_strategy_is_chosen_by_the_shape():
     assert not _kernels.Engine(X, p, y, wide, "kl", 1.0, strategy="neurons", fused=False).fused
 
 
+def _two_worker_blas_engine():
+    """A network and a factory of engines on two workers, strategy "rows" with the BLAS products."""
+    X, p, y = _data(n=300, d=6)
+    st = _Stack([nd.init_symmetric(64, 6, rng=0)], X.dtype)
+    return st, lambda: _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False)
+
+
 @pytest.mark.parametrize("failing", [0, 1], ids=["calling-thread", "pool-thread"])
 def test_a_failing_worker_neither_hangs_the_step_nor_updates(failing):
     """The BLAS rows path runs a step in one region with a barrier before the update.
@@ -305,11 +314,8 @@ def test_a_failing_worker_neither_hangs_the_step_nor_updates(failing):
     stalling it.
     """
     pytest.importorskip("numba")
-    import threading
-
-    X, p, y = _data(n=300, d=6)
-    st = _Stack([nd.init_symmetric(64, 6, rng=0)], X.dtype)
-    with _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False) as eng:
+    st, make = _two_worker_blas_engine()
+    with make() as eng:
         assert eng.workers == 2 and eng.compiled and not eng.fused
         W = st.W0.copy()
         original = eng._rows_blas_compiled
@@ -345,13 +351,13 @@ def test_a_failing_worker_neither_hangs_the_step_nor_updates(failing):
         risk, _, _ = eng.step(W)
         assert np.all(np.isfinite(risk)) and not np.array_equal(W, st.W0)
         assert len(regions) == 2
-    with _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False) as fresh:
+    with make() as fresh:
         W2 = st.W0.copy()
         risk2, _, _ = fresh.step(W2)
     np.testing.assert_array_equal(W, W2)  # the same step as an engine that never failed
     # outside "with" (no thread pool) the two workers' shares run in turn, in two phases: the same
     # update bit for bit; the risk summed in another order
-    sequential = _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False)
+    sequential = make()
     W3 = st.W0.copy()
     risk3, _, _ = sequential.step(W3)
     assert sequential.workers == 2 and sequential._pool is None
@@ -364,11 +370,8 @@ def test_closing_releases_a_worker_left_at_the_barrier():
     waiting at the barrier; closing the engine releases it instead of waiting forever, and the
     engine still steps afterwards (on the calling thread)."""
     pytest.importorskip("numba")
-    import threading
-
-    X, p, y = _data(n=300, d=6)
-    st = _Stack([nd.init_symmetric(64, 6, rng=0)], X.dtype)
-    eng = _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False).__enter__()
+    st, make = _two_worker_blas_engine()
+    eng = make().__enter__()
     barrier = eng._barrier
     stuck = eng._pool.submit(barrier.wait)  # the pool worker's share of a step whose caller was interrupted
     closer = threading.Thread(target=eng.close, daemon=True)
@@ -499,7 +502,7 @@ def test_compiled_loops_stay_in_float32():
         "rows_middle_t": (np.ones((6, 3), dt), 0, s, np.array([0, 3], np.intp), np.array([1], np.intp), False,
                           np.ones(3, dt), False, z, z, True, np.zeros((3, 1), dt), np.zeros(3, dt)),
         "rows_mask_t": (np.ones((6, 3), dt), 0, s, np.array([0, 3], np.intp), np.array([1], np.intp), False,
-                        np.ones(3, dt), False, z, z, True, np.zeros((3, 1), dt), np.zeros((1, 3), dt)),
+                        np.ones(3, dt), False, z, z, np.zeros((3, 1), dt), np.zeros((1, 3), dt)),
         "_pair_sum": (s, s.copy(), s, s, False, z),
         "_masked_scale": (s.copy(), s, z, z),
         "_dloss": (z, z, False, z, dt(1)),

@@ -32,7 +32,8 @@ Used by :mod:`ntkdistill._kernels`:
     The gradient step and the projection of each row in one pass; :func:`update_sum` first sums
     the workers' gradients (transposed or not) a chunk of rows at a time.
 :func:`risk_err` (both strategies)
-    The surrogate risk and the classification error of every network, one pass over the logits.
+    The surrogate risk and the classification error of every network, one pass over the logits
+    (their softplus's exponential and logarithm computed before, by NumPy).
 :func:`masked_sums` (:mod:`ntkdistill._montecarlo`, the teacher logits)
     The sums of :math:`M_{si}` and :math:`M_{si}^2` of a sub-block of directions in one pass.
 
@@ -559,40 +560,42 @@ def update_sum(W, W0, parts, transposed, a, b, eta, scale, radius, project, dist
 
 
 @_jit
-def _softplus(x, zero):
-    # ln(1 + e^x) as np.logaddexp(0, x) computes it: max(0, x) + log1p(exp(-|x|))
-    if x > zero:
-        return x + np.log1p(np.exp(-x))
-    return np.log1p(np.exp(x))
-
-
-@_jit
-def risk_err(F, lo, hi, tgt, y, ent, kl, zero, sums, errs):
+def risk_err(F, L, lo, hi, tgt, y, ent, kl, zero, sums, errs):
     r"""The surrogate losses and errors of the rows ``[lo, hi)`` of ``F`` (n, K), added per network.
 
-    ``sums`` (K,) float64 receives :math:`\sum_i \ell(t_i, f_{ik})` with the loss of
-    :func:`ntkdistill.losses.kl_loss` (``kl``, E1, E2: :math:`p\,\mathrm{sp}(-f) + (1-p)\,\mathrm{sp}(f)
-    + e_i`, clipped at 0, with ``ent`` (n,) the entropy terms :math:`e_i = p_i\ln p_i +
-    (1-p_i)\ln(1-p_i)`) or of :func:`ntkdistill.losses.logistic_loss` (:math:`\mathrm{sp}(-y f)`),
-    each term in the dtype of ``F`` as those functions compute it; ``errs`` (K,) int64 receives
-    the count of :math:`y_i f_{ik} \le 0` (ties are errors, E6).
+    ``L`` (at least ``hi - lo``, K) holds :math:`\ln(1 + e^{-|u|})` of each row's logits, row
+    ``i`` of ``F`` at row ``i - lo``, with :math:`u = f` (soft labels) or :math:`u = t f` (hard
+    labels ``tgt``):
+    the one exponential and one logarithm of a softplus, which NumPy's vectorised ``exp`` and
+    ``log1p`` compute several times faster than a compiled loop's calls (see
+    :func:`ntkdistill._kernels.risk_sums`). ``sums`` (K,) float64 receives
+    :math:`\sum_i \ell(t_i, f_{ik})` with the loss of :func:`ntkdistill.losses.kl_loss` (``kl``,
+    E1, E2: :math:`p\,\mathrm{sp}(-f) + (1-p)\,\mathrm{sp}(f) + e_i`, clipped at 0, with ``ent``
+    (n,) the entropy terms :math:`e_i = p_i\ln p_i + (1-p_i)\ln(1-p_i)`) or of
+    :func:`ntkdistill.losses.logistic_loss` (:math:`\mathrm{sp}(-y f)`), each term in the dtype
+    of ``F``; ``errs`` (K,) int64 receives the count of :math:`y_i f_{ik} \le 0` (ties are errors,
+    E6). With :math:`\mathrm{sp}(x) = \max(x, 0) + \ln(1 + e^{-|x|})`, the two softplus terms of
+    the soft-label loss share ``L``: :math:`(1-p) f + L` for :math:`f > 0`, :math:`L - p f`
+    otherwise; the same value as ``kl_loss`` to a few ulps, infinite for an infinite logit as
+    there (not :math:`\infty - \infty`).
     """
     K = F.shape[1]
     one = type(zero)(1)  # zero + 1 would be float64 for float32 zero (int64 literal)
     for i in range(lo, hi):
         t = tgt[i]
         yi = y[i]
-        for k in range(K):
+        e = ent[i]
+        r = i - lo
+        for k in range(K):  # selects, not branches: the signs of the logits are not predictable
             f = F[i, k]
             if kl:
-                v = t * _softplus(-f, zero) + (one - t) * _softplus(f, zero) + ent[i]
-                if v < zero:
-                    v = zero
+                v = ((one - t) * f if f > zero else -t * f) + L[r, k] + e
+                v = zero if v < zero else v  # clipped at 0; NaN stays NaN
             else:
-                v = _softplus(-t * f, zero)
+                u = -t * f
+                v = (u if u > zero else zero) + L[r, k]
             sums[k] += v
-            if yi * f <= zero:
-                errs[k] += 1
+            errs[k] += yi * f <= zero
 
 
 @_jit
@@ -654,8 +657,8 @@ def warm_up(dtype, readonly_x=False, workers=1):
                   np.zeros(1, dt))  # fmt: skip
     rows_mask_t(np.zeros((2, 1), dt), 0, s2, starts, idx, True, np.ones(1, dt), True, z, z, np.zeros((1, 1), dt),
                 np.zeros((1, 1), dt))  # fmt: skip
-    risk_err(np.zeros((1, 1), dt), 0, 1, np.ones(1, dt), np.ones(1, dt), np.zeros(1, dt), True, z, np.zeros(1),
-             np.zeros(1, np.int64))  # fmt: skip
+    risk_err(np.zeros((1, 1), dt), np.zeros((1, 1), dt), 0, 1, np.ones(1, dt), np.ones(1, dt), np.zeros(1, dt), True,
+             z, np.zeros(1), np.zeros(1, np.int64))  # fmt: skip
     _WARM.add((dt, readonly_x, workers))
 
 

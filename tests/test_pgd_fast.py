@@ -488,8 +488,8 @@ def test_compiled_loops_stay_in_float32():
         "update_rows": (W, W.copy(), W.copy(), s, z, s, True, np.zeros(6, dt)),
         "update_sum": (W, W.copy(), (np.ones((5, 6), dt),) * 2, True, 0, 6, z, s, s, True, np.zeros(6, dt),
                        np.zeros((4, 5), dt)),
-        "risk_err": (np.zeros((3, 1), dt), 0, 3, np.ones(3, dt), np.ones(3, dt), np.zeros(3, dt), True, z, np.zeros(1),
-                     np.zeros(1, np.int64)),
+        "risk_err": (np.zeros((3, 1), dt), np.zeros((3, 1), dt), 0, 3, np.ones(3, dt), np.ones(3, dt), np.zeros(3, dt),
+                     True, z, np.zeros(1), np.zeros(1, np.int64)),
         "pairs_forward": (W, W.copy(), s, s, True, np.zeros(6, bool), z, np.zeros((6, 5), bool), np.zeros((6, 5), bool),
                           np.zeros(5, dt)),
         "rows_middle": (np.ones((3, 6), dt), 0, s, np.array([0, 3], np.intp), np.zeros(3, np.intp), np.array([1], np.intp),
@@ -519,6 +519,42 @@ def test_compiled_loops_stay_in_float32():
             # float64 temporaries, "$..."); every named variable (the term v, f, one, ...) is not
             wide = [var for var in wide if not var.startswith("$")]
         assert not wide, f"{name}: float64 variables {wide}"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", ["kl", "logistic"])
+def test_risk_pass_keeps_nan_and_infinite_losses_of_the_loss_functions(dtype, loss):
+    """A NaN logit gives a NaN risk (not clipped to 0), an infinite one what the loss functions give.
+
+    kl_loss at f = +inf is (1 - p) inf: inf for p < 1, NaN (0 inf) for p = 1; at f = -inf, p inf.
+    The risk pass must give the same, not inf - inf. Each network's column holds one kind of
+    logit against soft labels 0, 0.3 and 1 (or labels -1, 1, 1), so every case is its own sum.
+    """
+    pytest.importorskip("numba")
+    from ntkdistill.losses import kl_loss, logistic_loss
+
+    p = np.array([0.0, 0.3, 1.0], dtype)
+    y = np.array([-1.0, 1.0, 1.0], dtype)
+    tgt = p if loss == "kl" else y
+    F = np.array([[np.nan, np.inf, -np.inf, 2.0]] * 3, dtype)
+    from scipy.special import xlogy
+
+    one = dtype(1)
+    ent = (xlogy(p, p) + xlogy(one - p, one - p)).astype(dtype) if loss == "kl" else np.zeros(3, dtype)
+    with np.errstate(invalid="ignore"):
+        vals = kl_loss(tgt[:, None], F) if loss == "kl" else logistic_loss(tgt[:, None], F)
+        for r in range(3):  # each row alone, then all together
+            sums = np.zeros(4)
+            errs = np.zeros(4, dtype=np.int64)
+            _kernels.risk_sums(F, r, r + 1, tgt, y, ent, loss == "kl", np.empty((2, 4), dtype), sums, errs)
+            np.testing.assert_array_equal(np.isnan(sums), np.isnan(vals[r]))
+            np.testing.assert_array_equal(np.isposinf(sums), np.isposinf(vals[r]))
+        sums = np.zeros(4)
+        errs = np.zeros(4, dtype=np.int64)
+        _kernels.risk_sums(F, 0, 3, tgt, y, ent, loss == "kl", np.empty((2, 4), dtype), sums, errs)
+    assert np.isnan(sums[0])  # the NaN column
+    np.testing.assert_array_equal(np.isposinf(sums), np.isposinf(vals.sum(axis=0)))
+    np.testing.assert_array_equal(errs, np.count_nonzero(y[:, None] * F <= 0, axis=0))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -573,9 +609,12 @@ def test_compiled_update_sum_matches_the_numpy_sum_and_update(transposed, dtype)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("loss", ["kl", "logistic"])
 def test_compiled_risk_matches_the_loss_functions_for_logits_of_any_size(dtype, loss):
-    """The compiled risk pass gives kl_loss / logistic_loss summed, finite for huge logits."""
+    """The risk pass gives kl_loss / logistic_loss summed, finite for huge logits.
+
+    Chunks of 3 rows (the softplus logarithms by NumPy, then the compiled pass), so that the two
+    ranges below end inside and at the end of a chunk.
+    """
     pytest.importorskip("numba")
-    from ntkdistill import _compiled
     from ntkdistill.losses import kl_loss, logistic_loss
 
     big = np.finfo(dtype).max / 4
@@ -591,8 +630,9 @@ def test_compiled_risk_matches_the_loss_functions_for_logits_of_any_size(dtype, 
     ent = (xlogy(p, p) + xlogy(one - p, one - p)).astype(dtype) if loss == "kl" else np.zeros(n, dtype)
     sums = np.zeros(2)
     errs = np.zeros(2, dtype=np.int64)
+    L = np.full((3, 2), np.nan, dtype)  # scratch: no value in it is read before it is written
     for lo, hi in ((0, 4), (4, n)):  # two ranges add up
-        _compiled.risk_err(F, lo, hi, tgt, y, ent, loss == "kl", dtype(0), sums, errs)
+        _kernels.risk_sums(F, lo, hi, tgt, y, ent, loss == "kl", L, sums, errs)
     vals = kl_loss(tgt[:, None], F) if loss == "kl" else logistic_loss(tgt[:, None], F)
     assert np.all(np.isfinite(sums))
     # each term carries a few ulps of rounding (different softplus orders, fused multiply-adds) and

@@ -211,18 +211,19 @@ def risk_sums(f, lo, hi, tgt, y, ent, kl, L, sums, errs):
     and 6.7 ms in float64).
     """
     rows = L.shape[0]
-    for a in range(lo, hi, rows):
-        b = min(a + rows, hi)
-        u = L[: b - a]
-        if kl:
-            np.abs(f[a:b], out=u)
-        else:
-            np.multiply(f[a:b], tgt[a:b, None], out=u)
-            np.abs(u, out=u)
-        np.negative(u, out=u)
-        np.exp(u, out=u)
-        np.log1p(u, out=u)
-        _compiled.risk_err(f, u, a, b, tgt, y, ent, kl, f.dtype.type(0), sums, errs)
+    with np.errstate(under="ignore"):  # exp(-|u|) underflows to 0 for large |u|, as it should
+        for a in range(lo, hi, rows):
+            b = min(a + rows, hi)
+            u = L[: b - a]
+            if kl:
+                np.abs(f[a:b], out=u)
+            else:
+                np.multiply(f[a:b], tgt[a:b, None], out=u)
+                np.abs(u, out=u)
+            np.negative(u, out=u)
+            np.exp(u, out=u)
+            np.log1p(u, out=u)
+            _compiled.risk_err(f, u, a, b, tgt, y, ent, kl, f.dtype.type(0), sums, errs)
 
 
 def _split(count, parts):

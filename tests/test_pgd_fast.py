@@ -609,10 +609,13 @@ def test_compiled_update_sum_matches_the_numpy_sum_and_update(transposed, dtype)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("loss", ["kl", "logistic"])
 def test_compiled_risk_matches_the_loss_functions_for_logits_of_any_size(dtype, loss):
-    """The risk pass gives kl_loss / logistic_loss summed, finite for huge logits.
+    """The risk pass gives kl_loss / logistic_loss, term by term and summed, finite for huge logits.
 
-    Chunks of 3 rows (the softplus logarithms by NumPy, then the compiled pass), so that the two
-    ranges below end inside and at the end of a chunk.
+    Chunks of 3 rows (the softplus logarithms by NumPy, then the compiled pass): of the three
+    ranges summed below, the first ends inside a chunk, the second at the end of one. Each row
+    alone is its own term, compared with the loss function's value; the sums alone would hide
+    every term behind the huge ones. Under ``np.errstate(all="raise")``: the underflow of
+    ``exp(-|f|)`` for huge logits is no error.
     """
     pytest.importorskip("numba")
     from ntkdistill.losses import kl_loss, logistic_loss
@@ -628,15 +631,27 @@ def test_compiled_risk_matches_the_loss_functions_for_logits_of_any_size(dtype, 
     from scipy.special import xlogy
 
     ent = (xlogy(p, p) + xlogy(one - p, one - p)).astype(dtype) if loss == "kl" else np.zeros(n, dtype)
-    sums = np.zeros(2)
-    errs = np.zeros(2, dtype=np.int64)
-    L = np.full((3, 2), np.nan, dtype)  # scratch: no value in it is read before it is written
-    for lo, hi in ((0, 4), (4, n)):  # two ranges add up
-        _kernels.risk_sums(F, lo, hi, tgt, y, ent, loss == "kl", L, sums, errs)
     vals = kl_loss(tgt[:, None], F) if loss == "kl" else logistic_loss(tgt[:, None], F)
+    L = np.full((3, 2), np.nan, dtype)  # scratch: no value in it is read before it is written
+    kl = loss == "kl"
+    # each term carries a few ulps of its own size (different softplus orders, fused
+    # multiply-adds); a soft-label term near 0 is a difference of terms of size |f| + 1, so its
+    # rounding is a few ulps of that: 16 ulps of |f| + 1 in absolute terms
+    eps = np.finfo(dtype).eps
+    with np.errstate(all="raise"):
+        for r in range(n):
+            row = np.zeros(2)
+            row_errs = np.zeros(2, dtype=np.int64)
+            _kernels.risk_sums(F, r, r + 1, tgt, y, ent, kl, L, row, row_errs)
+            tol = 16 * eps * (1 + np.abs(F[r].astype(np.float64)))
+            assert np.all(np.abs(row - vals[r]) <= tol), (r, row, vals[r])
+        sums = np.zeros(2)
+        errs = np.zeros(2, dtype=np.int64)
+        for lo, hi in ((0, 4), (4, 7), (7, n)):  # three ranges add up
+            _kernels.risk_sums(F, lo, hi, tgt, y, ent, kl, L, sums, errs)
     assert np.all(np.isfinite(sums))
-    # each term carries a few ulps of rounding (different softplus orders, fused multiply-adds) and
-    # all terms are >= 0, so the sums do too: float32 eps is 1.2e-7, 1e-6 allows about eight
+    # all terms are >= 0, so the sums carry the terms' relative rounding: float32 eps is 1.2e-7,
+    # 1e-6 allows about eight ulps
     rtol = 1e-12 if dtype == np.float64 else 1e-6
     np.testing.assert_allclose(sums, vals.astype(np.float64).sum(axis=0), rtol=rtol)
     np.testing.assert_array_equal(errs, np.count_nonzero(y[:, None] * F <= 0, axis=0))

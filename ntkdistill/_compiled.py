@@ -565,10 +565,9 @@ def risk_err(F, L, lo, hi, tgt, y, ent, kl, zero, sums, errs):
 
     ``L`` (at least ``hi - lo``, K) holds :math:`\ln(1 + e^{-|u|})` of each row's logits, row
     ``i`` of ``F`` at row ``i - lo``, with :math:`u = f` (soft labels) or :math:`u = t f` (hard
-    labels ``tgt``):
-    the one exponential and one logarithm of a softplus, which NumPy's vectorised ``exp`` and
-    ``log1p`` compute several times faster than a compiled loop's calls (see
-    :func:`ntkdistill._kernels.risk_sums`). ``sums`` (K,) float64 receives
+    labels ``tgt``): the one exponential and one logarithm of a softplus, which NumPy's
+    vectorised ``exp`` and ``log1p`` compute about ten times faster than a compiled loop's calls
+    (see :func:`ntkdistill._kernels.risk_sums`). ``sums`` (K,) float64 receives
     :math:`\sum_i \ell(t_i, f_{ik})` with the loss of :func:`ntkdistill.losses.kl_loss` (``kl``,
     E1, E2: :math:`p\,\mathrm{sp}(-f) + (1-p)\,\mathrm{sp}(f) + e_i`, clipped at 0, with ``ent``
     (n,) the entropy terms :math:`e_i = p_i\ln p_i + (1-p_i)\ln(1-p_i)`) or of
@@ -586,7 +585,9 @@ def risk_err(F, L, lo, hi, tgt, y, ent, kl, zero, sums, errs):
         yi = y[i]
         e = ent[i]
         r = i - lo
-        for k in range(K):  # selects, not branches: the signs of the logits are not predictable
+        # conditional expressions and the error count added as a boolean, not if-statements: the
+        # signs of the logits are not predictable (with if-statements, 2.9 times slower at K = 1)
+        for k in range(K):
             f = F[i, k]
             if kl:
                 v = ((one - t) * f if f > zero else -t * f) + L[r, k] + e

@@ -13,7 +13,7 @@ matching second halves; :math:`s_j = a_j / \sqrt{m}`):
     W_j \leftarrow W_j(0) + (W_j - \eta \nabla_{W_j} R - W_j(0))
     \min\Bigl(1, \frac{B/\sqrt m}{\|W_j - \eta \nabla_{W_j} R - W_j(0)\|}\Bigr).
 
-The arithmetic is the plain one (:mod:`ntkdistill._reference` writes it literally); only the order
+The arithmetic is the plain one (``pgd(..., backend="reference")`` runs it as written); only the order
 of the work changes, so the results agree with it to rounding (tested to 1e-12 in float64). Two
 strategies, chosen by the shape:
 
@@ -26,22 +26,22 @@ strategies, chosen by the shape:
 
     - few neurons (``M`` at most ``_FUSED_MAX_NEURONS`` and ``d / _FUSED_FEATURES_PER_NEURON``,
       ``2 M d`` entries within ``_FUSED_MAX_BYTES``): one compiled loop
-      (:func:`ntkdistill._compiled.rows_fused`) does a worker's whole range of rows, four rows at
+      (:func:`ntkdistill._fast.compiled.rows_fused`) does a worker's whole range of rows, four rows at
       a time, products included (``X`` read in place);
     - more neurons: the BLAS products on blocks of rows (``H_b`` about
       ``_ROW_BLOCK_BYTES_COMPILED``) and one compiled pass between them
-      (:func:`ntkdistill._compiled.rows_middle`: logits, loss derivative and ``G_b`` in place of
+      (:func:`ntkdistill._fast.compiled.rows_middle`: logits, loss derivative and ``G_b`` in place of
       ``H_b``), the backward product added into each worker's gradient; when ``M <= d`` in the
       transposed layout (``W X_b^T`` and ``G_b^T X_b``,
-      :func:`ntkdistill._compiled.rows_middle_t`), which the BLAS runs faster for such shapes;
+      :func:`ntkdistill._fast.compiled.rows_middle_t`), which the BLAS runs faster for such shapes;
       in float32 with ``M > d`` and at least ``_FOLD_MIN_PAIRS`` pairs in every network, in the
-      transposed layout folded (:func:`ntkdistill._compiled.rows_mask_t`: the pass that sums the
+      transposed layout folded (:func:`ntkdistill._fast.compiled.rows_mask_t`: the pass that sums the
       logits leaves the mask :math:`1(H_b^\top > 0)` in place of :math:`H_b^\top`, the backward
       product is :math:`1(H_b^\top > 0)\,(g \odot X_b)` and the output weights are applied in the
       update, so ``H_b`` is read once).
 
       The workers' gradients are then summed and the rows updated on the workers, each its share
-      of the neurons, in one compiled pass (:func:`ntkdistill._compiled.update_sum`). With the
+      of the neurons, in one compiled pass (:func:`ntkdistill._fast.compiled.update_sum`). With the
       thread pool running (inside ``with``, more than one worker), in every layout, that is the
       same hand-over as the blocks: each worker takes the risk and error of its rows after its
       blocks, then waits at a barrier until every worker's gradient is complete (no worker
@@ -59,16 +59,16 @@ strategies, chosen by the shape:
     :math:`\nabla_{W_j} R = s_j \bigl(1(H > 0)^\top (g \odot X)\bigr)_j`, then updates and
     projects each worker's rows. No ``n x M`` array of floats goes to main memory. With numba
     installed, each pass is one compiled call per worker for all its blocks, the products
-    included (:func:`ntkdistill._compiled.neurons_forward`, :func:`~ntkdistill._compiled.neurons_backward`:
+    included (:func:`ntkdistill._fast.compiled.neurons_forward`, :func:`~ntkdistill._fast.compiled.neurons_backward`:
     ``np.dot`` on SciPy's BLAS, no Python work between blocks); pass 1 computes
     :math:`s_j \max(0, H_{ij})` as written (a ``-inf`` pre-activation gives 0 there and NaN in the
     NumPy pass; NaN stays NaN in both).
 
 With numba, in both strategies, the update and projection of each row is one compiled pass
-(:func:`ntkdistill._compiled.update_rows`, or :func:`~ntkdistill._compiled.update_sum` with the
+(:func:`ntkdistill._fast.compiled.update_rows`, or :func:`~ntkdistill._fast.compiled.update_sum` with the
 sum of the workers' gradients), and so are the risk and the error of every network
 (:func:`risk_sums`: the softplus's exponential and logarithm by NumPy's vectorised ``exp`` and
-``log1p``, then :func:`ntkdistill._compiled.risk_err`; rows split among the workers when there
+``log1p``, then :func:`ntkdistill._fast.compiled.risk_err`; rows split among the workers when there
 are at least ``_RISK_PARALLEL_MIN`` logits, and always in the single hand-over of strategy
 "rows" with the BLAS products).
 
@@ -89,35 +89,17 @@ does), and the two neurons of a pair are subtracted before the sum over neurons 
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 
 import numpy as np
 from scipy.special import expit
 
-from . import _compiled
-from .losses import _neg_entropy, kl_loss, logistic_loss
+from ..losses import _neg_entropy, kl_loss, logistic_loss
+from . import compiled as _compiled
+from .options import current
+from .threads import blas_controller, blas_threads
 
 __all__: list[str] = []
-
-#: Override of the number of worker threads (``None``: the BLAS thread count). For tests.
-WORKERS = None
-#: Override of the strategy, ``"rows"`` or ``"neurons"`` (``None``: chosen by the shape). For tests.
-STRATEGY = None
-#: Override of the block size (rows of ``X`` or neuron pairs per block). For tests.
-BLOCK = None
-#: Whether the step runs the compiled loops of :mod:`ntkdistill._compiled` (``None``: when numba
-#: is installed; ``False``: never, NumPy and the BLAS only). For tests and benchmarks.
-COMPILED = None
-#: Override of the choice, in strategy "rows" with numba, between the compiled rows loop with its
-#: own products (True) and the BLAS products with the compiled pass between them (False)
-#: (``None``: by the shape). For tests and benchmarks.
-FUSED = None
-#: Override of the choice, in strategy "rows" with the BLAS products and the compiled pass, of the
-#: transposed layout with the loss derivative folded into the backward product's small operand
-#: (True; :func:`ntkdistill._compiled.rows_mask_t`) (``None``: by the shape and dtype). For tests
-#: and benchmarks.
-FOLD = None
 
 # below this many multiply-adds per product, one worker (thread start-up would dominate)
 _PARALLEL_MIN_FLOPS = 4_000_000
@@ -148,7 +130,7 @@ _ROWS_MIN_N = 1000
 # The compiled risk pass on the worker threads from this many logits (n K) on: on n = 200, K = 1
 # the hand-over took 0.08 ms against 0.01 ms for the pass on one thread.
 _RISK_PARALLEL_MIN = 50_000
-# The compiled rows loop (ntkdistill._compiled.rows_fused) for at most _FUSED_MAX_NEURONS stacked
+# The compiled rows loop (ntkdistill._fast.compiled.rows_fused) for at most _FUSED_MAX_NEURONS stacked
 # neurons, and at least _FUSED_FEATURES_PER_NEURON features per neuron: its tiles of four rows by
 # four neurons end in reductions and loads whose cost does not shrink with d, so on few features
 # the BLAS on blocks of rows is faster. Measured on n = 20000 (time of the loop over the BLAS
@@ -165,32 +147,10 @@ _FUSED_MAX_BYTES = 512 * 1024
 # rows of the workers' gradients summed at a time by the compiled update (a few cache lines of
 # each transposed gradient's rows)
 _UPDATE_CHUNK = 64
-# The folded transposed layout (ntkdistill._compiled.rows_mask_t) when every network has at least
+# The folded transposed layout (ntkdistill._fast.compiled.rows_mask_t) when every network has at least
 # this many pairs: the backward product is one product per half-network, each with its own g X_b
 # (b, d), which for narrow networks would cost more than the pass it saves.
 _FOLD_MIN_PAIRS = 64
-
-
-@functools.cache
-def _blas_controller():
-    """A threadpoolctl controller for the BLAS libraries, or None when threadpoolctl is absent.
-
-    Made once (finding the libraries takes milliseconds) and reused.
-    """
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - depends on the environment
-        return None
-    return ThreadpoolController().select(user_api="blas")
-
-
-def blas_threads(controller=None):
-    """The number of threads the BLAS is configured to use (1 if unknown)."""
-    ctl = _blas_controller() if controller is None else controller
-    if ctl is None:
-        return 1
-    counts = [lib.num_threads for lib in ctl.lib_controllers]
-    return max(counts) if counts else 1
 
 
 # rows of logits per chunk of the risk pass: the chunk's softplus logarithms, (rows, K), about
@@ -204,7 +164,7 @@ def risk_sums(f, lo, hi, tgt, y, ent, kl, L, sums, errs):
     The softplus's exponential and logarithm, :math:`\ln(1 + e^{-|u|})` with :math:`u = f`
     (``kl``) or :math:`u = t f` (hard labels), by NumPy's vectorised ``exp`` and ``log1p`` on
     chunks of rows in ``L`` (scratch, (rows, K), dtype of ``f``), the rest by one compiled pass
-    per chunk (:func:`ntkdistill._compiled.risk_err`, which says what ``tgt``, ``y``, ``ent``,
+    per chunk (:func:`ntkdistill._fast.compiled.risk_err`, which says what ``tgt``, ``y``, ``ent``,
     ``sums`` and ``errs`` are). A compiled loop calls the scalar ``exp`` and ``log1p``: on
     n = 60000 logits of K = 30 networks, on one thread, it took 45 ms (soft labels, float32;
     28 ms for hard labels), over a tenth of the batched step; this way 3.2 ms (3.9 ms hard; 5.6
@@ -251,9 +211,8 @@ class Engine:
     and ``fused`` say what was chosen.
     """
 
-    def __init__(
-        self, X, tgt, y, st, loss, eta, radius=None, *, workers=None, strategy=None, block=None, compiled=None, fused=None
-    ):
+    def __init__(self, X, tgt, y, st, loss, eta, radius=None, *, options=None):
+        opts = current() if options is None else options
         dt = X.dtype
         self.dt = dt
         self.X = X
@@ -281,10 +240,7 @@ class Engine:
         self._same = None
         self._same_of = None
 
-        if strategy is None:
-            strategy = STRATEGY
-        if compiled is None:
-            compiled = COMPILED
+        strategy, compiled, fused = opts.strategy, opts.compiled, opts.fused
         numba_on = _compiled.AVAILABLE and compiled is not False
         if strategy is None:
             narrow = self.h / self.K < 32
@@ -306,8 +262,6 @@ class Engine:
             # the compiled rows loop keeps W and one worker's gradient in cache, and reads X in place;
             # with more neurons, the BLAS products and the compiled pass between them
             if fused is None:
-                fused = FUSED
-            if fused is None:
                 few = self.M <= min(_FUSED_MAX_NEURONS, self.d / _FUSED_FEATURES_PER_NEURON)
                 fused = few and 2 * self.M * self.d * dt.itemsize <= _FUSED_MAX_BYTES
             self.fused = bool(fused)
@@ -320,17 +274,15 @@ class Engine:
 
         flops = self.n * self.d * self.M
         self._ctl = None
-        if workers is None:
-            workers = WORKERS
+        workers = opts.workers
         if workers is None:
             if flops < _PARALLEL_MIN_FLOPS:
                 workers = 1
             else:
-                self._ctl = _blas_controller()
+                self._ctl = blas_controller()
                 workers = blas_threads(self._ctl) if self._ctl is not None else 1
         self.workers = max(1, int(workers))
-        if block is None:
-            block = BLOCK
+        block = opts.block
         isz = dt.itemsize
         if strategy == "rows":
             if block is None and self.compiled and not self.fused:
@@ -345,7 +297,7 @@ class Engine:
                 # (M, d) gradient stays small next to its products
                 rows = _ROW_BLOCK_BYTES // (max(self.M, self.d) * isz)
                 block = int(np.clip(max(rows, 2 * self.M), 16, 4096))
-            self._setup_rows(int(block))
+            self._setup_rows(int(block), opts.fold)
         else:
             if block is None:
                 if self.compiled:  # no Python work between blocks: smaller ones, in the L2 of a core
@@ -355,7 +307,10 @@ class Engine:
             self._setup_neurons(int(block))
         # rows per worker of the compiled risk pass (one worker for few logits: the hand-over to
         # the threads would take longer than the pass)
-        self._risk_ranges = _split(self.n, self.workers if self.n * self.K >= _RISK_PARALLEL_MIN else 1)
+        split = opts.split_risk
+        if split is None:
+            split = self.n * self.K >= _RISK_PARALLEL_MIN
+        self._risk_ranges = _split(self.n, self.workers if split else 1)
         chunk = max(1, min(self.n, _RISK_CHUNK_BYTES // (self.K * dt.itemsize)))
         self._risk_L = [np.empty((chunk, self.K), dtype=dt) for _ in range(max(self.workers, len(self._risk_ranges)))]
         self._pool = None
@@ -371,7 +326,7 @@ class Engine:
             from concurrent.futures import ThreadPoolExecutor
 
             if self._ctl is None:
-                self._ctl = _blas_controller()
+                self._ctl = blas_controller()
             self._pool = ThreadPoolExecutor(max_workers=self.workers - 1, thread_name_prefix="ntkdistill-pgd")
             self._barrier = threading.Barrier(self.workers)
         return self
@@ -490,7 +445,7 @@ class Engine:
         """``W[rows] -= eta scale grad`` then project each row onto its ball; its distance to W(0) into dist.
 
         ``scale`` (rows,) multiplies each row of ``grad`` first (None: 1). With the compiled loops,
-        one pass per row (:func:`ntkdistill._compiled.update_rows`); else a few NumPy calls.
+        one pass per row (:func:`ntkdistill._fast.compiled.update_rows`); else a few NumPy calls.
         """
         if self.compiled:
             if scale is None:
@@ -518,7 +473,7 @@ class Engine:
                 dr[idx] = r[idx]
 
     # ------------------------------------------------------------------ strategy "rows"
-    def _setup_rows(self, block):
+    def _setup_rows(self, block, fold):
         dt, M, d, K = self.dt, self.M, self.d, self.K
         self._starts = np.append(self.st.starts, self.h).astype(np.intp)  # each network's first pair, then h
         # the BLAS products with the compiled pass: for few neurons and many features, in the
@@ -531,7 +486,6 @@ class Engine:
         # product 1.4 times slower in this orientation, nor for M <= d, where forming g X_b
         # costs more than the pass it saves (1.05 to 1.1 times the step at d = 784, M = 128 to 256)
         blas = self.compiled and not self.fused
-        fold = FOLD
         if fold is None:
             wide = np.diff(self._starts).min() >= _FOLD_MIN_PAIRS
             fold = wide and M > d and dt == np.float32

@@ -41,11 +41,7 @@ strategies, chosen by the shape:
       update, so ``H_b`` is read once).
 
       The workers' gradients are then summed and the rows updated on the workers, each its share
-      of the neurons, in one compiled pass (:func:`ntkdistill._fast.compiled.update_sum`). With the
-      thread pool running (inside ``with``, more than one worker), in every layout, that is the
-      same hand-over as the blocks: each worker takes the risk and error of its rows after its
-      blocks, then waits at a barrier until every worker's gradient is complete (no worker
-      updates ``W`` before every forward product has read it); one hand-over per step.
+      of the neurons, in one compiled pass (:func:`ntkdistill._fast.compiled.update_sum`).
 
     Either way ``X`` is copied to C order once when it is not C-contiguous.
 ``"neurons"`` (many neurons, fewer than ``_ROWS_MIN_N`` rows with numba)
@@ -89,7 +85,6 @@ does), and the two neurons of a pair are subtracted before the sum over neurons 
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import numpy as np
 from scipy.special import expit
@@ -314,7 +309,6 @@ class Engine:
         chunk = max(1, min(self.n, _RISK_CHUNK_BYTES // (self.K * dt.itemsize)))
         self._risk_L = [np.empty((chunk, self.K), dtype=dt) for _ in range(max(self.workers, len(self._risk_ranges)))]
         self._pool = None
-        self._barrier = None
         if self.compiled:  # not in the first step (update_sum: a variant per number of workers it sums)
             sums = strategy == "rows" and not self.fused
             readonly = self.fused and not X.flags.writeable
@@ -328,7 +322,6 @@ class Engine:
             if self._ctl is None:
                 self._ctl = blas_controller()
             self._pool = ThreadPoolExecutor(max_workers=self.workers - 1, thread_name_prefix="ntkdistill-pgd")
-            self._barrier = threading.Barrier(self.workers)
         return self
 
     def __exit__(self, *exc):
@@ -338,12 +331,8 @@ class Engine:
     def close(self):
         """Stop the worker threads (the engine still works afterwards, on one thread)."""
         if self._pool is not None:
-            # a worker left at the barrier by an interrupted step (KeyboardInterrupt between the
-            # hand-over and the calling thread's share) would keep the pool from shutting down
-            self._barrier.abort()
             self._pool.shutdown(wait=True)
             self._pool = None
-            self._barrier = None
 
     def _one_blas_thread(self):
         """Context holding the BLAS at one thread while the workers run (a no-op without them)."""
@@ -355,8 +344,7 @@ class Engine:
         """Run ``fn(w)`` for every worker, worker 0 on the calling thread.
 
         Returns when every worker has finished. If any raised, raises the first error in worker
-        order that is not a broken barrier (a worker that failed breaks the barrier the others
-        wait at), else the first.
+        order.
         """
         if self._pool is None:
             for w in range(self.workers):
@@ -370,7 +358,7 @@ class Engine:
             errors.append(exc)
         errors += [exc for exc in (fut.exception() for fut in futures) if exc is not None]
         if errors:
-            raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
+            raise errors[0]
 
     # ------------------------------------------------------------------ shared pieces
     def _same_pairs(self, W):
@@ -662,38 +650,7 @@ class Engine:
         self._parallel(lambda w: self._rows_work(w, backward, same_idx))
         return self.F
 
-    def _rows_step_one_region(self, W):
-        # the BLAS rows path on the worker threads: each worker's blocks, its rows' share of the
-        # risk and error and, once every worker's gradient is complete (a barrier), the update of
-        # its share of the neurons; one hand-over to the threads per step instead of two, and the
-        # risk split among the workers (partial sums added in worker order). A step interrupted
-        # after the barrier (KeyboardInterrupt on the calling thread) may leave W partly updated
-        same_idx = np.flatnonzero(self._same_pairs(W))
-        Wc = W if W.flags.c_contiguous else np.ascontiguousarray(W)
-        sums = np.zeros((self.workers, self.K))
-        errs = np.zeros((self.workers, self.K), dtype=np.int64)
-        kl = self.loss == "kl"
-        barrier = self._barrier
-        if barrier.broken:  # by a failed step before
-            barrier.reset()
-
-        def work(w):
-            try:
-                self._rows_blas_compiled(w, Wc, True, same_idx)
-                lo, hi = self.ranges[w]
-                risk_sums(self.F, lo, hi, self.tgt, self.y, self._ent, kl, self._risk_L[w], sums[w], errs[w])
-                barrier.wait()
-            except BaseException:
-                barrier.abort()  # the other workers stop waiting (BrokenBarrierError) instead of hanging
-                raise
-            self._rows_update_split(w, W)
-
-        self._parallel(work)
-        return sums.sum(axis=0) / self.n, errs.sum(axis=0) / self.n, self.dist
-
     def _rows_step(self, W):
-        if self.compiled and not self.fused and self._pool is not None:
-            return self._rows_step_one_region(W)
         f = self._rows_pass(W, backward=True)
         risk, err = self._risk_err(f)
         if self.compiled and not self.fused:  # the workers' gradients summed and applied on the workers

@@ -9,8 +9,6 @@ paths are chosen by passing ntkdistill._fast.Options. No speed is asserted here;
 measures it.
 """
 
-import threading
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -314,96 +312,6 @@ def test_strategy_is_chosen_by_the_shape():
     with pytest.raises(ValueError, match=r"fused == True needs .* compiled loops are off"):
         Engine(X, p, y, few, "kl", 1.0, options=Options(compiled=False, fused=True))
     assert not Engine(X, p, y, wide, "kl", 1.0, options=Options(strategy="neurons", fused=False)).fused
-
-
-def _two_worker_blas_engine():
-    """A network and a factory of engines on two workers, strategy "rows" with the BLAS products."""
-    X, p, y = _data(n=300, d=6)
-    st = _Stack([nd.init_symmetric(64, 6, rng=0)], X.dtype)
-    return st, lambda: Engine(X, p, y, st, "kl", 1.0, options=Options(workers=2, block=50, strategy="rows", fused=False))
-
-
-@pytest.mark.parametrize("failing", [0, 1], ids=["calling-thread", "pool-thread"])
-def test_a_failing_worker_neither_hangs_the_step_nor_updates(failing):
-    """The BLAS rows path runs a step in one region with a barrier before the update.
-
-    A worker that raises breaks the barrier: the other stops waiting, no row is updated, the
-    worker's own error (not the broken barrier) reaches the caller, and the next step runs.
-    The step runs on a helper thread so that a hang fails the test (after 60 s) instead of
-    stalling it.
-    """
-    pytest.importorskip("numba")
-    st, make = _two_worker_blas_engine()
-    with make() as eng:
-        assert eng.workers == 2 and eng.compiled and not eng.fused
-        W = st.W0.copy()
-        original = eng._rows_blas_compiled
-        regions = []  # the steps that ran in one hand-over to the threads
-        one_region = eng._rows_step_one_region
-        eng._rows_step_one_region = lambda W: regions.append(1) or one_region(W)
-
-        def broken(w, *args):
-            if w == failing:
-                raise RuntimeError(f"worker {w} failed")
-            return original(w, *args)
-
-        eng._rows_blas_compiled = broken
-        outcome = []
-
-        def run():
-            try:
-                eng.step(W)
-            except BaseException as exc:
-                outcome.append(exc)
-
-        helper = threading.Thread(target=run, daemon=True)
-        helper.start()
-        helper.join(60)
-        if helper.is_alive():  # release the waiting worker, so that the engine can close
-            eng._barrier.abort()
-            helper.join(10)
-            pytest.fail("the step hung at the barrier")
-        assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError)
-        assert str(outcome[0]) == f"worker {failing} failed"
-        np.testing.assert_array_equal(W, st.W0)  # no row updated
-        del eng._rows_blas_compiled  # the method again
-        risk, _, _ = eng.step(W)
-        assert np.all(np.isfinite(risk)) and not np.array_equal(W, st.W0)
-        assert len(regions) == 2
-    with make() as fresh:
-        W2 = st.W0.copy()
-        risk2, _, _ = fresh.step(W2)
-    np.testing.assert_array_equal(W, W2)  # the same step as an engine that never failed
-    # outside "with" (no thread pool) the two workers' shares run in turn, in two phases: the same
-    # update bit for bit; the risk summed in another order
-    sequential = make()
-    W3 = st.W0.copy()
-    risk3, _, _ = sequential.step(W3)
-    assert sequential.workers == 2 and sequential._pool is None
-    np.testing.assert_array_equal(W3, W2)
-    np.testing.assert_allclose(risk3, risk2, rtol=1e-12, atol=0)
-
-
-def test_closing_releases_a_worker_left_at_the_barrier():
-    """A step interrupted between the hand-over and the calling thread's share leaves a pool worker
-    waiting at the barrier; closing the engine releases it instead of waiting forever, and the
-    engine still steps afterwards (on the calling thread)."""
-    pytest.importorskip("numba")
-    st, make = _two_worker_blas_engine()
-    eng = make().__enter__()
-    barrier = eng._barrier
-    stuck = eng._pool.submit(barrier.wait)  # the pool worker's share of a step whose caller was interrupted
-    closer = threading.Thread(target=eng.close, daemon=True)
-    closer.start()
-    closer.join(60)
-    if closer.is_alive():
-        barrier.abort()
-        closer.join(10)
-        pytest.fail("closing the engine hung on the worker at the barrier")
-    assert isinstance(stuck.exception(), threading.BrokenBarrierError)
-    W = st.W0.copy()
-    risk, _, _ = eng.step(W)
-    assert eng._pool is None and np.all(np.isfinite(risk)) and not np.array_equal(W, st.W0)
 
 
 def test_blas_threads_are_restored():

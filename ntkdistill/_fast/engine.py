@@ -96,60 +96,38 @@ from .threads import blas_controller, blas_threads
 
 __all__: list[str] = []
 
+# The constants below decide the path and the block sizes from the shape and dtype alone, never
+# from the thread count; the measurements behind each are in benchmarks/README.md ("The engine's
+# constants").
+
 # below this many multiply-adds per product, one worker (thread start-up would dominate)
 _PARALLEL_MIN_FLOPS = 4_000_000
-# Block sizes, tuned on a 2-core Skylake-SP (1 MiB of L2 per core), OpenBLAS 0.3. Neurons: a
-# block's (2, b, n) pre-activations take about this many bytes (b between 64 and 512 pairs), so
-# that they stay in cache (L2 and the core's share of L3) while the calls on them are long enough
-# for the Python work between calls to be small: on n = 200, d = 10, blocks of 500 pairs (1.6 MB)
-# made the step 1.2 times faster than blocks of 160 (0.5 MB). Rows: a block's X_b
-# takes about this many bytes; the skinny products of few neurons run markedly faster on blocks
-# of a few hundred rows than on blocks that fit in L2 (X_b is then reused from L3).
+# NumPy engine: a block of neuron pairs' (2, b, n) pre-activations, and a block of rows of X,
+# about this many bytes (in the caches, with calls long enough for the Python work between them)
 _NEURON_BLOCK_BYTES = 1536 * 1024
 _ROW_BLOCK_BYTES = 3 * 1024 * 1024
-# With numba (tuned on a 2-core Xeon with 2 MiB of L2 per core, OpenBLAS 0.3.30/0.3.31). Neurons:
-# no Python work between blocks, so smaller ones, (2, b, n) about 1 MiB, b between 32 and 256
-# pairs: on n = 200, d = 10 the block products ran 1.7 times faster on blocks of 128 pairs than
-# on blocks of 512. Rows with the BLAS products: H_b (b, M) about 16 MiB, 128 to 1024 rows (enough
-# for the backward product's inner dimension; on n = 2000, M = 4096 (a worker's 1000 rows) 1000
-# rows in float32 and 512 in float64 ran 3% faster than half as many, 1024 best on the
-# 30-network shape a). Blocks of H that fit in L2 would spare the pass between the products its
-# reads from L3, but the BLAS runs the forward product on them 10% slower.
+# compiled loops: no Python work between blocks, so smaller neuron blocks; a block of rows' H_b
+# about this many bytes, 128 to 1024 rows (the backward product's inner dimension)
 _NEURON_BLOCK_BYTES_COMPILED = 1024 * 1024
 _ROW_BLOCK_BYTES_COMPILED = 16 * 1024 * 1024
-# With numba, strategy "rows" (BLAS products of row blocks, the compiled pass between them) from
-# this many rows on: measured 1.16 times the matrix-product floor against 1.34 for strategy
-# "neurons" at n = 2000, d = 50, m = 4096, about equal at n = 500, and 1.9 against 0.84 at n = 200
-# (the backward product's inner dimension is the rows of a block).
+# compiled loops: strategy "rows" from this many rows on (the backward product's inner dimension
+# is the rows of a block)
 _ROWS_MIN_N = 1000
-# The compiled risk pass on the worker threads from this many logits (n K) on: on n = 200, K = 1
-# the hand-over took 0.08 ms against 0.01 ms for the pass on one thread.
+# the compiled risk pass on the worker threads from this many logits (n K) on
 _RISK_PARALLEL_MIN = 50_000
-# The compiled rows loop (ntkdistill._fast.compiled.rows_fused) for at most _FUSED_MAX_NEURONS stacked
-# neurons, and at least _FUSED_FEATURES_PER_NEURON features per neuron: its tiles of four rows by
-# four neurons end in reductions and loads whose cost does not shrink with d, so on few features
-# the BLAS on blocks of rows is faster. Measured on n = 20000 (time of the loop over the BLAS
-# path, float32): d = 784: 0.39 at M = 4, 0.91 at 16, 1.00 at 20, 1.21 at 32; d = 200: 0.92 at
-# M = 10, 1.05 at 12; d = 100: 0.99 at 6, 1.15 at 8; d = 50: 0.90 at 4, 1.19 at 8, 6.7 at 1024
-# (n = 2000); d = 20: 1.39 at 2 (float64 alike). No one ratio of features to neurons fits every
-# crossover, so near it the rule may pick the slower path, by about 10% (d = 50, M = 4; d = 200,
-# M = 12). And only while the weights and one worker's gradient, 2 M d entries, take at most
-# _FUSED_MAX_BYTES (half the L2 of a core): beyond that they no longer stay in cache while every
-# tile passes over them.
+# the compiled rows loop for at most this many stacked neurons, at least this many features per
+# neuron, and weights plus one worker's gradient (2 M d entries) within this many bytes: its tiles'
+# fixed costs do not shrink with d, and the weights must stay in cache while every tile passes
 _FUSED_MAX_NEURONS = 16
 _FUSED_FEATURES_PER_NEURON = 16
 _FUSED_MAX_BYTES = 512 * 1024
-# rows of the workers' gradients summed at a time by the compiled update (a few cache lines of
-# each transposed gradient's rows)
+# rows of the workers' gradients summed at a time by the compiled update
 _UPDATE_CHUNK = 64
-# The folded transposed layout (ntkdistill._fast.compiled.rows_mask_t) when every network has at least
-# this many pairs: the backward product is one product per half-network, each with its own g X_b
-# (b, d), which for narrow networks would cost more than the pass it saves.
+# the folded transposed layout when every network has at least this many pairs (its backward
+# product is one product per half-network)
 _FOLD_MIN_PAIRS = 64
-
-
-# rows of logits per chunk of the risk pass: the chunk's softplus logarithms, (rows, K), about
-# 128 KiB, in the L2 of a core between NumPy's vectorised exp and log1p and the compiled pass
+# rows of logits per chunk of the risk pass: its softplus logarithms, (rows, K), about this many
+# bytes, in cache between NumPy's exp and log1p and the compiled pass
 _RISK_CHUNK_BYTES = 128 * 1024
 
 
@@ -160,10 +138,8 @@ def risk_sums(f, lo, hi, tgt, y, ent, kl, L, sums, errs):
     (``kl``) or :math:`u = t f` (hard labels), by NumPy's vectorised ``exp`` and ``log1p`` on
     chunks of rows in ``L`` (scratch, (rows, K), dtype of ``f``), the rest by one compiled pass
     per chunk (:func:`ntkdistill._fast.compiled.risk_err`, which says what ``tgt``, ``y``, ``ent``,
-    ``sums`` and ``errs`` are). A compiled loop calls the scalar ``exp`` and ``log1p``: on
-    n = 60000 logits of K = 30 networks, on one thread, it took 45 ms (soft labels, float32;
-    28 ms for hard labels), over a tenth of the batched step; this way 3.2 ms (3.9 ms hard; 5.6
-    and 6.7 ms in float64).
+    ``sums`` and ``errs`` are): about ten times faster than a compiled loop calling the scalar
+    ``exp`` and ``log1p`` (benchmarks/README.md).
     """
     rows = L.shape[0]
     with np.errstate(under="ignore"):  # exp(-|u|) underflows to 0 for large |u|, as it should
@@ -464,15 +440,9 @@ class Engine:
     def _setup_rows(self, block, fold):
         dt, M, d, K = self.dt, self.M, self.d, self.K
         self._starts = np.append(self.st.starts, self.h).astype(np.intp)  # each network's first pair, then h
-        # the BLAS products with the compiled pass: for few neurons and many features, in the
-        # transposed layout (W X_b^T and G^T X_b run faster there: 1.3 times at d = 784, M = 180);
-        # for more neurons than features in float32, when every network has at least
-        # _FOLD_MIN_PAIRS pairs, in the transposed layout folded (the mask in place of H^T in the
-        # pass that sums the logits, the backward product 1(H^T > 0) (g X_b) for each
-        # half-network): one pass over H instead of two, 0.91 times the step of the untransposed
-        # layout at n = 2000, d = 50, M = 4096. Not in float64, where the BLAS runs the backward
-        # product 1.4 times slower in this orientation, nor for M <= d, where forming g X_b
-        # costs more than the pass it saves (1.05 to 1.1 times the step at d = 784, M = 128 to 256)
+        # the BLAS products with the compiled pass: transposed for M <= d (the orientation the BLAS
+        # runs faster for such shapes); folded (transposed, one pass over H instead of two) for
+        # M > d in float32 with wide networks; measurements in benchmarks/README.md
         blas = self.compiled and not self.fused
         if fold is None:
             wide = np.diff(self._starts).min() >= _FOLD_MIN_PAIRS

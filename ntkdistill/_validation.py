@@ -157,16 +157,51 @@ def check_probabilities(name: str, p, n: int | None = None) -> np.ndarray:
     return arr
 
 
+def _check_rng_type(rng):
+    """Raise unless ``rng`` is of a kind SPEC 7 accepts (None, int >= 0, ints, SeedSequence, Generator)."""
+    if isinstance(rng, (bool, np.bool_)) or (
+        rng is not None
+        and not isinstance(rng, (numbers.Integral, np.random.Generator, np.random.SeedSequence, np.random.BitGenerator))
+        and not (isinstance(rng, (list, tuple)) and all(isinstance(r, numbers.Integral) for r in rng))
+    ):
+        raise TypeError(f"rng must be None, an int seed, a SeedSequence or a numpy Generator, got {_short(rng)}.")
+    ints = [rng] if isinstance(rng, numbers.Integral) else rng if isinstance(rng, (list, tuple)) else []
+    if any(int(r) < 0 for r in ints):
+        raise ValueError(f"rng == {_short(rng)}, an int seed must be >= 0.")
+
+
 def check_rng(rng):
     """Normalise ``rng`` with :func:`numpy.random.default_rng` (SPEC 7)."""
-    if rng is not None and not isinstance(
-        rng, (numbers.Integral, np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)
-    ):
-        if not (isinstance(rng, (list, tuple)) and all(isinstance(r, numbers.Integral) for r in rng)):
-            raise TypeError(
-                f"rng must be None, an int seed, a SeedSequence or a numpy Generator, got {_short(rng)}."
-            )
+    _check_rng_type(rng)
     return np.random.default_rng(rng)
+
+
+def root_seed(rng) -> np.random.SeedSequence:
+    r"""The one seed rule (SPEC 7): any ``rng`` the API accepts as a root :class:`~numpy.random.SeedSequence`.
+
+    A SeedSequence is returned as it is; None, an int or a sequence of ints ``s`` gives
+    ``SeedSequence(s)`` (None: fresh entropy from the OS); a Generator (or a bare BitGenerator) is
+    advanced by four 63-bit draws, which become the entropy:
+    ``SeedSequence(rng.integers(0, 2**63, size=4).tolist())``. Children are spawned from the root,
+    never made from adjacent integers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> root_seed(5).entropy, root_seed(np.random.SeedSequence(5)).entropy
+    (5, 5)
+    >>> a = root_seed(np.random.default_rng(0)).generate_state(2)
+    >>> bool(np.array_equal(a, root_seed(np.random.default_rng(0)).generate_state(2)))
+    True
+    """
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    _check_rng_type(rng)
+    if isinstance(rng, np.random.BitGenerator):
+        rng = np.random.Generator(rng)
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
+    return np.random.SeedSequence(rng)
 
 
 def check_norms(name: str, X: np.ndarray, *, c: float | None = None, atol: float = 1e-9) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._montecarlo import ordered_map
+from ._fast import ordered_map
 from ._validation import _short, check_int, check_matrix, check_rng
 
 __all__ = ["ntk_kernel", "empirical_ntk", "monte_carlo_kernel", "MonteCarloEstimate"]

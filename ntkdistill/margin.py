@@ -24,8 +24,7 @@ from functools import partial
 
 import numpy as np
 
-from . import _montecarlo
-from ._montecarlo import field_sums, mean_and_stderr
+from ._fast import field_sums, mean_and_stderr, ordered_map, scratch
 from ._validation import (
     _short,
     check_int,
@@ -33,7 +32,7 @@ from ._validation import (
     check_matrix,
     check_norms,
     check_real,
-    check_rng,
+    root_seed,
 )
 from .kernel import _gaussian_blocks, ntk_kernel
 
@@ -94,14 +93,7 @@ def _check_parallel(X, y, norms):
 
 def _seeds(rng, k):
     """``k`` independent SeedSequences derived from ``rng`` (SPEC 7)."""
-    if isinstance(rng, np.random.SeedSequence):
-        root = rng
-    elif isinstance(rng, np.random.Generator):
-        root = np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
-    else:
-        check_rng(rng)  # type check only
-        root = np.random.SeedSequence(rng)
-    return root.spawn(k)
+    return root_seed(rng).spawn(k)
 
 
 # ----------------------------------------------------------------------------- simplex solver
@@ -208,7 +200,7 @@ class _Directions:
         dtype = np.dtype(dtype)
 
         def unpack(P, rows):
-            A = _montecarlo.scratch.get("A", (self.block, n), dtype)[:rows]
+            A = scratch.get("A", (self.block, n), dtype)[:rows]
             np.copyto(A, np.unpackbits(P, axis=1, count=n)[:rows])
             return A
 
@@ -232,7 +224,7 @@ class _Directions:
         Xw = np.asarray(self.X, dtype=self.dtype)
 
         def compute(Z):
-            A = _montecarlo.scratch.get("A", (self.block, n), dtype)[: Z.shape[0]]
+            A = scratch.get("A", (self.block, n), dtype)[: Z.shape[0]]
             np.greater(Z @ Xw.T, 0, out=A)
             return A
 
@@ -291,7 +283,7 @@ class _Dual:
         exact = smooth = 0.0
         B = np.zeros_like(self.X)
         big = count * self.X.shape[0] * self.X.shape[1] >= _PARALLEL_MIN_WORK
-        for ex, sm, Bb in _montecarlo.ordered_map(block, self.dirs.masks(count, dt), parallel=big):
+        for ex, sm, Bb in ordered_map(block, self.dirs.masks(count, dt), parallel=big):
             exact += ex
             smooth += sm
             B += Bb
@@ -403,7 +395,7 @@ class MaxMarginField:
         return X is self.X or (X.shape == self.X.shape and X.dtype == self.X.dtype and np.array_equal(X, self.X))
 
     def _with_masks(self, Z, A):
-        """``(v(Z), None)`` from the full masks ``A`` (b, n): the form ``_montecarlo.field_sums`` takes."""
+        """``(v(Z), None)`` from the full masks ``A`` (b, n): the form ``field_sums`` takes."""
         return self._batch(Z, A)[0], None
 
     def __call__(self, Z):

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._validation import _short, check_rng
+from ._validation import _short, check_rng, root_seed
 
 __all__ = ["config_key", "run_sweep", "read_results", "record_seed", "single_blas_thread"]
 
@@ -158,18 +158,6 @@ def config_key(config) -> str:
 # --------------------------------------------------------------------------------------------
 # seeds
 # --------------------------------------------------------------------------------------------
-
-
-def _root_seed(rng) -> np.random.SeedSequence:
-    """The root SeedSequence of a sweep (the same rule as :func:`ntkdistill.network_seeds`)."""
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
-    check_rng(rng)  # type check: None, int, sequence of ints or a BitGenerator
-    if isinstance(rng, np.random.BitGenerator):
-        return np.random.SeedSequence(np.random.Generator(rng).integers(0, 2**63, size=4).tolist())
-    return np.random.SeedSequence(rng)
 
 
 def _child(root: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
@@ -576,7 +564,7 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
         entropy = list(entropy) if isinstance(entropy, tuple) else entropy
         root = np.random.SeedSequence(entropy, spawn_key=spawn_key, pool_size=pool_size)
     else:
-        root = _root_seed(rng)
+        root = root_seed(rng)
         mine = _root_of(_seed_record(_child(root, 0)))
         for k in keys:
             if k in done and _root_of(done[k]["seed"]) != mine:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._montecarlo import field_sums, mean_and_stderr
+from ._fast import field_sums, mean_and_stderr
 from ._validation import _short, check_matrix, check_real, check_rng
 from .bounds import lemma6_radius
 from .kernel import _gaussian_blocks, _sample_counts
@@ -110,7 +110,7 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
     :math:`[-\|x_i\|, \|x_i\|]`, and :math:`|z_i| \le \|x_i\|/2`.
 
     The directions are processed in blocks on as many threads as the BLAS has
-    (:mod:`ntkdistill._montecarlo`; on one thread without threadpoolctl); the result is
+    (:mod:`ntkdistill._fast`; on one thread without threadpoolctl); the result is
     reproducible from ``rng`` for a given thread count and agrees across thread counts to
     rounding. The library's own field built on these same points (``margin(X, y).v``) reuses the
     activation masks of the sum and runs on the worker threads; any other callable ``v`` (a

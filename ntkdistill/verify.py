@@ -31,7 +31,7 @@ import numpy as np
 from scipy import stats
 
 from . import bounds as _bounds
-from ._validation import check_int, check_labels, check_probabilities, check_real, check_matrix
+from ._validation import check_int, check_labels, check_probabilities, check_real, check_matrix, root_seed
 from .cost import estimate_cost, format_seconds
 from .losses import kl_risk, logit
 from .pgd import network_seeds, pgd
@@ -582,8 +582,8 @@ def run_verify(X, y, *, gamma_known=None, beta=None, eps=0.5, beta_hard=0.5, del
     X, y : data with :math:`\|x_i\| \le 1` and labels in {-1, +1}.
     seeds : int
         Networks per check, trained as one batch.
-    rng : int or SeedSequence
-        Root seed; each step gets its own spawned stream.
+    rng : None, int, SeedSequence or Generator
+        Root seed (:func:`ntkdistill._validation.root_seed`); each step gets its own spawned stream.
     budget : float
         Seconds allowed per training check; a check whose estimated cost exceeds it is REFUSED.
     log : callable, optional
@@ -621,7 +621,7 @@ def run_verify(X, y, *, gamma_known=None, beta=None, eps=0.5, beta_hard=0.5, del
     n_samples = check_int("n_samples", n_samples, minimum=100)
     if beta is not None:
         beta = check_real("beta", beta, low=0.0, high=1.0)
-    root = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(rng)
+    root = root_seed(rng)
     s_margin, s_teacher, s_t2, s_c4, s_p5 = root.spawn(5)
 
     say(f"margin: solving the dual and certifying it on {n_samples} fresh samples")

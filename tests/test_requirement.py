@@ -80,9 +80,8 @@ def test_cost_probe_leaves_one_off_compilation_out(monkeypatch):
     """A compilation of the compiled loops on first use (seconds) must not be read as step time."""
     import time
 
-    from ntkdistill import _compiled
-
-    from ntkdistill import _kernels
+    from ntkdistill._fast import compiled as _compiled
+    from ntkdistill._fast import engine as _engine
 
     calls = []
     real_warm_up = _compiled.warm_up
@@ -98,7 +97,7 @@ def test_cost_probe_leaves_one_off_compilation_out(monkeypatch):
 
     monkeypatch.setattr(_compiled, "warm_up", slow_warm_up)
     for threads in (1, 4):  # BLAS thread counts (engines with 1 to 4 workers)
-        monkeypatch.setattr(_kernels, "blas_threads", lambda controller=None, threads=threads: threads)
+        monkeypatch.setattr(_engine, "blas_threads", lambda controller=None, threads=threads: threads)
         # the neuron strategy; the BLAS rows path (update_sum) on all workers, and on 3 of 4
         # (300 rows in blocks of at least 128)
         for n, d, m in ((1, 1, 20000), (2000, 50, 1000), (300, 800, 200)):

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .._validation import _short, check_int, check_real, check_rng
+from .._validation import _short, check_int, check_real, root_seed
 
 __all__ = [
     "Figure1Config",
@@ -506,12 +506,6 @@ def _csv(rows) -> str:
     return buf.getvalue()
 
 
-def _root_seed(rng) -> np.random.SeedSequence:
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    return np.random.SeedSequence(int(check_rng(rng).integers(2**63 - 1)))
-
-
 def _check_noise(noise):
     if isinstance(noise, numbers.Real):
         noise = (noise,)
@@ -610,7 +604,7 @@ def figure1(
         raise TypeError(f"log must be callable or None, got {_short(log)}.")
     if threads is not None:
         threads = check_int("threads", threads, minimum=1)
-    root = _root_seed(rng)
+    root = root_seed(rng)
 
     import torch
 

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .._validation import _short, check_int, check_real, resolve_dtype
+from .._validation import _short, check_int, check_real, resolve_dtype, root_seed
 from ..datasets._base import ImageData
 from ..datasets.mnist import load_mnist
 from ..datasets.tasks import (
@@ -330,18 +330,6 @@ class Table1Result:
         return "\n".join(out)
 
 
-def _root_seed(rng):
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.BitGenerator):
-        rng = np.random.Generator(rng)
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0):
-        return np.random.SeedSequence(rng)
-    raise TypeError(f"rng must be None, a non-negative int, a SeedSequence or a numpy Generator, got {_short(rng)}.")
-
-
 def _check_grid(name, values, *, allow_inf=False):
     if isinstance(values, numbers.Real):
         values = [values]
@@ -500,7 +488,7 @@ def run_table1(
     if not isinstance(center, (bool, np.bool_)):
         raise TypeError(f"center must be True or False, got {_short(center)}.")
     dt = resolve_dtype(dtype)
-    root = _root_seed(rng)
+    root = root_seed(rng)
     if log is not None and not callable(log):
         raise TypeError(f"log must be a callable taking one string, or None, got {_short(log)}.")
     say = log if log is not None else (lambda _line: None)

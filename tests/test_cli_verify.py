@@ -59,7 +59,7 @@ def test_verify_default_seeds_and_help(capsys):
 
 
 def test_readme_and_docs_list_the_commands_and_verdicts():
-    from ntkdistill.cli.verify import COMMANDS
+    from ntkdistill.cli.verify import COMMANDS, _prescriptions
     from ntkdistill.verify import VERDICTS
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,6 +70,11 @@ def test_readme_and_docs_list_the_commands_and_verdicts():
             assert cmd in text, (page, cmd)
         for name, line in VERDICTS.items():
             assert " ".join(line.format(alpha=0.01).split()) in text, (page, name)
+        # the prescriptions they quote are the ones the bounds give on the default data
+        v = _prescriptions()
+        for key in ("t2", "p5", "c4"):
+            assert f"m = {v[key + '_m']}" in text.replace("$", ""), (page, key)
+            assert f"T = {v[key + '_T']}" in text.replace("$", ""), (page, key)
 
 
 def test_verify_only_and_json_on_user_npz(tmp_path, capsys):

@@ -87,7 +87,10 @@ VERDICTS = {
 
 
 def verdict_legend(alpha: float = 0.01) -> str:
-    """The verdict legend, one line per verdict, as printed under the table.
+    r"""The verdict legend, one line per verdict, as printed under the table.
+
+    PASS needs :math:`p \ge \alpha` and power :math:`\ge 0.8` against :math:`\pi_0 / 2`
+    (:func:`binomial_status`); ``alpha`` is filled into the lines that name it.
 
     Examples
     --------

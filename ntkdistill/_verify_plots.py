@@ -121,7 +121,8 @@ def plot_lemma3(curve, ax=None, path=None):
     for k in range(err.shape[0]):
         ax.plot(x, bnd[k], color="k", ls="--", lw=0.8, alpha=0.6,
                 label=r"bound $\min(1, 32 R_{KL}/\gamma_z^2)$" if k == 0 else None)
-        ax.plot(x, err[k], color="C3", lw=0.8, alpha=0.6, label="classification error (ties count)" if k == 0 else None)
+        ax.plot(x, err[k], color="C3", lw=0.8, alpha=0.6, drawstyle="steps-post",
+                label="classification error (ties count)" if k == 0 else None)
     ax.set_xscale("log")
     ax.set_ylim(-0.03, 1.05)
     ax.set_xlabel("iteration t (t = 0 drawn at 1/2)")

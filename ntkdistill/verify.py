@@ -378,12 +378,12 @@ def _run_check(name, claim, *, X, targets, labels, loss, bound, target, measure,
         note = (f"Ran at m = {m_run} ({m_run / m_f:.2g} of the prescription), T = {T_run} ({T_run / T_f:.2g}), "
                 f"same eta and B: mean value reached {measured['mean_value']:.4g} against the target "
                 f"{target:.4g}; " + note + " " + refusal)
-    elif vacuous:
+    if vacuous:
         status = VACUOUS
         note = vacuous_note + " " + note
-    elif status == FAIL:
+    elif status == FAIL and fits:
         note = f"The measured frequency is significantly below the promise (p = {pval:.2g}). " + note
-    elif status == INCONCLUSIVE:
+    elif status == INCONCLUSIVE and fits:
         note = (f"Too few seeds for power {POWER} against half the promise (use --seeds "
                 f"{seeds_for_power(promised, alpha) if promised > 0 else '?'}). " + note)
     return Check(name, status, claim, predicted, measured, note), res

@@ -441,6 +441,10 @@ def check_theorem2(X, p, *, beta, delta, labels=None, c=1.0, C1="printed", seeds
     at :math:`m, T, \eta = \beta/3` (E7), :math:`B = 1` from :func:`ntkdistill.bounds.theorem2`.
     The claim is vacuous when :math:`\beta \ge R_{KL}(W(0)) = \frac1n\sum_i \mathrm{KL}(p_i\|1/2)`.
 
+    ``seeds`` (default: :func:`seeds_for_power` at :math:`1 - 3\delta`, 21 at :math:`\delta = 0.1`) networks
+    train as one batch. A prescription whose estimated cost exceeds ``budget`` seconds runs at the
+    largest width and length that fit instead (EMPIRICAL), or is REFUSED with ``empirical=False``.
+
     Returns
     -------
     (Check, PGDResult or None)
@@ -492,6 +496,10 @@ def check_corollary4(X, p, y, *, gamma, eps, delta, c=1.0, C1="printed", seeds=N
     It needs :math:`y_i z_i \ge \gamma` for the teacher logits :math:`z_i = \mathrm{logit}(p_i)`;
     the check reports :math:`\min_i y_i z_i`. The error at initialisation is 1 (ties, E6), so the
     claim is never vacuous for :math:`\epsilon < 1`.
+
+    ``seeds`` (default: :func:`seeds_for_power` at :math:`1 - 3\delta`, 21 at :math:`\delta = 0.1`) networks
+    train as one batch. A prescription whose estimated cost exceeds ``budget`` seconds runs at the
+    largest width and length that fit instead (EMPIRICAL), or is REFUSED with ``empirical=False``.
 
     Examples
     --------
@@ -546,6 +554,10 @@ def check_proposition5(X, y, *, gamma, beta, delta, c=1.0, eta=1.0, seeds=None, 
 
     The claim is vacuous when :math:`\beta \ge R_h(W(0)) = \ln 2`. The implied classification error
     bound :math:`\beta / \ln 2` is reported beside it.
+
+    ``seeds`` (default: :func:`seeds_for_power` at :math:`1 - 3\delta`, 21 at :math:`\delta = 0.1`) networks
+    train as one batch. A prescription whose estimated cost exceeds ``budget`` seconds runs at the
+    largest width and length that fit instead (EMPIRICAL), or is REFUSED with ``empirical=False``.
 
     Examples
     --------

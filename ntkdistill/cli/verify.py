@@ -18,9 +18,9 @@ DEFAULT_OUT = os.path.join("ntkdistill-out", "verify")
 #: list the same commands (a test keeps them in step).
 COMMANDS = (
     ("Theorem 2, Lemma 3, Lemma 6", "ntkdistill verify --only theorem2,lemma3,lemma6 --budget 540",
-     "21 seeds at m = {t2_m}, T = {t2_T}: about 3-6 min"),
+     "21 seeds at m = {t2_m}, T = {t2_T}: about 2.5 min of CPU, 2-3 min on an idle 2-core machine"),
     ("Proposition 5", "ntkdistill verify --only proposition5", "21 seeds at m = {p5_m}, T = {p5_T}: seconds"),
-    ("Lemma 3", "ntkdistill verify --only lemma3 --budget 540", "along Theorem 2's prescribed training: 3-6 min"),
+    ("Lemma 3", "ntkdistill verify --only lemma3 --budget 540", "along Theorem 2's prescribed training: as Theorem 2"),
     ("Lemma 6", "ntkdistill verify --only lemma6", "initialisations at Theorem 2's width: seconds"),
     ("Corollary 4", "ntkdistill verify --only corollary4 --budget 540",
      "eps = 0.45 < 1/n at m = {c4_m}, T = {c4_T}: NOT YET FAST ENOUGH; the cost estimate (weeks here) exceeds "

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-__all__ = ["plot_training_check", "plot_lemma3", "plot_lemma6", "save_verify_figures"]
+__all__ = ["plot_lemma3", "plot_lemma6", "plot_training_check", "save_verify_figures"]
 
 
 def _axes(ax, figsize=(6.4, 4.3)):

@@ -23,9 +23,9 @@ COMMANDS = (
     ("Lemma 3", "ntkdistill verify --only lemma3 --budget 540", "along Theorem 2's prescribed training: as Theorem 2"),
     ("Lemma 6", "ntkdistill verify --only lemma6", "initialisations at Theorem 2's width: seconds"),
     ("Corollary 4", "ntkdistill verify --only corollary4 --budget 540",
-     "eps = 0.45 < 1/n at m = {c4_m}, T = {c4_T}: NOT YET FAST ENOUGH; the cost estimate (weeks here) exceeds "
-     "the budget, so it runs EMPIRICAL at the largest m and T that fit, and at its prescription once the "
-     "estimate fits the budget (a faster trajectory engine is in progress)"),
+     ("eps = 0.45 < 1/n at m = {c4_m}, T = {c4_T}: NOT YET FAST ENOUGH; the cost estimate (weeks here) exceeds "
+      "the budget, so it runs EMPIRICAL at the largest m and T that fit, and at its prescription once the "
+      "estimate fits the budget (a faster trajectory engine is in progress)")),
 )
 
 
@@ -173,8 +173,8 @@ def _data_lines(name, d):
     else:
         gamma = f"gamma in {cert} (estimate {d['margin_estimate']:.4g}); the bounds use the lower end"
     return [f"data: {name}", f"n = {d['n']}, d = {d['d']}, {gamma}",
-            f"teacher: max |z_i| = {d['teacher_logits_max_abs']:.4g}, min y_i z_i = {d['teacher_logits_min_yz']:.4g}, "
-            f"R_KL(W(0)) = {d['kl_risk_at_init']:.4g}"]
+            (f"teacher: max |z_i| = {d['teacher_logits_max_abs']:.4g}, "
+             f"min y_i z_i = {d['teacher_logits_min_yz']:.4g}, R_KL(W(0)) = {d['kl_risk_at_init']:.4g}")]
 
 
 def run(args) -> int:

@@ -406,9 +406,9 @@ def _reference_loop(problem, inits, records, steps):
     risk, err, dist = (np.empty(len(inits)) for _ in range(3))
     for t in steps:
         for k, (W0, a) in enumerate(inits):
-            risk[k], grad = risk_and_grad(X, problem.targets, W[k], a, problem.loss)
-            err[k] = np.mean(y * _forward_paired(X, W[k], a) <= 0)
-            W[k] = project_rows(W[k] - problem.eta * grad, W0, radius[k])
+            risk[k], grad = risk_and_grad(X, problem.targets, W[k], a, problem.loss)  # at W(t): E1, E3, E4
+            err[k] = np.mean(y * _forward_paired(X, W[k], a) <= 0)  # ties are errors: E6
+            W[k] = project_rows(W[k] - problem.eta * grad, W0, radius[k])  # one ball per row: E9
             dist[k] = np.linalg.norm(W[k] - W0, axis=1).max()
         records.step(t, risk, err, dist)
     for k, (_, a) in enumerate(inits):  # the risk and error at W(T)

@@ -78,6 +78,7 @@ def test_cost_estimate_scales_and_measures():
 
 def test_cost_probe_leaves_one_off_compilation_out(monkeypatch):
     """A compilation of the compiled loops on first use (seconds) must not be read as step time."""
+    pytest.importorskip("numba", reason="the compiled loops need numba (the 'fast' extra)")
     import time
 
     from ntkdistill._fast import compiled as _compiled

@@ -298,7 +298,7 @@ def test_strategy_is_chosen_by_the_shape():
     Xb, pb, yb = _data(n=_engine._ROWS_MIN_N, d=300)
     wider = _Stack([nd.init_symmetric(256, 300, rng=0)], Xb.dtype)  # 2 * 256 * 300 * 8 > 512 KiB
     eng = Engine(Xb, pb, yb, wider, "kl", 1.0)
-    assert eng.strategy == ("rows" if _compiled_available() else "neurons")
+    assert eng.strategy == "rows"  # M = 256 <= d, with or without numba
     assert not eng.fused
     if _compiled_available():  # blocks no larger than a worker's share (at least 128 rows)
         for workers, block, used in ((2, 500, 2), (3, 334, 3), (8, 128, 8), (9, 128, 8)):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _results
 from ._kernels import Engine
 from ._validation import (
     _short,
@@ -84,7 +85,7 @@ def project_rows(W, W0, radius):
 
 
 @dataclass(frozen=True)
-class PGDResult:
+class PGDResult(_results.ResultMixin):
     r"""What :func:`pgd` returns: one entry per trained network, networks ordered width-major.
 
     Examples
@@ -137,6 +138,10 @@ class PGDResult:
     final_error: np.ndarray
     max_distance: np.ndarray
     labels: np.ndarray = field(repr=False)
+
+    _counts = ("widths", "T", "iterations")
+    to_dict, _frame_rows = _results.pgd_to_dict, _results.pgd_frame_rows  # to_frame(what="history"|"networks")
+    to_xarray, to_netcdf, __repr__ = _results.pgd_to_xarray, _results.to_netcdf, _results.pgd_repr
 
     def __len__(self) -> int:
         return len(self.W)

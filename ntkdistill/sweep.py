@@ -41,6 +41,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import _results
 from ._validation import _short, check_rng
 
 __all__ = ["config_key", "run_sweep", "read_results", "record_seed", "single_blas_thread"]
@@ -488,7 +489,7 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
 
     Returns
     -------
-    list of dict
+    SweepResults (a list of dict)
         The result of every configuration, in the order of ``configs``, in its stored JSON form
         (fresh and resumed results are equal). The full records (configuration, seed, version)
         are read with :func:`read_results`.
@@ -586,7 +587,7 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
                     f"{_seed_record(root)['entropy']!r}); resume with the same rng (or rng=None), or "
                     "write to a new results file."
                 )
-    results: list = [done[k]["result"] if k in done else None for k in keys]
+    results: list = _results.SweepResults([done[k]["result"] if k in done else None for k in keys], canon)
     if not pending:
         return results
 

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _results
 from ._montecarlo import field_sums, mean_and_stderr
 from ._validation import _short, check_matrix, check_real, check_rng
 from .bounds import lemma6_radius
@@ -66,6 +67,10 @@ class TeacherLogits(NamedTuple):
     z: np.ndarray
     stderr: np.ndarray
     n_samples: object
+
+    _counts, _skip = ("n_samples",), ()
+    to_dict, to_frame, _frame_rows = _results.ResultMixin.to_dict, _results.ResultMixin.to_frame, _results.teacher_frame_rows
+    __repr__ = _results.short_repr
 
 
 def _field(v):
@@ -256,7 +261,7 @@ def _lemma6_radius(m, n, delta, init):
 
 
 @dataclass(frozen=True, eq=False)
-class Lemma6Check:
+class Lemma6Check(_results.ResultMixin):
     r"""Result of :func:`lemma6_check` (Lemma 6, E13).
 
     .. math::
@@ -311,6 +316,8 @@ class Lemma6Check:
     m: int
     n: int
     delta: float
+
+    _counts = ("m", "n")  # to_frame(): one row per point
 
     def __repr__(self):
         return (

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
+from . import _results
 from . import bounds as _bounds
 from ._validation import check_int, check_labels, check_probabilities, check_real, check_matrix
 from .cost import estimate_cost, format_seconds
@@ -52,7 +53,7 @@ PASS, FAIL, VACUOUS, REFUSED = "PASS", "FAIL", "VACUOUS", "REFUSED"
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(_results.ResultMixin):
     """The outcome of one check: what was predicted, what was measured, and the verdict.
 
     Attributes
@@ -82,6 +83,8 @@ class Check:
     predicted: dict = field(default_factory=dict)
     measured: dict = field(default_factory=dict)
     note: str = ""
+
+    _frame_rows = _results.check_frame_rows  # to_frame(): one row per predicted or measured number
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -485,7 +488,7 @@ def check_lemma6(X, v, z, inits, *, delta, alpha=0.01):
 
 
 @dataclass
-class VerifyReport:
+class VerifyReport(_results.ResultMixin):
     """Everything :func:`run_verify` measured, with the configuration that produced it.
 
     Attributes
@@ -507,6 +510,8 @@ class VerifyReport:
     config: dict
     data: dict
     checks: list
+
+    _frame_rows, __repr__ = _results.report_frame_rows, _results.report_repr
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""

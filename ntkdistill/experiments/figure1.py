@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .. import _results
 from .._validation import _short, check_int, check_real, check_rng
 
 __all__ = [
@@ -265,7 +266,7 @@ def _mean_std_sem(values):
 
 
 @dataclass
-class Figure1Result:
+class Figure1Result(_results.ResultMixin):
     r"""Outcome of :func:`figure1`: one record per (noise level, run), and summaries.
 
     Attributes
@@ -296,6 +297,9 @@ class Figure1Result:
     runs: int
     config: dict
     info: dict = field(default_factory=dict)
+
+    _frame_rows = _results.figure1_frame_rows  # to_frame(which="records"|"summary")
+    __repr__ = _results.list_repr("records", ("noise", "run", "teacher_test", "hard_test", "soft_test", "gap"))
 
     def summary(self) -> list:
         r"""One row per noise level: mean, standard deviation and standard error over runs.

@@ -449,3 +449,40 @@ class SweepResults(list):
         """Write :meth:`to_xarray` to netCDF (``engine="scipy"`` unless given)."""
         kwargs.setdefault("engine", "scipy")
         return self.to_xarray(dims).to_netcdf(path, **kwargs)
+
+
+# ------------------------------------------------------------------------------- composition
+
+
+def is_result(value) -> bool:
+    """Whether ``value`` is one of the library's result objects."""
+    return isinstance(value, (ResultMixin, SweepResults)) or (
+        isinstance(value, tuple) and hasattr(value, "_fields") and callable(getattr(value, "to_dict", None))
+    )
+
+
+def reject(name: str, value, what: str = "an array or a number") -> None:
+    """Raise a TypeError naming the fields to pass when ``value`` is a result object."""
+    if not is_result(value):
+        return
+    names = [n for n in (_fields(value) or []) if n not in getattr(value, "_skip", ())]
+    shown = ", ".join(names[:8]) + (" and more" if len(names) > 8 else "")
+    if "soft labels" in what and "z" in names:
+        hint = f" e.g. {name}=soft_labels(result.z);"
+    elif name in names:
+        hint = f" e.g. {name}=result.{name};"
+    else:
+        hint = ""
+    raise TypeError(
+        f"{name} must be {what}, got a {type(value).__name__}: pass the field you mean,{hint} "
+        f"its fields are {shown}."
+    )
+
+
+def unwrap(name: str, value, field: str):
+    """``value.<field>`` when ``value`` is a result object holding ``field``; ``value`` itself otherwise
+    (a result without that field is refused by :func:`reject`)."""
+    if is_result(value) and hasattr(value, field):
+        return getattr(value, field)
+    reject(name, value)
+    return value

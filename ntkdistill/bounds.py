@@ -87,6 +87,7 @@ def _real(name, value, ok, must):
     The message names the argument (with the index of the first bad entry for arrays), the value
     and what is allowed (``must``).
     """
+    _results.reject(name, value, "a real number or an array of real numbers")
     if isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"{name} must be a real number or an array of real numbers, got {_short(value)}.")
     try:

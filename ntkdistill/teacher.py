@@ -197,8 +197,8 @@ def soft_labels(z, temperature=1.0):
 
     Parameters
     ----------
-    z : array_like
-        Logits.
+    z : array_like, TeacherLogits or MarginResult
+        Logits; of a result, its field ``z`` (so ``soft_labels(teacher_logits(X, v))`` works).
     temperature : float > 0, default 1
         :math:`\tau`; above 1 flattens the labels towards 1/2, as in Hinton et al. (2015).
 
@@ -214,7 +214,7 @@ def soft_labels(z, temperature=1.0):
     [0.6225]
     """
     temperature = check_real("temperature", temperature, low=0.0)
-    z = np.asarray(z)
+    z = np.asarray(_results.unwrap("z", z, "z"))  # TeacherLogits or MarginResult: their logits z
     if not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
         raise TypeError(f"z must be real logits, got dtype {z.dtype}.")
     if z.size and not np.all(np.isfinite(z)):

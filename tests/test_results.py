@@ -176,3 +176,18 @@ def test_jsonable_edge_cases():
     out = _results.jsonable({1: np.float64(np.nan), "x": (np.int32(3), np.bool_(True)), "s": np.str_("a")})
     assert out == {"1": None, "x": [3, True], "s": "a"}
     assert _results.jsonable(np.array([[1e300, -np.inf]])) == [[1e300, "-inf"]]
+
+
+def test_composition_takes_results_or_names_the_field(margin_result):
+    X = np.eye(2)
+    tl = nd.teacher_logits(X, margin_result, n_samples=100, rng=0)
+    np.testing.assert_array_equal(nd.soft_labels(tl), nd.soft_labels(tl.z))
+    np.testing.assert_array_equal(nd.soft_labels(margin_result), nd.soft_labels(margin_result.z))
+    with pytest.raises(TypeError, match=r"targets=soft_labels\(result\.z\)"):
+        nd.pgd(X, tl, m=2, eta=1.0, T=1)
+    with pytest.raises(TypeError, match=r"gamma=result\.gamma; its fields are gamma, lower, upper"):
+        nd.neurons_required(margin_result, 0.1, 10, 0.1)
+    with pytest.raises(TypeError, match=r"labels must be an array of labels, got a MarginResult"):
+        nd.pgd(X, nd.soft_labels(tl), m=2, eta=1.0, T=1, labels=margin_result)
+    with pytest.raises(TypeError, match=r"X must be a 2-D array, got a TeacherLogits"):
+        nd.margin(tl, [1, -1])

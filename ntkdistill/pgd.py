@@ -22,12 +22,13 @@ formula written literally. ``python -m benchmarks.run`` measures it.
 
 from __future__ import annotations
 
+import importlib.util
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _results
+from . import _progress, _results
 from ._kernels import Engine
 from ._validation import (
     _short,
@@ -233,7 +234,7 @@ def pgd(
     labels=None,
     record_every=1,
     init=None,
-    progress=False,
+    progress=None,
 ):
     r"""Train two-layer ReLU students (eq. 1) by projected gradient descent.
 
@@ -278,8 +279,10 @@ def pgd(
     init : (W0, a) or list of (W0, a), optional
         Explicit initialisations (one per network, in place of ``seeds``), e.g. to continue a study
         of a given :math:`W(0)`. Widths are read from them and ``m`` must agree.
-    progress : bool
-        Show a tqdm progress bar (needs tqdm) when attached to a terminal.
+    progress : bool or None
+        A tqdm bar over the iterations: True shows it in a notebook or on a terminal (never in a
+        log), None (default) in a notebook for runs that last more than a few seconds, False
+        never (:mod:`ntkdistill._progress`).
 
     Returns
     -------
@@ -340,11 +343,9 @@ def pgd(
         widths = [w for w in widths_u for _ in seed_u]
         seed_list = [s for _ in widths_u for s in seed_u]
         inits = [init_symmetric(w, d, rng=np.random.default_rng(s), dtype=dt) for w, s in zip(widths, seed_list)]
-    if progress:
-        try:
-            import tqdm  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.") from exc
+    _progress.check_progress(progress)
+    if progress and importlib.util.find_spec("tqdm") is None:
+        raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.")
 
     return _run(X, tgt.astype(dt), y.astype(dt), inits, seed_list, loss, eta, T, B, record_every, progress)
 
@@ -424,16 +425,10 @@ def _run(X, tgt, y, inits, seed_list, loss, eta, T, B, record_every, progress):
     max_dist = np.zeros(K)
     rec_pos = {t: i for i, t in enumerate(rec_iters)}
 
-    steps = range(T)
-    if progress:
-        import sys
-
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc="pgd", disable=not sys.stderr.isatty(), leave=False)
+    bar = _progress.progress_bar(progress, total=T, desc="pgd", leave=bool(progress))
 
     with Engine(X, tgt, y, st, loss, eta, radius) as engine:
-        for t in steps:
+        for t in range(T):
             risk, err, dist = engine.step(W)  # risk and error at W(t), then W <- W(t + 1)
             sum_risk += risk
             sum_err += err
@@ -441,7 +436,11 @@ def _run(X, tgt, y, inits, seed_list, loss, eta, T, B, record_every, progress):
                 risk_hist[:, rec_pos[t]] = risk
                 err_hist[:, rec_pos[t]] = err
             np.maximum(max_dist, _segment_max(dist, owner2, K), out=max_dist)
+            if bar is not None:
+                bar.update(1)
         risk, err = engine.evaluate(W)
+    if bar is not None:
+        bar.close()
     if T in rec_pos:
         risk_hist[:, rec_pos[T]] = risk
         err_hist[:, rec_pos[T]] = err

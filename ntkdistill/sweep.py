@@ -36,12 +36,11 @@ import json
 import numbers
 import os
 import pickle
-import sys
 from collections.abc import Mapping
 
 import numpy as np
 
-from . import _results
+from . import _progress, _results
 from ._validation import _short, check_rng
 
 __all__ = ["config_key", "run_sweep", "read_results", "record_seed", "single_blas_thread"]
@@ -412,17 +411,7 @@ class _Writer:
 
 
 def _progress_bar(progress, total: int, initial: int, desc: str):
-    if progress is False:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        if progress:
-            raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.") from None
-        return None
-    if not sys.stderr.isatty():
-        return None
-    return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, leave=True)
+    return _progress.progress_bar(progress, total=total, initial=initial, desc=desc, terminal=True)
 
 
 def _note(exc: BaseException, text: str) -> None:
@@ -481,9 +470,9 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     rng : None, int, sequence of int, SeedSequence or numpy Generator
         The root seed. A Generator is advanced (four 63-bit draws make the root entropy).
     progress : bool or None
-        A tqdm bar over the configurations on standard error, shown only when standard error is a
-        terminal and ``progress`` is not False; ``None`` shows it when tqdm is installed,
-        ``True`` requires tqdm.
+        A tqdm bar over the configurations, in a notebook or on a terminal, never in a log file:
+        ``True`` requires tqdm; ``None`` shows it when tqdm is installed once the sweep has run a
+        few seconds; False never (:mod:`ntkdistill._progress`).
     desc : str
         The bar's label.
 

@@ -97,7 +97,8 @@ def run(args) -> int:
         try:
             from ..plotting import plot_bound_curves
 
-            figures.append(plot_bound_curves(os.path.join(args.out, "bounds.png"), n=X.shape[0], delta=args.delta))
+            plot_bound_curves(os.path.join(args.out, "bounds.png"), n=X.shape[0], delta=args.delta)
+            figures.append(os.path.join(args.out, "bounds.png"))
         except ImportError as exc:
             print(f"[verify] figures skipped: {exc}", file=sys.stderr)
     if args.json:

@@ -232,8 +232,15 @@ def pgd_frame_rows(self, what: str = "history") -> list[dict]:
     for k, w in enumerate(np.asarray(self.widths).tolist()):
         key = {"network": k, "width": int(w), "seed": k % per}
         if what == "networks":
-            rows.append({**key, **{n: float(getattr(self, n)[k]) for n in
-                                   ("avg_risk", "avg_error", "final_risk", "final_error", "max_distance")}})
+            rows.append(
+                {
+                    **key,
+                    **{
+                        n: float(getattr(self, n)[k])
+                        for n in ("avg_risk", "avg_error", "final_risk", "final_error", "max_distance")
+                    },
+                }
+            )
             continue
         for j, t in enumerate(np.asarray(self.iterations).tolist()):
             rows.append({**key, "iteration": int(t), "risk": float(self.risk[k, j]), "error": float(self.error[k, j])})
@@ -251,12 +258,17 @@ def pgd_to_xarray(self):
     xr = require("xarray", "frames", "PGDResult.to_xarray()")
     uniq, per = _pgd_grid(self)
     shape = (len(uniq), per)
-    data = {n: (("width", "seed", "iteration"), np.asarray(getattr(self, n)).reshape(shape + (-1,)))
-            for n in ("risk", "error")}
+    data = {
+        n: (("width", "seed", "iteration"), np.asarray(getattr(self, n)).reshape(shape + (-1,)))
+        for n in ("risk", "error")
+    }
     for n in ("avg_risk", "avg_error", "final_risk", "final_error", "max_distance"):
         data[n] = (("width", "seed"), np.asarray(getattr(self, n)).reshape(shape))
-    coords = {"width": np.asarray(uniq, dtype=np.int64), "seed": np.arange(per, dtype=np.int64),
-              "iteration": np.asarray(self.iterations, dtype=np.int64)}
+    coords = {
+        "width": np.asarray(uniq, dtype=np.int64),
+        "seed": np.arange(per, dtype=np.int64),
+        "iteration": np.asarray(self.iterations, dtype=np.int64),
+    }
     attrs = {"loss": self.loss, "eta": float(self.eta), "T": int(self.T), "B": float(self.B)}
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
@@ -276,10 +288,12 @@ def pgd_repr(self) -> str:
         lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
         return f"{lo:.4g}" if lo == hi else f"{lo:.4g}..{hi:.4g}"
 
-    return (f"PGDResult({len(self.widths)} networks: widths {_short(np.asarray(uniq), True)} x {per} seeds, "
-            f"loss={self.loss!r}, eta={float(self.eta):g}, T={int(self.T)}, B={float(self.B):g}; "
-            f"final_risk {span(self.final_risk)}, final_error {span(self.final_error)}, "
-            f"avg_risk {span(self.avg_risk)})")
+    return (
+        f"PGDResult({len(self.widths)} networks: widths {_short(np.asarray(uniq), True)} x {per} seeds, "
+        f"loss={self.loss!r}, eta={float(self.eta):g}, T={int(self.T)}, B={float(self.B):g}; "
+        f"final_risk {span(self.final_risk)}, final_error {span(self.final_error)}, "
+        f"avg_risk {span(self.avg_risk)})"
+    )
 
 
 # ------------------------------------------------------------------------------- the others
@@ -290,8 +304,11 @@ def teacher_frame_rows(self) -> list[dict]:
     z, se = np.asarray(self.z), np.asarray(self.stderr)
     counts = np.atleast_1d(np.asarray(self.n_samples))
     z2, se2 = np.atleast_2d(z), np.atleast_2d(se)
-    return [{"n_samples": int(counts[r]), "point": i, "z": float(z2[r, i]), "stderr": float(se2[r, i])}
-            for r in range(z2.shape[0]) for i in range(z2.shape[1])]
+    return [
+        {"n_samples": int(counts[r]), "point": i, "z": float(z2[r, i]), "stderr": float(se2[r, i])}
+        for r in range(z2.shape[0])
+        for i in range(z2.shape[1])
+    ]
 
 
 def comparison_frame_rows(self) -> list[dict]:
@@ -309,8 +326,9 @@ def comparison_frame_rows(self) -> list[dict]:
 def comparison_repr(self) -> str:
     """One line: the arguments, each side's width and iterations, the ratio and which needs fewer."""
     head = ", ".join(f"{n}={_short(getattr(self, n), n == 'n')}" for n in ("gamma", "eps", "n", "delta", "c"))
-    sides = "; ".join(f"{s}: m={_short(getattr(self, s).m, True)}, T={_short(getattr(self, s).T, True)}"
-                      for s in ("soft", "hard"))
+    sides = "; ".join(
+        f"{s}: m={_short(getattr(self, s).m, True)}, T={_short(getattr(self, s).T, True)}" for s in ("soft", "hard")
+    )
     text = f"Comparison({head}; {sides}; ratio={_short(self.ratio)}, fewer={_short(self.fewer)})"
     return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 4] + "...)"
 
@@ -321,8 +339,15 @@ def check_frame_rows(self) -> list[dict]:
     for kind in ("predicted", "measured"):
         for q, v in getattr(self, kind).items():
             if isinstance(v, (bool, np.bool_, int, float, np.number)) or v is None:
-                rows.append({"check": self.name, "status": self.status, "kind": kind, "quantity": str(q),
-                             "value": None if v is None else _cell(np.float64(v))})
+                rows.append(
+                    {
+                        "check": self.name,
+                        "status": self.status,
+                        "kind": kind,
+                        "quantity": str(q),
+                        "value": None if v is None else _cell(np.float64(v)),
+                    }
+                )
     return rows
 
 
@@ -334,23 +359,29 @@ def report_frame_rows(self) -> list[dict]:
 def report_repr(self) -> str:
     """One line: the data set, its size and each check's verdict."""
     checks = ", ".join(f"{c.name}: {c.status}" for c in self.checks)
-    text = (f"VerifyReport(dataset={self.config.get('dataset')!r}, n={self.data.get('n')}, "
-            f"d={self.data.get('d')}; {checks})")
+    text = (
+        f"VerifyReport(dataset={self.config.get('dataset')!r}, n={self.data.get('n')}, "
+        f"d={self.data.get('d')}; {checks})"
+    )
     return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 4] + "...)"
 
 
 def width_search_rows(self) -> list[dict]:
     """Rows of :meth:`WidthSearch.to_frame`: one per width trained and seed."""
-    return [{"width": int(w), "seed": s, "error": _cell(e), "median_error": _cell(self.evaluated[w])}
-            for w, errs in self.errors.items() for s, e in enumerate(errs)]
+    return [
+        {"width": int(w), "seed": s, "error": _cell(e), "median_error": _cell(self.evaluated[w])}
+        for w, errs in self.errors.items()
+        for s, e in enumerate(errs)
+    ]
 
 
 def records_rows(attr: str):
     """A ``_frame_rows`` returning the list of dicts held in field ``attr`` (summary rows, levels)."""
 
     def rows(self) -> list[dict]:
-        return [{k: _cell(v) for k, v in r.items() if not isinstance(v, (dict, list, tuple))}
-                for r in getattr(self, attr)]
+        return [
+            {k: _cell(v) for k, v in r.items() if not isinstance(v, (dict, list, tuple))} for r in getattr(self, attr)
+        ]
 
     rows.__doc__ = f"Rows of ``to_frame()``: the dicts of ``{attr}``."
     return rows
@@ -376,12 +407,18 @@ def table1_frame_rows(self, which: str = "rows") -> list[dict]:
     """Rows of :meth:`Table1Result.to_frame`: ``"rows"`` (Table 1), ``"seeds"`` (one per row, label
     type and seed: the per-seed test accuracies), ``"sweep"`` (the gap against B) or ``"teachers"``."""
     if which == "seeds":
-        return [{"variant": r.variant, "width": r.width, "labels": lab, "seed": s, "test_acc": float(a)}
-                for r in self.rows for lab in ("hard", "soft") for s, a in enumerate(getattr(r, f"{lab}_test"))]
+        return [
+            {"variant": r.variant, "width": r.width, "labels": lab, "seed": s, "test_acc": float(a)}
+            for r in self.rows
+            for lab in ("hard", "soft")
+            for s, a in enumerate(getattr(r, f"{lab}_test"))
+        ]
     if which not in ("rows", "sweep", "teachers"):
         raise ValueError(f"which must be 'rows', 'seeds', 'sweep' or 'teachers', got {which!r}.")
-    return [{k: _cell(v) for k, v in dataclasses.asdict(r).items() if not isinstance(v, tuple)}
-            for r in getattr(self, which)]
+    return [
+        {k: _cell(v) for k, v in dataclasses.asdict(r).items() if not isinstance(v, tuple)}
+        for r in getattr(self, which)
+    ]
 
 
 def figure1_frame_rows(self, which: str = "records") -> list[dict]:
@@ -442,7 +479,9 @@ class SweepResults(list):
         missing = [k for k in keys if k not in frame.columns]
         if missing:
             raise ValueError(f"dims {missing} are not configuration keys; the keys are {list(frame.columns)}.")
-        scalar = [c for c in frame.columns if c not in keys and not frame[c].map(lambda v: isinstance(v, (list, dict))).any()]
+        scalar = [
+            c for c in frame.columns if c not in keys and not frame[c].map(lambda v: isinstance(v, (list, dict))).any()
+        ]
         return frame[keys + scalar].set_index(keys).to_xarray()
 
     def to_netcdf(self, path, dims=None, **kwargs):
@@ -474,8 +513,7 @@ def reject(name: str, value, what: str = "an array or a number") -> None:
     else:
         hint = ""
     raise TypeError(
-        f"{name} must be {what}, got a {type(value).__name__}: pass the field you mean,{hint} "
-        f"its fields are {shown}."
+        f"{name} must be {what}, got a {type(value).__name__}: pass the field you mean,{hint} its fields are {shown}."
     )
 
 

@@ -58,11 +58,15 @@ def test_real_jupyter_kernel_shows_the_bar():
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     pytest.importorskip("tqdm")
-    code = ("import numpy as np, ntkdistill as nd\n"
-            "res = nd.pgd(np.eye(2), np.array([0.6, 0.4]), m=2, eta=1.0, T=40, rng=0, progress=True)")
+    code = (
+        "import numpy as np, ntkdistill as nd\n"
+        "res = nd.pgd(np.eye(2), np.array([0.6, 0.4]), m=2, eta=1.0, T=40, rng=0, progress=True)"
+    )
     quiet = "res = nd.pgd(np.eye(2), np.array([0.6, 0.4]), m=2, eta=1.0, T=40, rng=0)"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code), nbformat.v4.new_code_cell(quiet)])
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
     shown, quiet_out = nb.cells[0].outputs, nb.cells[1].outputs
 
     def text(outputs):

@@ -30,13 +30,31 @@ def margin_result():
 
 def _results_of_every_kind(pgd_result, margin_result):
     X = np.eye(2)
-    check = Check("Lemma 3", PASS, "R <= 32 R_KL / gamma^2", {"m": np.float64(4.0), "target": np.inf},
-                  {"violations": np.int64(0), "slack": np.float64(0.25)})
+    check = Check(
+        "Lemma 3",
+        PASS,
+        "R <= 32 R_KL / gamma^2",
+        {"m": np.float64(4.0), "target": np.inf},
+        {"violations": np.int64(0), "slack": np.float64(0.25)},
+    )
     fit = fit_loglog_slope([0.4, 0.2], [5.0, 20.0])  # two points: NaN interval
-    levels = [{"level": 0, "gamma": 0.4, "soft_width": 4, "hard_width": None, "soft_predicted": 1e6,
-               "hard_predicted": 1e8, "soft_looseness": 2.5e5, "hard_looseness": None}]
-    records = [dict(noise=s, run=r, teacher_test=0.9, hard_test=0.8 - s / 10, soft_test=0.85, gap=0.05 + s / 10)
-               for s in (0.0, 1.0) for r in range(2)]
+    levels = [
+        {
+            "level": 0,
+            "gamma": 0.4,
+            "soft_width": 4,
+            "hard_width": None,
+            "soft_predicted": 1e6,
+            "hard_predicted": 1e8,
+            "soft_looseness": 2.5e5,
+            "hard_looseness": None,
+        }
+    ]
+    records = [
+        dict(noise=s, run=r, teacher_test=0.9, hard_test=0.8 - s / 10, soft_test=0.85, gap=0.05 + s / 10)
+        for s in (0.0, 1.0)
+        for r in range(2)
+    ]
     return {
         "PGDResult": pgd_result,
         "MarginResult": margin_result,
@@ -148,8 +166,10 @@ def test_pgd_to_xarray_and_netcdf(pgd_result, tmp_path):
 
 
 def _job(config, seed):
-    return {"err": config["width"] / 10 + config["seed"] + np.random.default_rng(seed).random() / 100,
-            "curve": [1.0, 2.0]}
+    return {
+        "err": config["width"] / 10 + config["seed"] + np.random.default_rng(seed).random() / 100,
+        "curve": [1.0, 2.0],
+    }
 
 
 def test_sweep_results_as_data(tmp_path):

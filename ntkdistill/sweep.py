@@ -513,7 +513,8 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     ...     path = os.path.join(tmp, "results.jsonl")
     ...     first = run_sweep(draw, configs, results_path=path, rng=0)
     ...     again = run_sweep(draw, configs, results_path=path, rng=0)  # nothing is run again
-    ...     n_lines = len(open(path).readlines())
+    ...     with open(path) as f:
+    ...         n_lines = len(f.readlines())
     >>> first == again, n_lines, first[1]["x"] > 5
     (True, 2, True)
     """

@@ -66,3 +66,30 @@ def test_theory_citations_become_links():
             for line in headings.splitlines()
             if line.startswith("#")
         ), anchor
+
+
+def test_notebook_pages_show_outputs():
+    pytest.importorskip("mkdocs")
+    notebooks = _module("notebooks")
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["# Title\n", "Some $x^2$."]},
+            {
+                "cell_type": "code",
+                "source": "print(1)",
+                "outputs": [
+                    {"output_type": "stream", "name": "stderr", "text": "\rbar  50%\rbar 100%\n"},
+                    {"output_type": "display_data", "data": {"image/png": "iVBORw0K\n", "text/plain": "<Figure>"}},
+                    {"output_type": "execute_result", "data": {"text/plain": "\x1b[31m42\x1b[0m"}},
+                ],
+            },
+        ]
+    }
+    page = notebooks.to_markdown(nb, "notebooks/x.ipynb")
+    assert "# Title\nSome $x^2$." in page and "```python\nprint(1)\n```" in page
+    assert "```text\nbar 100%\n```" in page and "50%" not in page
+    assert '<img alt="figure" src="data:image/png;base64,iVBORw0K">' in page and "<Figure>" not in page
+    assert "```text\n42\n```" in page
+    nb["cells"][1]["outputs"].append({"output_type": "error", "ename": "ValueError"})
+    with pytest.raises(Exception, match="stored with an error output"):
+        notebooks.to_markdown(nb, "notebooks/x.ipynb")

@@ -524,3 +524,14 @@ def unwrap(name: str, value, field: str):
         return getattr(value, field)
     reject(name, value)
     return value
+
+
+def records_xarray(attr: str, dim: str):
+    """A ``to_xarray`` for a result whose ``_frame_rows`` are one per ``dim`` (a requirement study's levels)."""
+
+    def to_xarray(self):
+        """An :class:`xarray.Dataset` indexed by ``dim``, the scalar columns as variables (needs xarray)."""
+        require("xarray", "frames", f"{type(self).__name__}.to_xarray()")
+        return self.to_frame().set_index(dim).to_xarray()
+
+    return to_xarray

@@ -282,6 +282,7 @@ class RequirementStudy(_results.ResultMixin):
     hard_fit: SlopeFit
 
     _frame_rows = _results.records_rows("levels")  # to_frame(): one row per level
+    to_xarray = _results.records_xarray("levels", "level")  # dimension: level
     __repr__ = _results.list_repr("levels", ("level", "gamma", "soft_width", "hard_width"))
 
     def to_dict(self) -> dict:

@@ -46,3 +46,13 @@ def test_new_figure_and_path(name, tmp_path):
     ax = _calls()[name](path=path)
     assert os.path.getsize(path) > 0 and ax.has_data()
     assert set(plt.get_fignums()) == before  # a figure made only for the file is closed
+
+
+def test_notebooks_show_figures_as_matplotlib_figures():
+    import json
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        source = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert "Image(filename" not in source and "IPython.display import Image" not in source, path.name

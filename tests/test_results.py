@@ -165,6 +165,12 @@ def test_pgd_to_xarray_and_netcdf(pgd_result, tmp_path):
         assert back.attrs["loss"] == "kl" and math.isinf(back.attrs["B"])
 
 
+def test_requirement_study_to_xarray(every):
+    pytest.importorskip("xarray")
+    ds = every["RequirementStudy"].to_xarray()
+    assert ds.soft_width.dims == ("level",) and ds.soft_width.values.tolist() == [4]
+
+
 def _job(config, seed):
     return {
         "err": config["width"] / 10 + config["seed"] + np.random.default_rng(seed).random() / 100,
@@ -211,3 +217,21 @@ def test_composition_takes_results_or_names_the_field(margin_result):
         nd.pgd(X, nd.soft_labels(tl), m=2, eta=1.0, T=1, labels=margin_result)
     with pytest.raises(TypeError, match=r"X must be a 2-D array, got a TeacherLogits"):
         nd.margin(tl, [1, -1])
+
+
+def test_readme_results_section_runs():
+    pytest.importorskip("pandas")
+    pytest.importorskip("xarray")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Results as data", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```py\n", 1)[1].split("```", 1)[0]
+    assert section in (root / "docs" / "index.md").read_text()  # the same text on the site
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert repr(namespace["res"]).startswith("PGDResult(6 networks: widths [4, 8] x 3 seeds")
+    assert list(namespace["curves"].columns) == ["network", "width", "seed", "iteration", "risk", "error"]
+    assert namespace["ds"].risk.dims == ("width", "seed", "iteration")
+    assert nd.neurons_required(0.1, 0.1, 100, 0.01).to_dict()["soft"]["m"] == 38389150

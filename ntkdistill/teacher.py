@@ -68,9 +68,10 @@ class TeacherLogits(NamedTuple):
     stderr: np.ndarray
     n_samples: object
 
-    _counts, _skip = ("n_samples",), ()
-    to_dict, to_frame, _frame_rows = _results.ResultMixin.to_dict, _results.ResultMixin.to_frame, _results.teacher_frame_rows
-    __repr__ = _results.short_repr
+    # results as data (a NamedTuple cannot take the mixin as a base; mypy allows only fields here)
+    _counts, _skip = ("n_samples",), ()  # type: ignore[misc]
+    to_dict, to_frame = _results.ResultMixin.to_dict, _results.ResultMixin.to_frame  # type: ignore[misc]
+    _frame_rows, __repr__ = _results.teacher_frame_rows, _results.short_repr  # type: ignore[misc]
 
 
 def _field(v):

@@ -10,7 +10,17 @@ matplotlib is imported inside each function, so the rest of the library works wi
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ._typing import ArrayLike
+    from .requirement import SlopeFit
 
 __all__ = ["plot_bound_curves", "plot_requirement"]
 
@@ -42,7 +52,16 @@ def _finish(ax, path, created: bool):
     return ax
 
 
-def plot_bound_curves(path=None, *, n=100, delta=0.01, eps_values=(0.01, 0.1), c=1.0, C1="printed", ax=None):
+def plot_bound_curves(
+    path: str | os.PathLike | None = None,
+    *,
+    n: int = 100,
+    delta: float = 0.01,
+    eps_values: Sequence[float] = (0.01, 0.1),
+    c: float = 1.0,
+    C1: float | str = "printed",
+    ax: Axes | None = None,
+) -> Axes:
     r"""Neurons required by Corollary 4 (soft) and Proposition 5 (hard) against :math:`\gamma`.
 
     .. math::
@@ -79,7 +98,17 @@ def plot_bound_curves(path=None, *, n=100, delta=0.01, eps_values=(0.01, 0.1), c
     return _finish(ax, path, created)
 
 
-def plot_requirement(gamma, soft_width, hard_width, soft_fit=None, hard_fit=None, title=None, *, ax=None, path=None):
+def plot_requirement(
+    gamma: ArrayLike,
+    soft_width: Sequence[float | None],
+    hard_width: Sequence[float | None],
+    soft_fit: SlopeFit | None = None,
+    hard_fit: SlopeFit | None = None,
+    title: str | None = None,
+    *,
+    ax: Axes | None = None,
+    path: str | os.PathLike | None = None,
+) -> Axes:
     r"""Measured minimal width against :math:`1/\gamma` on log-log axes, soft and hard, with fitted slopes.
 
     .. math::
@@ -107,8 +136,8 @@ def plot_requirement(gamma, soft_width, hard_width, soft_fit=None, hard_fit=None
         keep = np.isfinite(wv)
         text = label
         if fit is not None and np.isfinite(fit.slope):
-            xs = np.linspace(np.log(1 / g[keep]).min(), np.log(1 / g[keep]).max(), 20) if keep.any() else []
-            if len(xs):
+            if keep.any():
+                xs = np.linspace(np.log(1 / g[keep]).min(), np.log(1 / g[keep]).max(), 20)
                 ax.plot(np.exp(xs), np.exp(fit.intercept + fit.slope * xs), color=color, lw=1)
             ci = "" if not np.isfinite(fit.ci_low) else f" [{fit.ci_low:.2f}, {fit.ci_high:.2f}]"
             text = f"{label}: slope {fit.slope:.2f}{ci}"

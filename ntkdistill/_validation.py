@@ -11,6 +11,8 @@ import operator
 
 import numpy as np
 
+from ._results import reject
+
 __all__: list[str] = []
 
 
@@ -24,6 +26,7 @@ def _short(value) -> str:
 
 def check_int(name: str, value, *, minimum: int | None = None, even: bool = False) -> int:
     """Return ``value`` as a Python int, or raise naming ``name``."""
+    reject(name, value, "an integer")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         # accept integral floats such as 8.0 only if exact
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
@@ -52,6 +55,7 @@ def check_real(
     allow_inf: bool = False,
 ) -> float:
     """Return ``value`` as a float in the stated interval, or raise naming ``name``."""
+    reject(name, value, "a real number")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {_short(value)}.")
     value = float(value)
@@ -70,6 +74,7 @@ def check_real(
 
 def check_matrix(name: str, X, *, dtype=None) -> np.ndarray:
     """A 2-D finite real array; ``dtype`` (None keeps float32/float64, ints go to float64)."""
+    reject(name, X, "a 2-D array")
     if isinstance(X, np.ndarray):
         arr = X
     else:
@@ -120,6 +125,7 @@ def resolve_dtype(dtype, arr=None) -> np.dtype:
 
 def check_labels(name: str, y, n: int | None = None) -> np.ndarray:
     """Labels exactly in {-1, +1}, returned as float64 (callers cast to their dtype)."""
+    reject(name, y, "an array of labels")
     arr = np.asarray(y)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of labels, got shape {arr.shape}.")
@@ -139,6 +145,7 @@ def check_labels(name: str, y, n: int | None = None) -> np.ndarray:
 
 def check_probabilities(name: str, p, n: int | None = None) -> np.ndarray:
     """Soft labels in [0, 1] (float64)."""
+    reject(name, p, "an array of soft labels (e.g. soft_labels(teacher_logits(...)))")
     arr = np.asarray(p)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of soft labels, got shape {arr.shape}.")

@@ -8,8 +8,13 @@ dtype of ``f`` (float32 stays float32).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.special import expit, xlogy
+
+if TYPE_CHECKING:
+    from ._typing import ArrayLike
 
 __all__ = [
     "sigmoid",
@@ -32,7 +37,7 @@ def _float(f):
     return f
 
 
-def sigmoid(z):
+def sigmoid(z: ArrayLike) -> np.ndarray:
     r"""The logistic function :math:`\mu(z) = 1 / (1 + e^{-z})` (the paper's "softmax", E2).
 
     Examples
@@ -43,7 +48,7 @@ def sigmoid(z):
     return expit(_float(z))
 
 
-def logit(p):
+def logit(p: ArrayLike) -> np.ndarray:
     r"""Inverse of :func:`sigmoid`: :math:`\ln(p / (1 - p))` (``-inf``/``inf`` at 0 and 1).
 
     Examples
@@ -56,7 +61,7 @@ def logit(p):
         return np.log(p) - np.log1p(-p)
 
 
-def softplus(x):
+def softplus(x: ArrayLike) -> np.ndarray:
     r""":math:`\ln(1 + e^x)`, finite for any finite ``x``.
 
     Examples
@@ -77,7 +82,7 @@ def _neg_entropy(p):
     return xlogy(p, p) + xlogy(one - p, one - p)
 
 
-def kl_loss(p, f):
+def kl_loss(p: ArrayLike, f: ArrayLike) -> np.ndarray:
     r"""Soft-label loss :math:`\ell_{KL}(p, f) = \mathrm{KL}(\mathrm{Bern}(p)\,\|\,\mathrm{Bern}(\mu(f)))`.
 
     .. math::
@@ -109,7 +114,7 @@ def kl_loss(p, f):
     return np.maximum(out, f.dtype.type(0))
 
 
-def kl_grad(p, f):
+def kl_grad(p: ArrayLike, f: ArrayLike) -> np.ndarray:
     r"""Derivative of :func:`kl_loss` in the logit: :math:`\partial \ell_{KL} / \partial f = \mu(f) - p`.
 
     The paper prints :math:`p - \mu(f)` (E1).
@@ -123,7 +128,7 @@ def kl_grad(p, f):
     return expit(f) - np.asarray(p, dtype=f.dtype)
 
 
-def logistic_loss(y, f):
+def logistic_loss(y: ArrayLike, f: ArrayLike) -> np.ndarray:
     r"""Hard-label logistic loss of eq. (12): :math:`\ell_h(y, f) = \ln(1 + e^{-y f})`.
 
     Examples
@@ -138,7 +143,7 @@ def logistic_loss(y, f):
     return softplus(-y * f)
 
 
-def logistic_grad(y, f):
+def logistic_grad(y: ArrayLike, f: ArrayLike) -> np.ndarray:
     r"""Derivative of :func:`logistic_loss` in the logit: :math:`-y\,\mu(-y f)`.
 
     Examples
@@ -151,7 +156,7 @@ def logistic_grad(y, f):
     return -y * expit(-y * f)
 
 
-def kl_risk(p, f, axis=-1):
+def kl_risk(p: ArrayLike, f: ArrayLike, axis: int | None = -1) -> np.ndarray:
     r"""Soft-label surrogate risk :math:`R_{KL} = \frac1n \sum_i \ell_{KL}(p_i, f_i)` (mean over ``axis``).
 
     Examples
@@ -162,7 +167,7 @@ def kl_risk(p, f, axis=-1):
     return np.mean(kl_loss(p, f), axis=axis)
 
 
-def logistic_risk(y, f, axis=-1):
+def logistic_risk(y: ArrayLike, f: ArrayLike, axis: int | None = -1) -> np.ndarray:
     r"""Hard-label surrogate risk of eq. (12): :math:`R_h = \frac1n \sum_i \ln(1 + e^{-y_i f_i})`.
 
     Examples
@@ -173,7 +178,7 @@ def logistic_risk(y, f, axis=-1):
     return np.mean(logistic_loss(y, f), axis=axis)
 
 
-def classification_error(y, f, axis=-1):
+def classification_error(y: ArrayLike, f: ArrayLike, axis: int | None = -1) -> np.ndarray:
     r"""Classification error of eq. (8) with ties counted as errors (E6).
 
     .. math::

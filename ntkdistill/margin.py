@@ -24,6 +24,7 @@ from functools import partial
 
 import numpy as np
 
+from . import _results
 from ._fast import field_sums, mean_and_stderr, ordered_map, scratch
 from ._validation import (
     _short,
@@ -415,7 +416,7 @@ class MaxMarginField:
 
 
 @dataclass(frozen=True, eq=False)
-class MarginResult:
+class MarginResult(_results.ResultMixin):
     r"""The NTK margin with its certificate (see :func:`margin`; THEORY.md, "Margin").
 
     .. math::
@@ -480,6 +481,8 @@ class MarginResult:
     iterations: int
     converged: bool
     tol: float
+
+    _skip, _counts = ("v",), ("n_samples", "n_certify", "iterations")  # to_frame(): one row per point
 
     @property
     def support(self):

@@ -23,12 +23,13 @@ to 1e-12 in float64); ``python -m benchmarks.run`` measures it.
 
 from __future__ import annotations
 
+import importlib.util
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _fast
+from . import _fast, _progress, _results
 from ._validation import (
     _short,
     check_int,
@@ -86,7 +87,7 @@ def project_rows(W, W0, radius):
 
 
 @dataclass(frozen=True)
-class PGDResult:
+class PGDResult(_results.ResultMixin):
     r"""What :func:`pgd` returns: one entry per trained network, networks ordered width-major.
 
     Examples
@@ -139,6 +140,10 @@ class PGDResult:
     final_error: np.ndarray
     max_distance: np.ndarray
     labels: np.ndarray = field(repr=False)
+
+    _counts = ("widths", "T", "iterations")
+    to_dict, _frame_rows = _results.pgd_to_dict, _results.pgd_frame_rows  # to_frame(what="history"|"networks")
+    to_xarray, to_netcdf, __repr__ = _results.pgd_to_xarray, _results.to_netcdf, _results.pgd_repr
 
     def __len__(self) -> int:
         return len(self.W)
@@ -223,7 +228,7 @@ def pgd(
     labels=None,
     record_every=1,
     init=None,
-    progress=False,
+    progress=None,
     backend="auto",
 ):
     r"""Train two-layer ReLU students (eq. 1) by projected gradient descent.
@@ -269,8 +274,10 @@ def pgd(
     init : (W0, a) or list of (W0, a), optional
         Explicit initialisations (one per network, in place of ``seeds``), e.g. to continue a study
         of a given :math:`W(0)`. Widths are read from them and ``m`` must agree.
-    progress : bool
-        Show a tqdm progress bar (needs tqdm) when attached to a terminal.
+    progress : bool or None
+        A tqdm bar over the iterations: True shows it in a notebook or on a terminal (never in a
+        log), None (default) in a notebook for runs that last more than a few seconds, False
+        never (:mod:`ntkdistill._progress`).
     backend : {"auto", "reference", "fast"}
         ``"reference"`` runs the update as written above, one network at a time
         (:func:`_reference_loop`); ``"fast"`` the batched engine of :mod:`ntkdistill._fast`, which
@@ -340,11 +347,9 @@ def pgd(
         widths = [w for w in widths_u for _ in seed_u]
         seed_list = [s for _ in widths_u for s in seed_u]
         inits = [init_symmetric(w, d, rng=np.random.default_rng(s), dtype=dt) for w, s in zip(widths, seed_list)]
-    if progress:
-        try:
-            import tqdm  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.") from exc
+    _progress.check_progress(progress)
+    if progress and importlib.util.find_spec("tqdm") is None:
+        raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.")
 
     problem = _Problem(X, tgt.astype(dt), y.astype(dt), loss, eta, T, B)
     records = _Records(len(inits), T, record_every)
@@ -438,14 +443,19 @@ def _engine_loop(problem, inits, records, steps, options):
 
 
 def _steps(T, progress):
-    """``range(T)``, wrapped in a tqdm progress bar when asked for and attached to a terminal."""
-    if not progress:
-        return range(T)
-    import sys
+    """``range(T)``, with a progress bar where :mod:`ntkdistill._progress` shows one."""
+    bar = _progress.progress_bar(progress, total=T, desc="pgd", leave=bool(progress))
+    return range(T) if bar is None else _counted(range(T), bar)
 
-    from tqdm.auto import tqdm
 
-    return tqdm(range(T), desc="pgd", disable=not sys.stderr.isatty(), leave=False)
+def _counted(steps, bar):
+    """Yield ``steps``, advancing ``bar`` after each one and closing it at the end."""
+    try:
+        for t in steps:
+            yield t
+            bar.update(1)
+    finally:
+        bar.close()
 
 
 class _Records:

@@ -36,11 +36,11 @@ import json
 import numbers
 import os
 import pickle
-import sys
 from collections.abc import Mapping
 
 import numpy as np
 
+from . import _progress, _results
 from ._validation import _short, check_rng, root_seed
 
 __all__ = ["config_key", "run_sweep", "read_results", "record_seed", "single_blas_thread"]
@@ -399,17 +399,7 @@ class _Writer:
 
 
 def _progress_bar(progress, total: int, initial: int, desc: str):
-    if progress is False:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        if progress:
-            raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.") from None
-        return None
-    if not sys.stderr.isatty():
-        return None
-    return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, leave=True)
+    return _progress.progress_bar(progress, total=total, initial=initial, desc=desc, terminal=True)
 
 
 def _note(exc: BaseException, text: str) -> None:
@@ -468,15 +458,15 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     rng : None, int, sequence of int, SeedSequence or numpy Generator
         The root seed. A Generator is advanced (four 63-bit draws make the root entropy).
     progress : bool or None
-        A tqdm bar over the configurations on standard error, shown only when standard error is a
-        terminal and ``progress`` is not False; ``None`` shows it when tqdm is installed,
-        ``True`` requires tqdm.
+        A tqdm bar over the configurations, in a notebook or on a terminal, never in a log file:
+        ``True`` requires tqdm; ``None`` shows it when tqdm is installed once the sweep has run a
+        few seconds; False never (:mod:`ntkdistill._progress`).
     desc : str
         The bar's label.
 
     Returns
     -------
-    list of dict
+    SweepResults (a list of dict)
         The result of every configuration, in the order of ``configs``, in its stored JSON form
         (fresh and resumed results are equal). The full records (configuration, seed, version)
         are read with :func:`read_results`.
@@ -511,7 +501,8 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     ...     path = os.path.join(tmp, "results.jsonl")
     ...     first = run_sweep(draw, configs, results_path=path, rng=0)
     ...     again = run_sweep(draw, configs, results_path=path, rng=0)  # nothing is run again
-    ...     n_lines = len(open(path).readlines())
+    ...     with open(path) as f:
+    ...         n_lines = len(f.readlines())
     >>> first == again, n_lines, first[1]["x"] > 5
     (True, 2, True)
     """
@@ -574,7 +565,7 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
                     f"{_seed_record(root)['entropy']!r}); resume with the same rng (or rng=None), or "
                     "write to a new results file."
                 )
-    results: list = [done[k]["result"] if k in done else None for k in keys]
+    results: list = _results.SweepResults([done[k]["result"] if k in done else None for k in keys], canon)
     if not pending:
         return results
 

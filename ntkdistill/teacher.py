@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _results
 from ._fast import field_sums, mean_and_stderr
 from ._validation import _short, check_matrix, check_real, check_rng
 from .bounds import lemma6_radius
@@ -66,6 +67,11 @@ class TeacherLogits(NamedTuple):
     z: np.ndarray
     stderr: np.ndarray
     n_samples: object
+
+    # results as data (a NamedTuple cannot take the mixin as a base; mypy allows only fields here)
+    _counts, _skip = ("n_samples",), ()  # type: ignore[misc]
+    to_dict, to_frame = _results.ResultMixin.to_dict, _results.ResultMixin.to_frame  # type: ignore[misc]
+    _frame_rows, __repr__ = _results.teacher_frame_rows, _results.short_repr  # type: ignore[misc]
 
 
 def _field(v):
@@ -192,8 +198,8 @@ def soft_labels(z, temperature=1.0):
 
     Parameters
     ----------
-    z : array_like
-        Logits.
+    z : array_like, TeacherLogits or MarginResult
+        Logits; of a result, its field ``z`` (so ``soft_labels(teacher_logits(X, v))`` works).
     temperature : float > 0, default 1
         :math:`\tau`; above 1 flattens the labels towards 1/2, as in Hinton et al. (2015).
 
@@ -209,7 +215,7 @@ def soft_labels(z, temperature=1.0):
     [0.6225]
     """
     temperature = check_real("temperature", temperature, low=0.0)
-    z = np.asarray(z)
+    z = np.asarray(_results.unwrap("z", z, "z"))  # TeacherLogits or MarginResult: their logits z
     if not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
         raise TypeError(f"z must be real logits, got dtype {z.dtype}.")
     if z.size and not np.all(np.isfinite(z)):
@@ -256,7 +262,7 @@ def _lemma6_radius(m, n, delta, init):
 
 
 @dataclass(frozen=True, eq=False)
-class Lemma6Check:
+class Lemma6Check(_results.ResultMixin):
     r"""Result of :func:`lemma6_check` (Lemma 6, E13).
 
     .. math::
@@ -311,6 +317,8 @@ class Lemma6Check:
     m: int
     n: int
     delta: float
+
+    _counts = ("m", "n")  # to_frame(): one row per point
 
     def __repr__(self):
         return (

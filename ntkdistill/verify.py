@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
+from . import _results
 from . import bounds as _bounds
 from ._validation import check_int, check_labels, check_probabilities, check_real, check_matrix, root_seed
 from .cost import estimate_cost, format_seconds
@@ -101,7 +102,7 @@ def verdict_legend(alpha: float = 0.01) -> str:
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(_results.ResultMixin):
     """The outcome of one check: what was predicted, what was measured, and the verdict.
 
     Attributes
@@ -131,6 +132,8 @@ class Check:
     predicted: dict = field(default_factory=dict)
     measured: dict = field(default_factory=dict)
     note: str = ""
+
+    _frame_rows = _results.check_frame_rows  # to_frame(): one row per predicted or measured number
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -724,7 +727,7 @@ def check_lemma6(X, v, z, inits, *, delta, alpha=0.01):
 
 
 @dataclass
-class VerifyReport:
+class VerifyReport(_results.ResultMixin):
     """Everything :func:`run_verify` measured, with the configuration that produced it.
 
     Attributes
@@ -752,6 +755,8 @@ class VerifyReport:
     data: dict
     checks: list
     curves: dict = field(default_factory=dict)
+
+    _frame_rows, __repr__ = _results.report_frame_rows, _results.report_repr
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""

@@ -107,9 +107,9 @@ def run(args) -> int:
         try:
             from ..plotting import plot_requirement
 
-            plot_requirement(os.path.join(args.out, "requirement.png"), [r["gamma"] for r in study.levels],
-                             [r["soft_width"] for r in study.levels], [r["hard_width"] for r in study.levels],
-                             study.soft_fit, study.hard_fit)
+            plot_requirement([r["gamma"] for r in study.levels], [r["soft_width"] for r in study.levels],
+                             [r["hard_width"] for r in study.levels], study.soft_fit, study.hard_fit,
+                             path=os.path.join(args.out, "requirement.png"))
         except ImportError as exc:
             print(f"[sweep] figure skipped: {exc}", file=sys.stderr)
     if args.json:

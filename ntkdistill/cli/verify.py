@@ -202,7 +202,9 @@ def run(args) -> int:
             from .._verify_plots import save_verify_figures
             from ..plotting import plot_bound_curves
 
-            figures.append(plot_bound_curves(os.path.join(out, "bounds.png"), n=X.shape[0], delta=args.delta))
+            bounds_png = os.path.join(out, "bounds.png")
+            plot_bound_curves(bounds_png, n=X.shape[0], delta=args.delta)
+            figures.append(bounds_png)
             figures += save_verify_figures(report, out)
         except ImportError as exc:
             print(f"[verify] figures skipped: {exc}", file=sys.stderr)

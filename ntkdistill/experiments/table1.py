@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .. import _results
 from .._validation import _short, check_int, check_real, resolve_dtype, root_seed
 from ..datasets._base import ImageData
 from ..datasets.mnist import load_mnist
@@ -63,7 +64,7 @@ _LOSSES = ("logistic", "kl")  # hard, soft
 
 
 @dataclass(frozen=True)
-class TeacherSummary:
+class TeacherSummary(_results.ResultMixin):
     r"""The teacher of one data variant: its chosen step, accuracies (%) and how soft its labels are.
 
     .. math::
@@ -97,7 +98,7 @@ class TeacherSummary:
 
 
 @dataclass(frozen=True)
-class Table1Row:
+class Table1Row(_results.ResultMixin):
     r"""One row of Table 1: a data variant and a student width, accuracies in %.
 
     .. math::
@@ -142,7 +143,7 @@ class Table1Row:
 
 
 @dataclass(frozen=True)
-class SweepRow:
+class SweepRow(_results.ResultMixin):
     r"""The gap at one projection radius ``B`` (steps chosen on validation at that ``B``), in %.
 
     .. math::
@@ -204,7 +205,7 @@ def _gap(mean, se):
 
 
 @dataclass(frozen=True)
-class Table1Result:
+class Table1Result(_results.ResultMixin):
     r"""What :func:`run_table1` returns: Table 1, the teachers, the sweep over ``B`` and the settings.
 
     .. math::
@@ -251,6 +252,9 @@ class Table1Result:
     teachers: tuple
     settings: dict
     elapsed: float
+
+    _frame_rows = _results.table1_frame_rows  # to_frame(which="rows"|"seeds"|"sweep"|"teachers")
+    __repr__ = _results.list_repr("rows", ("variant", "width", "hard_mean", "soft_mean", "gap_mean", "gap_se"))
 
     def row(self, variant, width) -> Table1Row:
         for r in self.rows:

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._montecarlo import field_sums, mean_and_stderr
+from . import _guards
 from ._validation import _short, check_matrix, check_real, check_rng
 from .bounds import lemma6_radius
 from .kernel import _gaussian_blocks, _sample_counts
@@ -153,6 +154,7 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
     counts, is_list = _sample_counts(n_samples)
     gen = check_rng(rng)
     n, d = X.shape
+    _guards.guard_teacher(n, d, counts)  # memory and time, before any work
     block = int(np.clip(2**21 // max(n, 1), 128, 4096))
     zsum = np.zeros(n)
     zsq = np.zeros(n)

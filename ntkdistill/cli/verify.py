@@ -8,6 +8,7 @@ import sys
 import time
 
 from . import CLIError
+from ._paths import prepare_out, write_atomic
 
 DEFAULT_OUT = os.path.join("ntkdistill-out", "verify")
 
@@ -61,6 +62,9 @@ def _c1(text):
 
 
 def run(args) -> int:
+    prepare_out("--out", args.out)
+    if args.seed < 0:
+        raise CLIError(f"--seed {args.seed}: must be >= 0.")
     from .. import verify as _verify
     from ._data import builtin, load_npz
 
@@ -83,15 +87,12 @@ def run(args) -> int:
         C1=_c1(args.C1), seeds=args.seeds, rng=args.seed, budget=args.budget, n_samples=args.n_samples,
         dtype="float32" if args.float32 else None, dataset=name, log=log,
     )
-    os.makedirs(args.out, exist_ok=True)
     data = report.to_dict()
     data["config"]["command"] = "ntkdistill verify " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["verify"] else None
     data["config"]["seconds"] = time.perf_counter() - start
-    with open(os.path.join(args.out, "report.json"), "w") as fh:
-        json.dump(data, fh, indent=2)
+    write_atomic(os.path.join(args.out, "report.json"), json.dumps(data, indent=2))
     table = report.format_table()
-    with open(os.path.join(args.out, "table.txt"), "w") as fh:
-        fh.write(table + "\n")
+    write_atomic(os.path.join(args.out, "table.txt"), table + "\n")
     figures = []
     if not args.no_figures:
         try:

@@ -207,10 +207,10 @@ def check_time(seconds: float, *, what: str, argument: str) -> None:
 
 
 def pgd_estimates(n, d, widths, T, record_every, itemsize):
-    """``(bytes, seconds)`` of :func:`ntkdistill.pgd` on ``n`` points in ``d`` dimensions.
+    r"""``(bytes, seconds)`` of :func:`ntkdistill.pgd` on ``n`` points in ``d`` dimensions.
 
     Memory: the data, the weights (current, initial, update: :math:`3 N d`), the step's live
-    :math:`n \\times N` buffers (six, as :func:`ntkdistill.estimate_cost` counts) and the
+    :math:`n \times N` buffers (six, as :func:`ntkdistill.estimate_cost` counts) and the
     records (risk and error per network and recorded iteration, and the iteration list).
     Time: the step's floating-point operations at an optimistic rate plus a fixed cost per step.
     """
@@ -269,7 +269,7 @@ def guard_teacher(n, d, counts) -> None:
 
 
 def guard_dataset(name, n, d, rotated, exact_margin_nodes=0) -> None:
-    """Refuse a synthetic data set of ``n`` points in ``d`` dimensions that cannot fit in memory.
+    r"""Refuse a synthetic data set of ``n`` points in ``d`` dimensions that cannot fit in memory.
 
     ``exact_margin_nodes``: quadrature nodes per interval of an exact margin computed over the
     :math:`n + 257` intervals of :func:`ntkdistill.datasets.circle_margin`, each node against

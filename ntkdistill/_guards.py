@@ -254,9 +254,32 @@ def guard_margin(n, d, n_samples, n_certify, kernel_bound) -> None:
     what = f"margin with n_samples = {n_samples} on X of shape ({n}, {d})"
     check_memory(memory, what=what + (" and the kernel bound" if kernel_bound else ""),
                  argument="the data" + (" (or pass kernel_bound=False)" if kernel_bound else ""))
-    # the solver passes over the sample at least a few times, the certificate once
-    seconds = _SECONDS_PER_DIRECTION_POINT * (3.0 * n_samples + n_certify) * n * (d + 4)
-    check_time(seconds, what=what, argument="n_samples or n_certify")
+    check_time(margin_seconds(n, d, n_samples, n_certify), what=what, argument="n_samples or n_certify")
+
+
+def margin_seconds(n, d, n_samples, n_certify=None) -> float:
+    """A lower bound on the time of :func:`ntkdistill.margin`: the solver passes over the sample at
+    least three times, the certificate once."""
+    n_certify = n_samples if n_certify is None else n_certify
+    return _SECONDS_PER_DIRECTION_POINT * (3.0 * n_samples + n_certify) * n * (d + 4)
+
+
+def teacher_seconds(n, d, n_samples) -> float:
+    """A lower bound on the time of :func:`ntkdistill.teacher_logits` with ``n_samples`` directions."""
+    return _SECONDS_PER_DIRECTION_POINT * n_samples * n * (d + 4)
+
+
+def announce(command, what, seconds, option) -> None:
+    """For the command line: refuse ``what`` beyond the time limit, naming ``option``; state its
+    time lower bound on standard error when it is a minute or more."""
+    check_time(seconds, what=what, argument=option)
+    if seconds >= 60:
+        import sys
+
+        from .cost import format_seconds
+
+        print(f"[{command}] {what} will take at least {format_seconds(seconds)} (a lower bound; {option} sets it)",
+              file=sys.stderr, flush=True)
 
 
 def guard_teacher(n, d, counts) -> None:
@@ -265,7 +288,7 @@ def guard_teacher(n, d, counts) -> None:
     memory = 8.0 * (2 * n * d + 4 * (os.cpu_count() or 1) * block * max(n, d) + (4 + 2 * len(counts)) * n)
     what = f"teacher_logits with n_samples = {max(counts)} on X of shape ({n}, {d})"
     check_memory(memory, what=what, argument="the data or the number of counts in n_samples")
-    check_time(_SECONDS_PER_DIRECTION_POINT * max(counts) * n * (d + 4), what=what, argument="n_samples")
+    check_time(teacher_seconds(n, d, max(counts)), what=what, argument="n_samples")
 
 
 def guard_dataset(name, n, d, rotated, exact_margin_nodes=0) -> None:

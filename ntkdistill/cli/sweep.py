@@ -6,11 +6,24 @@ import json
 import os
 import sys
 
+from .. import _guards
 from . import CLIError
 from ._paths import prepare_out, write_atomic
 
 DEFAULT_OUT = os.path.join("ntkdistill-out", "sweep")
 DASK_TIMEOUT = 5.0
+
+
+def _announce_monte_carlo(family, levels, n, n_samples):
+    """Refuse (or state) the time of the margin and teacher logits of every level, before any work."""
+    if not isinstance(n_samples, int) or n_samples < 2 or not levels:
+        return  # the library names the argument
+    from ..datasets.families import make_family
+
+    X = make_family(family, levels[0], n=n).X
+    per_level = _guards.margin_seconds(*X.shape, n_samples) + _guards.teacher_seconds(*X.shape, n_samples)
+    _guards.announce("sweep", f"the margin and the teacher logits of {len(levels)} level(s) at --n-samples {n_samples}",
+                     per_level * len(levels), "--n-samples")
 
 
 def _connect_dask(Client, address, timeout):
@@ -92,6 +105,7 @@ def run(args) -> int:
             raise CLIError(f"--B {args.B!r}: must be 'theory', a positive number or inf.") from None
     if args.workers < 1:
         raise CLIError(f"--workers {args.workers}: must be >= 1.")
+    _announce_monte_carlo(args.family, levels, n, args.n_samples)
     results = os.path.join(args.out, "results.jsonl")
     executor = client = None
     try:

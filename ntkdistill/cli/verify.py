@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from .. import _guards
 from . import CLIError
 from ._paths import prepare_out, write_atomic
 
@@ -81,6 +82,9 @@ def run(args) -> int:
         if level is not None and float(level).is_integer():
             level = int(level)
         X, y, gamma_known, name = builtin(args.dataset, level, args.n, args.seed)
+    _guards.announce("verify", f"the margin and the teacher logits at --n-samples {args.n_samples}",
+                     _guards.margin_seconds(*X.shape, args.n_samples) + _guards.teacher_seconds(*X.shape, args.n_samples),
+                     "--n-samples")
     log = None if (args.quiet or args.json) else (lambda s: print(f"[verify] {s}", file=sys.stderr, flush=True))
     report = _verify.run_verify(
         X, y, gamma_known=gamma_known, beta=args.beta, eps=args.eps, beta_hard=args.beta_hard, delta=args.delta,

@@ -505,8 +505,14 @@ class _Claims:
     def acquire(self, key: str, *, blocking: bool) -> bool:
         if fcntl is None:  # pragma: no cover - not POSIX
             return True
-        os.makedirs(self._dir, exist_ok=True)
-        fd = os.open(os.path.join(self._dir, key), os.O_CREAT | os.O_RDWR, 0o644)
+        for attempt in range(100):
+            os.makedirs(self._dir, exist_ok=True)
+            try:
+                fd = os.open(os.path.join(self._dir, key), os.O_CREAT | os.O_RDWR, 0o644)
+                break
+            except FileNotFoundError:  # another sweep removed the empty folder just now
+                if attempt == 99:
+                    raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:

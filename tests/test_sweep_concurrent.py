@@ -143,3 +143,24 @@ def test_serial_process_pool_and_dask_give_bit_identical_results_on_one_blas_thr
         pytest.skip("threadpoolctl finds no BLAS library")
     assert threads == [1] * 12  # the serial run too: the same thread count everywhere
     assert serial == pooled == dasked  # JSON floats round-trip exactly: bit for bit
+
+
+def test_a_claim_survives_the_other_sweep_removing_the_empty_claims_folder(tmp_path, monkeypatch):
+    from ntkdistill.sweep import _Claims
+
+    claims = _Claims(str(tmp_path / "r.jsonl"))
+    real_makedirs = os.makedirs
+    removed = []
+
+    def makedirs_then_lose_the_race(path, exist_ok=False):
+        real_makedirs(path, exist_ok=exist_ok)
+        if not removed:  # the other sweep ends and removes the (empty) folder just after
+            os.rmdir(path)
+            removed.append(path)
+
+    monkeypatch.setattr(os, "makedirs", makedirs_then_lose_the_race)
+    assert claims.acquire("k", blocking=False)
+    assert removed and not _Claims(str(tmp_path / "r.jsonl")).acquire("k", blocking=False)  # held
+    claims.release("k", done=True)
+    claims.close()
+    assert not os.path.exists(str(tmp_path / "r.jsonl") + ".claims")

@@ -229,3 +229,64 @@ def check_norms(name: str, X: np.ndarray, *, c: float | None = None, atol: float
                 f"smaller norm (smallest {norms.min():.6g}). Pass a smaller c or rescale the data."
             )
     return norms
+
+
+# ------------------------------------------------------------------------------ element-wise checks
+
+
+def check_real_array(name: str, value) -> np.ndarray:
+    """``value`` as a real array of any shape (ints and bools kept), or a TypeError naming ``name``."""
+    arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.issubdtype(
+        arr.dtype, np.complexfloating
+    ):
+        raise TypeError(f"{name} must be real numbers, got {_short(value)} (dtype {arr.dtype}).")
+    return arr
+
+
+def check_sign_labels(name: str, y) -> np.ndarray:
+    """Labels of any shape with every entry -1 or +1 (bools refused), or an error naming ``name``."""
+    arr = check_real_array(name, y)
+    if arr.dtype == np.bool_:
+        raise TypeError(f"{name} must hold the numbers -1 and +1, got a boolean array.")
+    bad = ~((arr == 1) | (arr == -1))
+    if np.any(bad):
+        shown = np.unique(arr[bad])[:6].tolist()
+        raise ValueError(
+            f"{name} must contain only -1 and +1, got also {shown}. To convert 0/1 labels use y = 2 * y01 - 1."
+        )
+    return arr
+
+
+def check_soft_labels(name: str, p) -> np.ndarray:
+    """Soft labels of any shape with every entry in [0, 1] (NaN refused), or an error naming ``name``."""
+    arr = check_real_array(name, p)
+    bad = ~((arr >= 0) & (arr <= 1))
+    if np.any(bad):
+        raise ValueError(
+            f"{name} must lie in [0, 1] (soft labels p_i = mu(z_i)), got {int(np.count_nonzero(bad))} value(s) "
+            f"outside, e.g. {float(np.asarray(arr)[bad].ravel()[0])!r}. Pass logits through ntkdistill.soft_labels first."
+        )
+    return arr
+
+
+def check_broadcast(first: str, a, second: str, b) -> tuple:
+    """The broadcast shape of ``a`` and ``b``, or a ValueError naming both arguments and their shapes."""
+    try:
+        return np.broadcast_shapes(np.shape(a), np.shape(b))
+    except ValueError:
+        raise ValueError(
+            f"{first} has shape {np.shape(a)} and {second} has shape {np.shape(b)}; they must have the same "
+            "shape (or broadcast against each other)."
+        ) from None
+
+
+def check_axis(name: str, axis, ndim: int):
+    """An axis (or None) valid for an array of ``ndim`` dimensions, or an error naming ``name``."""
+    if axis is None:
+        return None
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{name} must be an int or None, got {_short(axis)}.")
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise ValueError(f"{name} == {axis}, out of range for an array of {ndim} dimension(s).")
+    return int(axis)

@@ -24,7 +24,7 @@ from functools import partial
 
 import numpy as np
 
-from . import _results
+from . import _guards, _results
 from ._fast import field_sums, mean_and_stderr, ordered_map, scratch
 from ._validation import (
     _short,
@@ -649,6 +649,7 @@ def margin(
         kernel_bound = n <= _KERNEL_AUTO_N
     elif not isinstance(kernel_bound, (bool, np.bool_)):
         raise TypeError(f"kernel_bound must be True, False or None, got {_short(kernel_bound)}.")
+    _guards.guard_margin(n, d, S, Sc, kernel_bound)  # memory and time, before any work
     s_solve, s_cert = _seeds(rng, 2)
 
     work = np.float32 if (X.dtype == np.float32 or S * n * d > _FLOAT32_WORK) else np.float64

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _fast, _progress, _results
+from . import _fast, _guards, _progress, _results
 from ._validation import (
     _short,
     check_int,
@@ -330,10 +330,8 @@ def pgd(
     eta = check_real("eta", eta, low=0.0)
     T = check_int("T", T, minimum=1)
     B = check_real("B", B, low=0.0, allow_inf=True)
-    if record_every is not None and record_every != 0:
+    if record_every is not None:
         record_every = check_int("record_every", record_every, minimum=1)
-    else:
-        record_every = None
     if init is not None:
         inits = _check_init(init, d, dt)
         widths_given = None if m is None else _check_widths(m)
@@ -346,6 +344,9 @@ def pgd(
         seed_u = network_seeds(seeds, rng)
         widths = [w for w in widths_u for _ in seed_u]
         seed_list = [s for _ in widths_u for s in seed_u]
+        inits = None
+    _guards.guard_pgd(n, d, widths, T, record_every, dt.itemsize, len(widths))  # memory and time, before any
+    if inits is None:
         inits = [init_symmetric(w, d, rng=np.random.default_rng(s), dtype=dt) for w, s in zip(widths, seed_list)]
     _progress.check_progress(progress)
     if progress and importlib.util.find_spec("tqdm") is None:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _results
+from . import _guards, _results
 from ._fast import field_sums, mean_and_stderr
 from ._validation import _short, check_matrix, check_real, check_rng
 from .bounds import lemma6_radius
@@ -159,6 +159,7 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
     counts, is_list = _sample_counts(n_samples)
     gen = check_rng(rng)
     n, d = X.shape
+    _guards.guard_teacher(n, d, counts)  # memory and time, before any work
     block = int(np.clip(2**21 // max(n, 1), 128, 4096))
     zsum = np.zeros(n)
     zsq = np.zeros(n)

@@ -8,6 +8,7 @@ import sys
 import time
 
 from . import CLIError
+from ._paths import prepare_out, write_atomic
 
 DEFAULT_OUT = os.path.join("ntkdistill-out", "table1")
 
@@ -48,6 +49,7 @@ def register(sub):
 
 
 def run(args) -> int:
+    prepare_out("--out", args.out)
     from ..datasets.mnist import load_mnist
     from ..experiments.table1 import run_table1
 
@@ -69,7 +71,7 @@ def run(args) -> int:
             test_data = load_mnist(args.mnist_dir, split="test")
     except ImportError as exc:
         raise CLIError(str(exc)) from exc
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, NotADirectoryError) as exc:
         raise CLIError(f"--mnist-dir: {exc}") from exc
 
     t0 = time.perf_counter()
@@ -79,14 +81,11 @@ def run(args) -> int:
 
     log(f"data: {data.source}, {len(data)} digits" + ("" if test_data is None else f" + {len(test_data)} test digits"))
     result = run_table1(data, test_data=test_data, rng=args.seed, dtype=args.dtype, log=log, **kwargs)
-    os.makedirs(args.out, exist_ok=True)
     record = result.to_dict()
     record["cli_arguments"] = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
-    with open(os.path.join(args.out, "table1.json"), "w") as fh:
-        json.dump(record, fh, indent=2)
+    write_atomic(os.path.join(args.out, "table1.json"), json.dumps(record, indent=2))
     text = result.format_table()
-    with open(os.path.join(args.out, "table1.txt"), "w") as fh:
-        fh.write(text + "\n")
+    write_atomic(os.path.join(args.out, "table1.txt"), text + "\n")
     if args.json:
         print(json.dumps(record, indent=2))
     else:

@@ -8,7 +8,9 @@ import os
 import sys
 import time
 
+from .. import _guards
 from . import CLIError
+from ._paths import prepare_out, write_atomic
 
 DEFAULT_OUT = os.path.join("ntkdistill-out", "verify")
 
@@ -135,8 +137,8 @@ def _checks(text):
 
 
 def _output_dir(path):
-    """The output folder, created if needed."""
-    os.makedirs(path, exist_ok=True)
+    """The output folder, checked and created before any work (a file there is an error naming --out)."""
+    prepare_out("--out", path)
     return path
 
 
@@ -181,9 +183,14 @@ def run(args) -> int:
     from .. import verify as _verify
 
     start = time.perf_counter()
+    out = _output_dir(args.out)
+    if args.seed < 0:
+        raise CLIError(f"--seed {args.seed}: must be >= 0.")
     checks = _checks(args.only)
     X, y, gamma_known, z_known, name = _load(args)
-    out = _output_dir(args.out)
+    _guards.announce("verify", f"the margin and the teacher logits at --n-samples {args.n_samples}",
+                     _guards.margin_seconds(*X.shape, args.n_samples) + _guards.teacher_seconds(*X.shape, args.n_samples),
+                     "--n-samples")
     log = None if (args.quiet or args.json) else (lambda s: print(f"[verify] {s}", file=sys.stderr, flush=True))
 
     def on_data(d):
@@ -212,11 +219,9 @@ def run(args) -> int:
     data["config"]["command"] = "ntkdistill verify " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["verify"] else None
     data["config"]["seconds"] = time.perf_counter() - start
     data["figures"] = [os.path.basename(f) for f in figures]
-    with open(os.path.join(out, "report.json"), "w") as fh:
-        json.dump(data, fh, indent=2)
+    write_atomic(os.path.join(out, "report.json"), json.dumps(data, indent=2))
     table = report.format_table()
-    with open(os.path.join(out, "table.txt"), "w") as fh:
-        fh.write(table + "\n")
+    write_atomic(os.path.join(out, "table.txt"), table + "\n")
     if args.json:
         print(json.dumps(data, indent=2))
     else:

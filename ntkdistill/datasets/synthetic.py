@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import binom
 
+from .. import _guards
 from .._validation import _short, check_int, check_real, check_rng
 
 __all__ = [
@@ -280,6 +281,7 @@ def orthonormal(n, *, d=None, labels="alternating", rng=None):
         from .._validation import check_labels
 
         y = check_labels("labels", labels, n)
+    _guards.guard_dataset("orthonormal", n, d, gen is not None)
     X = np.eye(n, d)
     gamma = orthonormal_margin(n)
     return SyntheticData(
@@ -427,6 +429,7 @@ def circle(n, beta0, *, rng=None):
     >>> data.X.shape, round(data.gamma, 6)
     ((8, 3), 0.030892)
     """
+    _guards.guard_dataset("circle", n, 3, rng is not None, exact_margin_nodes=40)
     gamma = circle_margin(n, beta0)
     n = int(n)
     y = _alternating(n)

@@ -27,7 +27,7 @@ from .pgd import network_seeds, pgd
 
 __all__ = [
     "WidthSearch", "min_width", "SlopeFit", "fit_loglog_slope", "averaged_risk", "is_converged", "converged_at",
-    "CensoredFit", "fit_censored_slope", "paired_difference", "width_grid", "search_widths", "median_width",
+    "CensoredFit", "fit_censored_slope", "paired_difference", "conclusions", "width_grid", "search_widths", "median_width",
     "requirement_job", "PRESETS", "RequirementStudy", "requirement_study", "summary_frame",
 ]
 
@@ -814,8 +814,8 @@ PRESETS = {
     "quick": dict(families={"pairs": (0, 2, 4, 6), "xor": (0, 1.5, 3, 4.5)}, T_grid=(100, 1000), m_max=128, seeds=3,
                   eta_grid=(1.0, 4.0), pilot_m=32, n_samples=10000, n_certify=100000,
                   temperature=dict(family="pairs", level=4, taus=(1.0, 0.25))),
-    "default": dict(families={"pairs": (0, 1.5, 3, 4.5, 6, 7.5), "xor": (0, 1, 2, 3, 4, 5),
-                              "circle": (0.5, 1, 1.5, 2, 2.5, 3), "mnist": (-1, 1, 3, 5, 7, 9)},
+    "default": dict(families={"pairs": (0, 1.5, 3, 4.5, 6, 8), "xor": (0, 1, 2, 3, 4, 6),
+                              "circle": (0.5, 1, 1.5, 2, 3, 4), "mnist": (-1, 1, 3, 5, 7, 9)},
                     T_grid=(100, 1000, 10000), m_max=512, seeds=5, eta_grid=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
                     pilot_m=64, n_samples=20000, n_certify=400000,
                     temperature=dict(family="pairs", level=3, taus=(1.0, 0.5, 0.25, 0.1, 0.05))),
@@ -905,8 +905,24 @@ def _fit_dict(levels, lab, crit, T):
     return out
 
 
-def _conclusions(summary) -> list:
-    """Conclusion lines generated from the fitted numbers (never written by hand)."""
+def conclusions(summary) -> list:
+    r"""The conclusion lines of a summary, generated from its numbers (never written by hand).
+
+    .. math::
+
+        k \in [k_-, k_+] \ni 2\ (\text{soft}),\ 4\ (\text{hard})?\qquad
+        \bar d_\ell = \overline{\ln m^*_{soft} - \ln m^*_{hard}} \lessgtr 0?
+
+    Per family and criterion: each exponent with its interval and whether it contains the bound's;
+    whether the soft and hard intervals separate; at how many levels the paired difference is
+    below or above 0; how often the step rule chose an end of its grid; the softness study.
+
+    Examples
+    --------
+    >>> conclusions({"config": {"T_grid": [10], "eps": 0.1}, "fits": {}, "fits_risk": {}, "paired": {},
+    ...              "levels": [], "temperature": []})
+    []
+    """
     cfg = summary["config"]
     T = str(cfg["T_grid"][-1])
     lines = []
@@ -942,6 +958,14 @@ def _conclusions(summary) -> list:
             else:
                 order = "the soft and hard exponents are not separated (intervals overlap)"
             lines.append(f"{fam} [error, T = {T}]: {order}.")
+    if cfg.get("eta_rule") == "grid" and summary["levels"]:
+        top, bottom = max(cfg["eta_grid"]), min(cfg["eta_grid"])
+        jobs = [lv[lab]["eta"] for lv in summary["levels"] for lab in ("soft", "hard")]
+        at_top, at_bottom = sum(e == top for e in jobs), sum(e == bottom for e in jobs)
+        if at_top or at_bottom:
+            lines.append(f"step rule: the grid's largest step ({top:g}) was chosen for {at_top} of {len(jobs)} jobs and "
+                         f"its smallest ({bottom:g}) for {at_bottom}; where it is the largest, a wider grid may lower m* "
+                         "at small T.")
     if summary["temperature"]:
         t = summary["temperature"]
         ws = ", ".join(f"tau={r['tau']:g}: {_w(r['m_star'][T], r['lower_bound'])}" for r in t)
@@ -1117,7 +1141,7 @@ def requirement_study(preset="default", *, results_path, families=None, eps=0.1,
                   m_star_rule="smallest width of the geometric grid reached by at least half the seeds")
     summary = {"schema": "ntkdistill.requirement/2", "config": config, "levels": levels, "fits": fits,
                "fits_risk": fits_risk, "paired": paired, "temperature": temperature_rows}
-    summary["conclusions"] = _conclusions(summary)
+    summary["conclusions"] = conclusions(summary)
     return RequirementStudy(summary)
 
 

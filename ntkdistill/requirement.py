@@ -389,7 +389,9 @@ def _tobit_nll(params, x, y, cens):
         zc = z[cens]
         logsf = log_ndtr(-zc)
         nll -= float(logsf.sum())
-        lam = np.exp(-0.5 * zc**2 - 0.5 * math.log(2 * math.pi) - logsf)  # inverse Mills ratio
+        with np.errstate(over="ignore", invalid="ignore"):
+            lam = np.exp(-0.5 * zc**2 - 0.5 * math.log(2 * math.pi) - logsf)  # inverse Mills ratio
+        lam = np.where(np.isfinite(lam), lam, np.maximum(zc, 0.0))  # its limit z at extreme trial points
         ga += -lam.sum() / sigma
         gk += -(lam * x[cens]).sum() / sigma
         gs += -(lam * zc).sum()

@@ -373,11 +373,17 @@ def _num(v):
     return None if v is None or not math.isfinite(v) else float(v)
 
 
+_LOG_SIGMA_MIN, _LOG_SIGMA_MAX = math.log(1e-4), math.log(1e2)
+
+
 def _tobit_nll(params, x, y, cens):
     """Negative log-likelihood of the right-censored normal regression and its gradient in (a, k, log sigma)."""
     from scipy.special import log_ndtr
 
-    a, k, s = params
+    a, k, s_raw = params
+    # sigma held in [1e-4, 1e2] (a perfect fit would send it to 0); no gradient beyond the clamp
+    s = min(max(float(s_raw), _LOG_SIGMA_MIN), _LOG_SIGMA_MAX)
+    inside = 1.0 if s == s_raw else 0.0
     sigma = math.exp(s)
     z = (y - a - k * x) / sigma
     o = ~cens
@@ -395,7 +401,7 @@ def _tobit_nll(params, x, y, cens):
         ga += -lam.sum() / sigma
         gk += -(lam * x[cens]).sum() / sigma
         gs += -(lam * zc).sum()
-    return nll, np.array([ga, gk, gs])
+    return nll, np.array([ga, gk, gs * inside])
 
 
 

@@ -1050,6 +1050,8 @@ def requirement_study(preset="default", *, results_path, families=None, eps=0.1,
     if preset not in PRESETS:
         raise ValueError(f"preset == {preset!r}, must be one of {sorted(PRESETS)}.")
     P = dict(PRESETS[preset])
+    if families is not None and not isinstance(families, dict):
+        raise TypeError(f"families must be a dict {{family name: levels}}, got {type(families).__name__}.")
     families = dict(P["families"] if families is None else families)
     for name, lv in families.items():
         if name not in FAMILIES:

@@ -339,6 +339,8 @@ def test_study_validation(tmp_path):
         requirement_study("quick", results_path=tmp_path / "r.jsonl", families={"circle": (1, 2)})
     with pytest.raises(ValueError, match="not a family"):
         requirement_study("quick", results_path=tmp_path / "r.jsonl", families={"nope": (1, 2, 3)})
+    with pytest.raises(TypeError, match="families must be a dict"):
+        requirement_study("quick", results_path=tmp_path / "r.jsonl", families=["circle"])
     with pytest.raises(ValueError, match="strictly increasing"):
         requirement_study("quick", results_path=tmp_path / "r.jsonl", T_grid=[100, 10])
     assert not (tmp_path / "r.jsonl").exists()

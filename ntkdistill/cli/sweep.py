@@ -28,8 +28,8 @@ def register(sub):
         ),
     )
     p.add_argument("--preset", choices=("quick", "default", "full"), default="default",
-                   help="sizes: quick (about 2 minutes on 2 cores), default (about 10-15 minutes), full (hours on "
-                        "one core: meant for --dask ADDRESS or many --workers); see docs/sweeps.md")
+                   help="sizes: quick (under a minute on 2 cores), default (about 45 minutes on a loaded 2-core machine), full (about 10 CPU-hours: "
+                        "meant for --dask ADDRESS or many --workers); see docs/sweeps.md")
     p.add_argument("--quick", action="store_true", help="same as --preset quick")
     p.add_argument("--family", action="append", default=None,
                    help="run only this family of the preset (repeatable); with --levels, any family")

@@ -1,4 +1,4 @@
-"""``ntkdistill verify`` and ``ntkdistill sweep`` end to end on tiny settings, and their input errors."""
+"""``ntkdistill verify`` end to end on tiny settings, and their input errors."""
 
 import importlib.util
 import json
@@ -123,26 +123,3 @@ def test_verify_user_errors_exit_2_without_traceback(tmp_path, capsys, setup, ar
     err = capsys.readouterr().err
     assert status == 2
     assert message in err and "Traceback" not in err
-
-
-def test_sweep_end_to_end_and_resume(tmp_path):
-    out = tmp_path / "s"
-    args = [sys.executable, "-m", "ntkdistill", "sweep", "--family", "two_points", "--levels", "1,2,3",
-            "--T", "30", "--seeds", "2", "--m-max", "8", "--n-samples", "2000", "--out", str(out), "--no-figures"]
-    env = dict(os.environ, MPLBACKEND="Agg")
-    first = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
-    assert first.returncode == 0, first.stderr
-    assert "fitted exponent" in first.stdout and "the bound's exponent is 2" in first.stdout
-    lines = (out / "results.jsonl").read_text().splitlines()
-    assert len(lines) == 6  # 3 levels x (soft, hard)
-    summary = json.loads((out / "summary.json").read_text())
-    # re-running resumes: nothing is recomputed, the file is unchanged and the summary identical
-    second = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
-    assert second.returncode == 0, second.stderr
-    assert (out / "results.jsonl").read_text().splitlines() == lines
-    assert json.loads((out / "summary.json").read_text()) == summary
-
-
-def test_sweep_unknown_family(tmp_path, capsys):
-    assert main(["sweep", "--family", "nope", "--out", str(tmp_path)]) == 2
-    assert "--family 'nope' is not a built-in family" in capsys.readouterr().err

@@ -38,18 +38,6 @@ def _results_of_every_kind(pgd_result, margin_result):
         {"violations": np.int64(0), "slack": np.float64(0.25)},
     )
     fit = fit_loglog_slope([0.4, 0.2], [5.0, 20.0])  # two points: NaN interval
-    levels = [
-        {
-            "level": 0,
-            "gamma": 0.4,
-            "soft_width": 4,
-            "hard_width": None,
-            "soft_predicted": 1e6,
-            "hard_predicted": 1e8,
-            "soft_looseness": 2.5e5,
-            "hard_looseness": None,
-        }
-    ]
     records = [
         dict(noise=s, run=r, teacher_test=0.9, hard_test=0.8 - s / 10, soft_test=0.85, gap=0.05 + s / 10)
         for s in (0.0, 1.0)
@@ -69,7 +57,7 @@ def _results_of_every_kind(pgd_result, margin_result):
         "VerifyReport": VerifyReport({"dataset": "demo"}, {"n": 2, "d": 2}, [check, check]),
         "WidthSearch": WidthSearch(6, {4: 0.5, 6: 0.1}, {4: [0.5, 0.5], 6: [0.1, 0.0]}, eps=0.1),
         "SlopeFit": fit,
-        "RequirementStudy": RequirementStudy({"family": "demo"}, levels, fit, fit),
+        "RequirementStudy": RequirementStudy(_study_summary()),
         "Figure1Result": Figure1Result(records, (0.0, 1.0), 2, {"data": "toy"}),
     }
 
@@ -165,10 +153,20 @@ def test_pgd_to_xarray_and_netcdf(pgd_result, tmp_path):
         assert back.attrs["loss"] == "kl" and math.isinf(back.attrs["B"])
 
 
+def _study_summary():
+    """A requirement study's summary (the schema of docs/sweeps.md) with one level, censored at T = 10."""
+    side = {"m_star": {"10": None, "100": 4}, "censored": False, "lower_bound": 64}
+    return {"config": {"T_grid": [10, 100]}, "conclusions": ["a generated line"],
+            "levels": [{"family": "pairs", "level": 3, "gamma": 0.14, "soft": side,
+                        "hard": dict(side, m_star={"10": 2, "100": 2})}]}
+
+
 def test_requirement_study_to_xarray(every):
     pytest.importorskip("xarray")
     ds = every["RequirementStudy"].to_xarray()
-    assert ds.soft_width.dims == ("level",) and ds.soft_width.values.tolist() == [4]
+    assert ds.m_star.dims == ("family", "level", "label", "T")
+    assert ds.m_star.sel(family="pairs", level=3, label="soft", T=100).item() == 4
+    assert np.isnan(ds.m_star.sel(family="pairs", level=3, label="soft", T=10).item())
 
 
 def _job(config, seed):

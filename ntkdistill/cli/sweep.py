@@ -1,29 +1,17 @@
-"""``ntkdistill sweep``: the measured neuron requirement across a synthetic family."""
+"""``ntkdistill sweep``: the measured neuron requirement against the margin, soft against hard."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 
-from .. import _guards
 from . import CLIError
 from ._paths import prepare_out, write_atomic
 
 DEFAULT_OUT = os.path.join("ntkdistill-out", "sweep")
 DASK_TIMEOUT = 5.0
-
-
-def _announce_monte_carlo(family, levels, n, n_samples):
-    """Refuse (or state) the time of the margin and teacher logits of every level, before any work."""
-    if not isinstance(n_samples, int) or n_samples < 2 or not levels:
-        return  # the library names the argument
-    from ..datasets.families import make_family
-
-    X = make_family(family, levels[0], n=n).X
-    per_level = _guards.margin_seconds(*X.shape, n_samples) + _guards.teacher_seconds(*X.shape, n_samples)
-    _guards.announce("sweep", f"the margin and the teacher logits of {len(levels)} level(s) at --n-samples {n_samples}",
-                     per_level * len(levels), "--n-samples")
 
 
 def _connect_dask(Client, address, timeout):
@@ -44,28 +32,35 @@ def register(sub):
         "sweep",
         help="measure the smallest width reaching a target, soft vs hard, as the margin falls",
         description=(
-            "For every level of a synthetic family: the smallest even width whose median training error over "
-            "seeds reaches --eps within --T iterations, with soft labels (KL to the max-margin teacher) and with "
-            "hard labels (logistic), then the fitted log-log exponent against 1/gamma with a confidence interval, "
-            "beside the theory's 2 (soft) and 4 (hard). Every finished job is appended to OUT/results.jsonl at "
-            "once; re-running the same command resumes."
+            "For every level of every family of the preset: the smallest width (on a geometric grid) reached by at "
+            "least half the seeds, at every T of a geometric grid, for soft labels (KL to the max-margin teacher, "
+            "p = mu(z / tau)) and hard labels (logistic), by two criteria: iteration-averaged error <= EPS and "
+            "iteration-averaged risk <= beta (Corollary 4, Proposition 5). One step-size rule for both label types, "
+            "paired seeds, censored levels (not reached up to --m-max) fitted as lower bounds (Tobit), exponents "
+            "with 95%% intervals beside the bounds' 2 and 4, and conclusions generated from the numbers. Writes "
+            "OUT/summary.json (schema in docs/sweeps.md), OUT/table.txt and figures; every finished job is "
+            "appended to OUT/results.jsonl at once, and re-running the same command resumes."
         ),
     )
-    p.add_argument("--family", default="circle", help="synthetic family (default circle: 8 alternating points on an arc)")
-    p.add_argument("--levels", default=None, help="comma-separated difficulty levels (default: the family's own)")
-    p.add_argument("--n", type=int, default=None, help="points per data set (default: the family's own)")
-    p.add_argument("--eps", type=float, default=0.1, help="target training error (default 0.1)")
+    p.add_argument("--preset", choices=("quick", "default", "full"), default="default",
+                   help="sizes: quick (under a minute on 2 cores), default (about 45 minutes on a loaded 2-core machine), full (about 10 CPU-hours: "
+                        "meant for --dask ADDRESS or many --workers); see docs/sweeps.md")
+    p.add_argument("--quick", action="store_true", help="same as --preset quick")
+    p.add_argument("--family", action="append", default=None,
+                   help="run only this family of the preset (repeatable); with --levels, any family")
+    p.add_argument("--levels", default=None, help="comma-separated levels for the --family given (one family)")
+    p.add_argument("--eps", type=float, default=0.1, help="target averaged training error (default 0.1)")
     p.add_argument("--delta", type=float, default=0.1,
-                   help="confidence parameter of the predicted widths set beside the measured ones (default 0.1)")
-    p.add_argument("--T", type=int, default=1000, help="iteration budget (default 1000)")
-    p.add_argument("--eta", type=float, default=2.0, help="step size, the same for soft and hard (default 2)")
+                   help="confidence parameter of the bounds' widths set beside the measured ones (default 0.1)")
+    p.add_argument("--T-grid", default=None, help="comma-separated increasing iteration counts (default: the preset's)")
+    p.add_argument("--m-max", type=int, default=None, help="largest width tried (default: the preset's)")
+    p.add_argument("--seeds", type=int, default=None, help="networks per width, shared by soft and hard")
+    p.add_argument("--eta-rule", choices=("grid", "theory"), default="grid",
+                   help="grid: the step of the preset's grid with the lowest averaged training risk on a pilot run, "
+                        "the same rule for both label types (default); theory: beta/3 soft, 1 hard")
     p.add_argument("--B", default="theory", help="projection radius: 'theory' (each theorem's), a number, or inf")
-    p.add_argument("--seeds", type=int, default=5, help="networks per width (default 5)")
-    p.add_argument("--m-max", type=int, default=512, help="largest width tried (default 512)")
-    p.add_argument("--method", choices=("bisect", "scan"), default="bisect")
-    p.add_argument("--criterion", choices=("final", "average"), default="final")
+    p.add_argument("--no-temperature", action="store_true", help="skip the softness study (m* against tau)")
     p.add_argument("--seed", type=int, default=0, help="root random seed (default 0)")
-    p.add_argument("--n-samples", type=int, default=20000, help="Monte Carlo samples for margin and teacher")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: serial)")
     p.add_argument("--dask", metavar="ADDRESS", default=None,
                    help="run on a dask.distributed scheduler at ADDRESS (e.g. tcp://host:8786)")
@@ -78,24 +73,40 @@ def register(sub):
     p.set_defaults(func=run)
 
 
+def _numbers(flag, text, cast):
+    try:
+        return [cast(v) for v in text.split(",")]
+    except ValueError:
+        raise CLIError(f"{flag} {text!r}: must be comma-separated numbers.") from None
+
+
 def run(args) -> int:
     prepare_out("--out", args.out)
     if args.seed < 0:
         raise CLIError(f"--seed {args.seed}: must be >= 0.")
     from ..datasets.families import FAMILIES
-    from ..requirement import requirement_study
+    from ..requirement import PRESETS, requirement_study
 
-    if args.family not in FAMILIES:
-        raise CLIError(f"--family {args.family!r} is not a built-in family; choose one of {sorted(FAMILIES)}.")
-    fam = FAMILIES[args.family]
-    if args.levels:
-        try:
-            levels = [float(v) if "." in v else int(v) for v in args.levels.split(",")]
-        except ValueError:
-            raise CLIError(f"--levels {args.levels!r}: must be comma-separated numbers.") from None
-    else:
-        levels = list(fam.default_levels)
-    n = args.n if args.n is not None else fam.default_n
+    preset = "quick" if args.quick else args.preset
+    families = dict(PRESETS[preset]["families"])
+    if args.family:
+        for name in args.family:
+            if name not in FAMILIES:
+                raise CLIError(f"--family {name!r} is not a family; choose one of {sorted(FAMILIES)}.")
+        if args.levels:
+            if len(args.family) != 1:
+                raise CLIError(f"--levels needs exactly one --family, got {len(args.family)}.")
+            levels = _numbers("--levels", args.levels, lambda v: float(v) if "." in v else int(v))
+            families = {args.family[0]: levels}
+        else:
+            missing = [f for f in args.family if f not in families]
+            if missing:
+                raise CLIError(f"--family {missing[0]!r} is not in preset {preset!r} ({sorted(families)}); "
+                               "give its --levels.")
+            families = {f: families[f] for f in args.family}
+    elif args.levels:
+        raise CLIError("--levels needs one --family.")
+    T_grid = _numbers("--T-grid", args.T_grid, int) if args.T_grid else None
     if args.B == "theory":
         B = "theory"
     else:
@@ -105,9 +116,9 @@ def run(args) -> int:
             raise CLIError(f"--B {args.B!r}: must be 'theory', a positive number or inf.") from None
     if args.workers < 1:
         raise CLIError(f"--workers {args.workers}: must be >= 1.")
-    _announce_monte_carlo(args.family, levels, n, args.n_samples)
     results = os.path.join(args.out, "results.jsonl")
     executor = client = None
+    t0 = time.perf_counter()
     try:
         if args.dask:
             try:
@@ -120,31 +131,34 @@ def run(args) -> int:
             from concurrent.futures import ProcessPoolExecutor
 
             executor = ProcessPoolExecutor(max_workers=args.workers)
-        study = requirement_study(
-            args.family, levels, n=n, eps=args.eps, delta=args.delta, T=args.T, eta=args.eta, seeds=args.seeds, m_max=args.m_max,
-            B=B, n_samples=args.n_samples, rng=args.seed, results_path=results, executor=executor,
-            progress=False if args.no_progress else None, method=args.method, criterion=args.criterion,
-        )
+        try:
+            study = requirement_study(
+                preset, results_path=results, families=families, eps=args.eps, delta=args.delta, T_grid=T_grid,
+                m_max=args.m_max, seeds=args.seeds, eta_rule=args.eta_rule, B=B, rng=args.seed, executor=executor,
+                progress=False if args.no_progress else None, temperature=not args.no_temperature,
+            )
+        except (ValueError, TypeError) as exc:
+            raise CLIError(str(exc)) from exc
     finally:
         if executor is not None and client is None:
             executor.shutdown()
         if client is not None:
             client.close()
     summary = study.to_dict()
-    write_atomic(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2, default=float))
+    summary["config"]["command"] = "ntkdistill sweep " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["sweep"] else None
+    summary["config"]["command_wall_s"] = time.perf_counter() - t0
+    write_atomic(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2, allow_nan=False))
     table = study.format_table()
     write_atomic(os.path.join(args.out, "table.txt"), table + "\n")
     if not args.no_figures:
         try:
-            from ..plotting import plot_requirement
+            from .._requirement_plots import plot_requirement_figure
 
-            plot_requirement([r["gamma"] for r in study.levels], [r["soft_width"] for r in study.levels],
-                             [r["hard_width"] for r in study.levels], study.soft_fit, study.hard_fit,
-                             path=os.path.join(args.out, "requirement.png"))
+            plot_requirement_figure(summary, path=os.path.join(args.out, "requirement.png"))
         except ImportError as exc:
-            print(f"[sweep] figure skipped: {exc}", file=sys.stderr)
+            print(f"[sweep] figures skipped: {exc}", file=sys.stderr)
     if args.json:
-        print(json.dumps(summary, indent=2, default=float))
+        print(json.dumps(summary, indent=2))
     else:
         print(table)
         print(f"\nresults in {results}; summary.json, table.txt in {args.out}")

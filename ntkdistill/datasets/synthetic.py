@@ -15,6 +15,11 @@ Every family satisfies the paper's assumptions (THEORY.md, "Notation"): unit-nor
 In all three the optimal dual weights are uniform over the points that matter and every point
 is a support vector, so the teacher logits are exactly :math:`z_i = y_i \gamma`.
 
+Two more families have no closed-form margin; sweeps certify it with :func:`ntkdistill.margin`:
+
+- :func:`straddling_pairs`: pairs of points at angle :math:`2g` straddling a hyperplane.
+- :func:`xor_quads`: XOR quadruples closing in on a common direction.
+
 :data:`FAMILIES` and :func:`make_family` index the families by a difficulty level for sweeps.
 A ``rng`` rotates a data set by a Haar-random orthogonal matrix; the margin, which is
 rotation invariant, does not change.
@@ -41,6 +46,8 @@ __all__ = [
     "two_points_margin",
     "orthonormal_margin",
     "circle_margin",
+    "straddling_pairs",
+    "xor_quads",
     "Family",
     "FAMILIES",
     "make_family",
@@ -444,6 +451,98 @@ def circle(n, beta0, *, rng=None):
     )
 
 
+# ----------------------------------------------------------------------------- pairs and quadruples (certified margins)
+
+
+def _unit_rows(gen, k, dim):
+    w = gen.standard_normal((k, dim))
+    return w / np.linalg.norm(w, axis=1, keepdims=True)
+
+
+def straddling_pairs(n, g, *, d=5, rng=None):
+    r"""``n/2`` pairs of points straddling a hyperplane at angle ``g``, opposite labels within a pair.
+
+    .. math::
+
+        x_{2j} = (\sin g,\ \cos g\, w_j),\quad x_{2j+1} = (-\sin g,\ \cos g\, w_j),\qquad
+        y_{2j} = +1,\ y_{2j+1} = -1,
+
+    with :math:`w_j` uniform on the unit sphere of :math:`\mathbb{R}^{d-1}` (drawn from ``rng``).
+    The two points of a pair are at angle :math:`2g`, so as :math:`g \to 0` the NTK margin falls
+    to 0, roughly in proportion to :math:`g` (two points at angle :math:`\theta` have
+    :math:`\gamma \approx (1/4 + 1/(2\pi))\theta`, THEORY.md "Margin"). The margin has no closed
+    form: ``gamma`` is None and sweeps certify it with :func:`ntkdistill.margin`.
+
+    Parameters
+    ----------
+    n : int, even, >= 2
+    g : float in (0, pi/2)
+    d : int >= 2, default 5
+    rng : None, int, SeedSequence or Generator
+        Draws the directions :math:`w_j`.
+
+    Returns
+    -------
+    SyntheticData
+
+    Examples
+    --------
+    >>> data = straddling_pairs(4, 0.3, d=3, rng=0)
+    >>> data.X.shape, data.y.tolist(), data.gamma is None
+    ((4, 3), [1.0, -1.0, 1.0, -1.0], True)
+    """
+    n = check_int("n", n, minimum=2, even=True)
+    g = check_real("g", g, low=0.0, high=math.pi / 2)
+    d = check_int("d", d, minimum=2)
+    w = np.repeat(_unit_rows(check_rng(rng), n // 2, d - 1), 2, axis=0)
+    y = np.tile([1.0, -1.0], n // 2)
+    X = np.concatenate([math.sin(g) * y[:, None], math.cos(g) * w], axis=1)
+    return SyntheticData(X=X, y=y, gamma=None, name="pairs", params={"n": n, "g": float(g), "d": d})
+
+
+def xor_quads(n, g, *, d=5, rng=None):
+    r"""``n/4`` XOR quadruples: four points around a common direction, labels by the XOR of two signs.
+
+    .. math::
+
+        x = \Big(\tfrac{\sin g}{\sqrt 2}\, a,\ \tfrac{\sin g}{\sqrt 2}\, b,\ \cos g\, w_j\Big),
+        \qquad a, b \in \{-1, +1\},\quad y = a b,
+
+    with :math:`w_j` uniform on the unit sphere of :math:`\mathbb{R}^{d-2}`. No linear function
+    separates a quadruple, and as :math:`g \to 0` its points close in on :math:`w_j`, so the NTK
+    margin falls to 0 (faster than for :func:`straddling_pairs`). ``gamma`` is None: sweeps
+    certify it with :func:`ntkdistill.margin`.
+
+    Parameters
+    ----------
+    n : int, a multiple of 4
+    g : float in (0, pi/2)
+    d : int >= 3, default 5
+    rng : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    SyntheticData
+
+    Examples
+    --------
+    >>> data = xor_quads(8, 0.3, d=4, rng=0)
+    >>> data.X.shape, data.y.tolist()[:4]
+    ((8, 4), [1.0, -1.0, -1.0, 1.0])
+    """
+    n = check_int("n", n, minimum=4)
+    if n % 4:
+        raise ValueError(f"n == {n}, must be a multiple of 4 (XOR quadruples).")
+    g = check_real("g", g, low=0.0, high=math.pi / 2)
+    d = check_int("d", d, minimum=3)
+    k = n // 4
+    w = np.repeat(_unit_rows(check_rng(rng), k, d - 2), 4, axis=0)
+    a = np.tile([1.0, 1.0, -1.0, -1.0], k)
+    b = np.tile([1.0, -1.0, 1.0, -1.0], k)
+    X = np.concatenate([(math.sin(g) / math.sqrt(2)) * np.stack([a, b], axis=1), math.cos(g) * w], axis=1)
+    return SyntheticData(X=X, y=a * b, gamma=None, name="xor", params={"n": n, "g": float(g), "d": d})
+
+
 # ----------------------------------------------------------------------------- families by level
 
 
@@ -505,6 +604,16 @@ def _make_circle(level, n, rng):
     return circle(8 if n is None else n, (math.pi / 2) * 2.0 ** (-level), rng=rng)
 
 
+def _make_pairs(level, n, rng):
+    level = check_real("level", level, low=-1.0)
+    return straddling_pairs(32 if n is None else n, 0.8 * 2.0 ** (-level / 2), rng=rng)
+
+
+def _make_xor(level, n, rng):
+    level = check_real("level", level, low=-1.0)
+    return xor_quads(32 if n is None else n, 0.8 * 2.0 ** (-level / 2), rng=rng)
+
+
 FAMILIES = {
     "two_points": Family(
         "two_points", "angle theta = pi / 2**level between the two points (opposite labels)",
@@ -516,6 +625,14 @@ FAMILIES = {
     "circle": Family(
         "circle", "polar angle beta0 = (pi/2) / 2**level of n alternating points (default n = 8)",
         (1, 2, 3, 4, 5, 6), 8, _make_circle,
+    ),
+    "pairs": Family(
+        "pairs", "angle g = 0.8 / 2**(level/2) of 16 pairs straddling a hyperplane in d = 5 (certified margin)",
+        (0, 1.5, 3, 4.5, 6, 8), 32, _make_pairs,
+    ),
+    "xor": Family(
+        "xor", "angle g = 0.8 / 2**(level/2) of 8 XOR quadruples in d = 5 (certified margin)",
+        (0, 1, 2, 3, 4, 6), 32, _make_xor,
     ),
 }
 """The synthetic families by name (see :class:`Family`)."""

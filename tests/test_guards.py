@@ -129,7 +129,7 @@ def test_available_memory_fallbacks(monkeypatch):
         (lambda: kl_risk([0.5], [0.0], axis=2), ValueError, "axis == 2, out of range"),
         (lambda: logistic_loss(1, "a"), TypeError, "f must be real numbers"),
         (lambda: pgd(X6, P6, m=8, eta=1.0, T=5, record_every=0), ValueError, "record_every == 0, must be >= 1"),
-        (lambda: pgd(X6, P6, m=8, eta=1.0, T=5, rng=-1), ValueError, "rng == -1, must be a non-negative integer"),
+        (lambda: pgd(X6, P6, m=8, eta=1.0, T=5, rng=-1), ValueError, "rng == -1, an int seed must be >= 0"),
     ],
 )
 def test_bad_input_is_named(call, exc, message):
@@ -182,7 +182,7 @@ def test_an_out_path_under_a_file_is_refused(tmp_path, capsys):
 
 def test_a_guard_refusal_is_one_line_with_status_2(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("NTKDISTILL_MAX_MEMORY", "1G")
-    status, _, err = _cli(capsys, "verify", "--level", "999999", "--out", str(tmp_path / "o"))
+    status, _, err = _cli(capsys, "verify", "--dataset", "orthonormal", "--level", "999999", "--out", str(tmp_path / "o"))
     assert status == 2 and err.count("\n") == 1
     assert err.startswith("ntkdistill verify: error: the orthonormal data set with n = 999999 points")
 

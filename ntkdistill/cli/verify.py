@@ -154,6 +154,9 @@ def _load(args):
 
         if args.d < 1:
             raise CLIError(f"--d {args.d}: the dimension must be a positive integer.")
+        if args.level is not None:
+            raise CLIError(f"--level {args.level}: the antipodal pair has no levels (it takes --d); give --dataset "
+                           "with a family to choose a level.")
         ds = antipodal(args.d)
         return ds.X, ds.y, ds.gamma, ds.z, f"antipodal pair x, -x in d = {args.d} (labels +1, -1)"
     level = args.level

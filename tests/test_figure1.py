@@ -220,7 +220,7 @@ def test_command_on_the_offline_digits(tmp_path, capsys):
     data = json.loads((out / "figure1.json").read_text())
     assert len(data["records"]) == 2 and data["info"]["preset"] == "quick"
     assert data["info"]["sizes"] == {"train": 80, "student_train": 80, "val": 10, "test": 10}
-    assert "premise (teacher - hard student" in printed
+    assert "premise (teacher - hard student" in printed and "CPU" in data["info"]["machine"]
     assert data["config"]["max_epochs"] == 1 and data["info"]["image_shape"] == [1, 28, 28]
     assert (out / "figure1_summary.csv").exists() and (out / "figure1.txt").exists()
 

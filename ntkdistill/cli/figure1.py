@@ -83,6 +83,7 @@ def run(args) -> int:
         load_figure1_data,
     )
     from ..torch.train import _device
+    from .table1 import machine
 
     start = time.perf_counter()
     if args.runs is not None and args.runs < 1:
@@ -134,6 +135,7 @@ def run(args) -> int:
         "preset": preset,
         "command": "ntkdistill figure1 " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["figure1"] else None,
         "seconds": time.perf_counter() - start,
+        "machine": machine()["description"],
     })
     paths = result.write(args.out, plot=not args.no_plot)
     if not args.no_plot and "figure" not in paths:

@@ -119,8 +119,10 @@ def render_figure1(record) -> str:
     info = record["info"]
     sizes = info.get("sizes") or {}
     size_text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sizes.items())
+    # the output folder is where the record was written, not part of the experiment
+    command = re.sub(r"\s--out(=|\s+)\S+", "", info.get("command") or "ntkdistill figure1")
     lines = [
-        f"Command: `{info.get('command') or 'ntkdistill figure1'}`; {info.get('machine', 'unrecorded machine')}, "
+        f"Command: `{command}`; {info.get('machine', 'unrecorded machine')}, "
         f"device {info.get('device', '?')}, {info.get('threads', '?')} thread(s); wall time "
         f"{_num(info.get('seconds')) / 60.0:.1f} minutes. Images per run: {size_text or 'unrecorded'}. "
         "Stored record: `docs/_data/figure1.json`.",

@@ -71,6 +71,7 @@ __all__ = [
     "train_teacher",
     "conclusions",
     "plot_gap_vs_B",
+    "format_record",
 ]
 
 #: The paper's printed Table 1, test accuracy in %: (variant, student width) -> (teacher, hard, soft).
@@ -491,7 +492,7 @@ def conclusions(record) -> list:
     Parameters
     ----------
     record : dict
-        :meth:`Table1Result.to_dict` (or the stored JSON).
+        ``Table1Result.to_dict()`` (or the stored JSON).
 
     Returns
     -------
@@ -594,7 +595,7 @@ class Table1Result:
     format_table()
         The tables and the conclusions as text.
     conclusions()
-        The conclusions (:func:`conclusions` of :meth:`to_dict`).
+        The conclusions (:func:`conclusions` of ``to_dict()``).
     row(variant, width)
         The :class:`Table1Row` of that variant and width.
 
@@ -620,12 +621,14 @@ class Table1Result:
     elapsed: float
 
     def row(self, variant, width) -> Table1Row:
+        """The :class:`Table1Row` of that variant and width (KeyError when there is none)."""
         for r in self.rows:
             if r.variant == variant and r.width == width:
                 return r
         raise KeyError(f"no row for variant {variant!r} and width {width}.")
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict: settings, elapsed seconds, teachers, rows and the sensitivity grid."""
         return _jsonable(
             {
                 "settings": dict(self.settings),
@@ -637,12 +640,15 @@ class Table1Result:
         )
 
     def to_json(self, **kwargs) -> str:
+        """:meth:`to_dict` as a JSON string (``kwargs`` go to :func:`json.dumps`)."""
         return json.dumps(self.to_dict(), **kwargs)
 
     def conclusions(self) -> list:
+        """The conclusions computed from the results (:func:`conclusions` of :meth:`to_dict`)."""
         return conclusions(self.to_dict())
 
     def format_table(self) -> str:
+        """The tables and the conclusions as text (:func:`format_record` of :meth:`to_dict`)."""
         return format_record(self.to_dict())
 
 
@@ -653,7 +659,7 @@ def format_record(record) -> str:
 
         \text{gap} = \bar a^{\text{soft}} - \bar a^{\text{hard}} \ (\text{paired by seed; se in brackets})
 
-    Used by :meth:`Table1Result.format_table` and by the documentation's generator, so the
+    Used by ``Table1Result.format_table()`` and by the documentation's generator, so the
     command's output and the docs come from the same numbers.
 
     Examples
@@ -874,7 +880,7 @@ def run_table1(
         paper's setting.
     teacher_grid : dict, optional
         The teacher's options to choose from on validation: ``layers`` (``"both"``,
-        ``"hidden"``), ``lr`` (Adam), ``batch``; default :data:`TEACHER_GRID`.
+        ``"hidden"``), ``lr`` (Adam), ``batch``; default ``TEACHER_GRID``.
     teacher_max_epochs, teacher_patience : int
         The teacher's epoch limit and early-stopping patience (:func:`train_teacher`).
     fractions : (float, float, float)

@@ -178,14 +178,14 @@ def update_docs(docs_dir="docs", *, check=False, names=None):
         if name not in BLOCKS:
             raise ValueError(f"names has {name!r}; the generated blocks are {sorted(BLOCKS)}.")
         begin, end = _begin(name), _end(name)
-        pat = re.compile(re.escape(begin) + r"\n(.*?)\n" + re.escape(end), re.S)
+        pat = re.compile(re.escape(begin) + r"\n(.*?)" + re.escape(end), re.S)
         found = pat.findall(new)
         if len(found) != 1:
             raise ValueError(f"{page}: the block {name!r} must appear once between {begin!r} and {end!r}; found {len(found)}.")
         fname, renderer = BLOCKS[name]
         record = json.loads((docs / "_data" / fname).read_text(encoding="utf-8"))
         body = renderer(record)
-        if found[0] != body:
+        if found[0] != body + "\n":
             stale.append(name)
             new = pat.sub(lambda _m, b=body: f"{begin}\n{b}\n{end}", new)
     if not check and new != text:

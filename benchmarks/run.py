@@ -25,10 +25,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ntkdistill import _reference
-from ntkdistill._kernels import Engine, blas_threads
-from ntkdistill.pgd import _Stack
-from ntkdistill.student import init_symmetric
+from ntkdistill._fast.engine import Engine
+from ntkdistill._fast.threads import blas_threads
+from ntkdistill.pgd import _Stack, project_rows
+from ntkdistill.student import init_symmetric, risk_and_grad
 
 SHAPES = {"a": (60000, 784, 8), "b": (2000, 50, 4096), "c": (200, 10, 20000)}
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -139,6 +139,12 @@ def problem(n, d, dtype, seed=0):
     return X.astype(dtype), p.astype(dtype), y.astype(dtype)
 
 
+def plain_step(X, tgt, W, W0, a, loss):
+    """One step of ``pgd(..., backend="reference")``: the risk and gradient, the step, the projection."""
+    _, grad = risk_and_grad(X, tgt, W, a, loss)
+    return project_rows(W - ETA * grad, W0, B / np.sqrt(W.shape[0]))
+
+
 def engine_for(X, tgt, y, inits, loss):
     """The PGD engine of :func:`ntkdistill.pgd` for these networks, and their stacked weights."""
     st = _Stack(inits, X.dtype)
@@ -236,7 +242,7 @@ def section_step(shapes, dtypes, repeats, use_torch):
     print()
     print("PGD step (one network, B = 1: projection included) against the floor of its two matrix")
     print("products (fastest orientation of each, outputs preallocated), the plain NumPy step")
-    print("(ntkdistill._reference) and a hand-written torch step; medians of", repeats, "repeats.")
+    print("(pgd's backend='reference') and a hand-written torch step; medians of", repeats, "repeats.")
     if use_torch and torch is None:
         print("torch is not installed: the torch column is skipped.")
     head = f"{'shape':<22}{'dtype':<9}{'loss':<10}{'floor ms':>9}{'step ms':>9}{'step/floor':>11}{'plain/floor':>12}"
@@ -255,7 +261,7 @@ def section_step(shapes, dtypes, repeats, use_torch):
                 state = {"W": W0.copy()}
 
                 def plain(tgt=tgt, loss=loss, W0=W0, a=a, X=X, state=state):
-                    state["W"] = _reference.step(X, state["W"], W0, a, tgt, ETA, B, loss)
+                    state["W"] = plain_step(X, tgt, state["W"], W0, a, loss)
 
                 with eng:
                     fns = dict(fwd)
@@ -318,7 +324,7 @@ def section_batch(dtypes, repeats, seeds=10, widths=(4, 6, 8)):
 
         def plain_loop(inits=inits, plain_W=plain_W, X=X, p=p, loss=loss):
             for k, (W0, a) in enumerate(inits):
-                plain_W[k] = _reference.step(X, plain_W[k], W0, a, p, ETA, B, loss)
+                plain_W[k] = plain_step(X, p, plain_W[k], W0, a, loss)
 
         def one_batch(batched=batched, Wb=Wb):
             batched.step(Wb)

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _results
 from ._validation import _short, check_int, check_probabilities
 from .losses import kl_loss
 
@@ -86,6 +87,7 @@ def _real(name, value, ok, must):
     The message names the argument (with the index of the first bad entry for arrays), the value
     and what is allowed (``must``).
     """
+    _results.reject(name, value, "a real number or an array of real numbers")
     if isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"{name} must be a real number or an array of real numbers, got {_short(value)}.")
     try:
@@ -263,7 +265,7 @@ def _log_terms(n_log, delta):
 
 
 @dataclass(frozen=True, eq=False)
-class Theorem2Requirement:
+class Theorem2Requirement(_results.ResultMixin):
     r"""What :func:`theorem2` returns (all fields have the broadcast shape of the arguments).
 
     Examples
@@ -311,12 +313,13 @@ class Theorem2Requirement:
     log10_m_bound: np.ndarray
     log10_T_bound: np.ndarray
 
+    _counts = ("n", "m", "T")
     result = "Theorem 2"
     guarantee = "(1/T) sum_{tau<T} R_KL(W(tau)) <= beta with probability >= 1 - 3 delta"
 
 
 @dataclass(frozen=True, eq=False)
-class Corollary4Requirement:
+class Corollary4Requirement(_results.ResultMixin):
     r"""What :func:`corollary4` returns (all fields have the broadcast shape of the arguments).
 
     Examples
@@ -367,12 +370,13 @@ class Corollary4Requirement:
     log10_m_bound: np.ndarray
     log10_T_bound: np.ndarray
 
+    _counts = ("n", "m", "T", "T_printed")
     result = "Corollary 4"
     guarantee = "(1/T) sum_{tau<T} R(W(tau)) <= eps with probability >= 1 - 3 delta"
 
 
 @dataclass(frozen=True, eq=False)
-class Proposition5Requirement:
+class Proposition5Requirement(_results.ResultMixin):
     r"""What :func:`proposition5` returns (all fields have the broadcast shape of the arguments).
 
     Examples
@@ -421,6 +425,7 @@ class Proposition5Requirement:
     log10_m_bound: np.ndarray
     log10_T_bound: np.ndarray
 
+    _counts = ("n", "m", "T")
     result = "Proposition 5"
     guarantee = (
         "(1/T) sum_{tau<T} R_h(W(tau)) <= beta, hence (1/T) sum_{tau<T} R(W(tau)) <= beta / ln 2, "
@@ -429,7 +434,7 @@ class Proposition5Requirement:
 
 
 @dataclass(frozen=True, eq=False)
-class Comparison:
+class Comparison(_results.ResultMixin):
     r"""What :func:`neurons_required` returns.
 
     Examples
@@ -460,6 +465,9 @@ class Comparison:
     hard: Proposition5Requirement
     ratio: np.ndarray
     fewer: np.ndarray
+
+    _counts = ("n",)
+    _frame_rows, __repr__ = _results.comparison_frame_rows, _results.comparison_repr
 
 
 # ----------------------------------------------------------------------------------- the results

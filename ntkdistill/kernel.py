@@ -14,12 +14,17 @@ list gives the running estimate after each count, with its standard error, for c
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ._montecarlo import ordered_map
+from ._fast import ordered_map
 from ._validation import _short, check_int, check_matrix, check_rng
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._typing import ArrayLike, SeedLike
 
 __all__ = ["ntk_kernel", "empirical_ntk", "monte_carlo_kernel", "MonteCarloEstimate"]
 
@@ -98,7 +103,7 @@ def _pair(X1, X2):
     return X1, X2
 
 
-def ntk_kernel(X1, X2=None):
+def ntk_kernel(X1: ArrayLike, X2: ArrayLike | None = None) -> np.ndarray:
     r"""Closed-form infinite-width NTK of the student, between the rows of ``X1`` and ``X2``.
 
     .. math::
@@ -166,7 +171,7 @@ def ntk_kernel(X1, X2=None):
     return K
 
 
-def empirical_ntk(X1, X2=None, *, W):
+def empirical_ntk(X1: ArrayLike, X2: ArrayLike | None = None, *, W: ArrayLike) -> np.ndarray:
     r"""Finite-width NTK of the student at first-layer weights ``W`` (rows as random features).
 
     .. math::
@@ -203,7 +208,8 @@ def empirical_ntk(X1, X2=None, *, W):
     return (X1 @ X2.T) * (A1 @ A2.T) / X1.dtype.type(W.shape[0])
 
 
-def monte_carlo_kernel(X1, X2=None, *, n_samples=1000, rng=None):
+def monte_carlo_kernel(X1: ArrayLike, X2: ArrayLike | None = None, *, n_samples: int | Sequence[int] = 1000,
+                       rng: SeedLike = None) -> MonteCarloEstimate:
     r"""Monte Carlo estimate of the NTK from Gaussian random features, with standard errors.
 
     .. math::

@@ -4,12 +4,23 @@ All functions take logits ``f`` of any size (tested to :math:`|f| = 10^4`) and n
 they are written with :math:`\mathrm{softplus}(x) = \ln(1 + e^x)` computed as
 ``np.logaddexp(0, x)`` and with :func:`scipy.special.expit`. The result keeps the floating
 dtype of ``f`` (float32 stays float32).
+
+Arguments are checked before any work: soft labels ``p`` must lie in [0, 1], labels ``y`` must
+be -1 or +1 (0/1 labels are refused, not silently misread), ``p`` or ``y`` must have the shape
+of ``f`` (or broadcast against it), and every error names the argument.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.special import expit, xlogy
+
+from ._validation import check_axis, check_broadcast, check_real_array, check_sign_labels, check_soft_labels
+
+if TYPE_CHECKING:
+    from ._typing import ArrayLike
 
 __all__ = [
     "sigmoid",
@@ -25,14 +36,30 @@ __all__ = [
 ]
 
 
-def _float(f):
-    f = np.asarray(f)
+def _float(f, name="f"):
+    f = check_real_array(name, f)
     if not np.issubdtype(f.dtype, np.floating):
         f = f.astype(np.float64)
     return f
 
 
-def sigmoid(z):
+def _soft(p, f):
+    """Checked soft labels ``p`` and logits ``f`` (``f`` floating, ``p`` in its dtype)."""
+    f = _float(f)
+    p = check_soft_labels("p", p)
+    check_broadcast("p", p, "f", f)
+    return np.asarray(p, dtype=f.dtype), f
+
+
+def _hard(y, f):
+    """Checked labels ``y`` in {-1, +1} and logits ``f``."""
+    f = _float(f)
+    y = check_sign_labels("y", y)
+    check_broadcast("y", y, "f", f)
+    return np.asarray(y, dtype=f.dtype), f
+
+
+def sigmoid(z: ArrayLike) -> np.ndarray:
     r"""The logistic function :math:`\mu(z) = 1 / (1 + e^{-z})` (the paper's "softmax", E2).
 
     Examples
@@ -40,10 +67,10 @@ def sigmoid(z):
     >>> float(sigmoid(0.0)), float(sigmoid(1e4)), float(sigmoid(-1e4))
     (0.5, 1.0, 0.0)
     """
-    return expit(_float(z))
+    return expit(_float(z, "z"))
 
 
-def logit(p):
+def logit(p: ArrayLike) -> np.ndarray:
     r"""Inverse of :func:`sigmoid`: :math:`\ln(p / (1 - p))` (``-inf``/``inf`` at 0 and 1).
 
     Examples
@@ -51,12 +78,12 @@ def logit(p):
     >>> round(float(logit(sigmoid(0.3))), 12)
     0.3
     """
-    p = _float(p)
+    p = _float(p, "p")
     with np.errstate(divide="ignore"):
         return np.log(p) - np.log1p(-p)
 
 
-def softplus(x):
+def softplus(x: ArrayLike) -> np.ndarray:
     r""":math:`\ln(1 + e^x)`, finite for any finite ``x``.
 
     Examples
@@ -64,7 +91,7 @@ def softplus(x):
     >>> float(softplus(1e4)), float(softplus(-1e4))
     (10000.0, 0.0)
     """
-    x = _float(x)
+    x = _float(x, "x")
     return np.logaddexp(x.dtype.type(0), x)
 
 
@@ -77,7 +104,7 @@ def _neg_entropy(p):
     return xlogy(p, p) + xlogy(one - p, one - p)
 
 
-def kl_loss(p, f):
+def kl_loss(p: ArrayLike, f: ArrayLike) -> np.ndarray:
     r"""Soft-label loss :math:`\ell_{KL}(p, f) = \mathrm{KL}(\mathrm{Bern}(p)\,\|\,\mathrm{Bern}(\mu(f)))`.
 
     .. math::
@@ -102,14 +129,13 @@ def kl_loss(p, f):
     >>> round(float(kl_loss(1.0, -1e4)), 6)
     10000.0
     """
-    f = _float(f)
-    p = np.asarray(p, dtype=f.dtype)
+    p, f = _soft(p, f)
     one = f.dtype.type(1)
     out = p * softplus(-f) + (one - p) * softplus(f) + _neg_entropy(p)
     return np.maximum(out, f.dtype.type(0))
 
 
-def kl_grad(p, f):
+def kl_grad(p: ArrayLike, f: ArrayLike) -> np.ndarray:
     r"""Derivative of :func:`kl_loss` in the logit: :math:`\partial \ell_{KL} / \partial f = \mu(f) - p`.
 
     The paper prints :math:`p - \mu(f)` (E1).
@@ -119,11 +145,11 @@ def kl_grad(p, f):
     >>> float(kl_grad(0.25, 0.0))
     0.25
     """
-    f = _float(f)
-    return expit(f) - np.asarray(p, dtype=f.dtype)
+    p, f = _soft(p, f)
+    return expit(f) - p
 
 
-def logistic_loss(y, f):
+def logistic_loss(y: ArrayLike, f: ArrayLike) -> np.ndarray:
     r"""Hard-label logistic loss of eq. (12): :math:`\ell_h(y, f) = \ln(1 + e^{-y f})`.
 
     Examples
@@ -133,12 +159,11 @@ def logistic_loss(y, f):
     >>> float(logistic_loss(-1, 1e4))
     10000.0
     """
-    f = _float(f)
-    y = np.asarray(y, dtype=f.dtype)
+    y, f = _hard(y, f)
     return softplus(-y * f)
 
 
-def logistic_grad(y, f):
+def logistic_grad(y: ArrayLike, f: ArrayLike) -> np.ndarray:
     r"""Derivative of :func:`logistic_loss` in the logit: :math:`-y\,\mu(-y f)`.
 
     Examples
@@ -146,12 +171,11 @@ def logistic_grad(y, f):
     >>> float(logistic_grad(1, 0.0))
     -0.5
     """
-    f = _float(f)
-    y = np.asarray(y, dtype=f.dtype)
+    y, f = _hard(y, f)
     return -y * expit(-y * f)
 
 
-def kl_risk(p, f, axis=-1):
+def kl_risk(p: ArrayLike, f: ArrayLike, axis: int | None = -1) -> np.ndarray:
     r"""Soft-label surrogate risk :math:`R_{KL} = \frac1n \sum_i \ell_{KL}(p_i, f_i)` (mean over ``axis``).
 
     Examples
@@ -159,10 +183,11 @@ def kl_risk(p, f, axis=-1):
     >>> float(kl_risk([0.5, 0.5], [0.0, 0.0]))
     0.0
     """
-    return np.mean(kl_loss(p, f), axis=axis)
+    losses = kl_loss(p, f)
+    return np.mean(losses, axis=check_axis("axis", axis, losses.ndim))
 
 
-def logistic_risk(y, f, axis=-1):
+def logistic_risk(y: ArrayLike, f: ArrayLike, axis: int | None = -1) -> np.ndarray:
     r"""Hard-label surrogate risk of eq. (12): :math:`R_h = \frac1n \sum_i \ln(1 + e^{-y_i f_i})`.
 
     Examples
@@ -170,10 +195,11 @@ def logistic_risk(y, f, axis=-1):
     >>> round(float(logistic_risk([1, -1], [0.0, 0.0])), 6)
     0.693147
     """
-    return np.mean(logistic_loss(y, f), axis=axis)
+    losses = logistic_loss(y, f)
+    return np.mean(losses, axis=check_axis("axis", axis, losses.ndim))
 
 
-def classification_error(y, f, axis=-1):
+def classification_error(y: ArrayLike, f: ArrayLike, axis: int | None = -1) -> np.ndarray:
     r"""Classification error of eq. (8) with ties counted as errors (E6).
 
     .. math::
@@ -188,6 +214,6 @@ def classification_error(y, f, axis=-1):
     >>> float(classification_error([1, -1, 1], [2.0, 0.5, 0.0]))
     0.6666666666666666
     """
-    f = _float(f)
-    y = np.asarray(y, dtype=f.dtype)
-    return np.mean(y * f <= 0, axis=axis)
+    y, f = _hard(y, f)
+    wrong = y * f <= 0
+    return np.mean(wrong, axis=check_axis("axis", axis, wrong.ndim))

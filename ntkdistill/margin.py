@@ -24,8 +24,8 @@ from functools import partial
 
 import numpy as np
 
-from . import _montecarlo
-from ._montecarlo import field_sums, mean_and_stderr
+from . import _guards, _results
+from ._fast import field_sums, mean_and_stderr, ordered_map, scratch
 from ._validation import (
     _short,
     check_int,
@@ -33,7 +33,7 @@ from ._validation import (
     check_matrix,
     check_norms,
     check_real,
-    check_rng,
+    root_seed,
 )
 from .kernel import _gaussian_blocks, ntk_kernel
 
@@ -94,14 +94,7 @@ def _check_parallel(X, y, norms):
 
 def _seeds(rng, k):
     """``k`` independent SeedSequences derived from ``rng`` (SPEC 7)."""
-    if isinstance(rng, np.random.SeedSequence):
-        root = rng
-    elif isinstance(rng, np.random.Generator):
-        root = np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
-    else:
-        check_rng(rng)  # type check only
-        root = np.random.SeedSequence(rng)
-    return root.spawn(k)
+    return root_seed(rng).spawn(k)
 
 
 # ----------------------------------------------------------------------------- simplex solver
@@ -208,7 +201,7 @@ class _Directions:
         dtype = np.dtype(dtype)
 
         def unpack(P, rows):
-            A = _montecarlo.scratch.get("A", (self.block, n), dtype)[:rows]
+            A = scratch.get("A", (self.block, n), dtype)[:rows]
             np.copyto(A, np.unpackbits(P, axis=1, count=n)[:rows])
             return A
 
@@ -232,7 +225,7 @@ class _Directions:
         Xw = np.asarray(self.X, dtype=self.dtype)
 
         def compute(Z):
-            A = _montecarlo.scratch.get("A", (self.block, n), dtype)[: Z.shape[0]]
+            A = scratch.get("A", (self.block, n), dtype)[: Z.shape[0]]
             np.greater(Z @ Xw.T, 0, out=A)
             return A
 
@@ -291,7 +284,7 @@ class _Dual:
         exact = smooth = 0.0
         B = np.zeros_like(self.X)
         big = count * self.X.shape[0] * self.X.shape[1] >= _PARALLEL_MIN_WORK
-        for ex, sm, Bb in _montecarlo.ordered_map(block, self.dirs.masks(count, dt), parallel=big):
+        for ex, sm, Bb in ordered_map(block, self.dirs.masks(count, dt), parallel=big):
             exact += ex
             smooth += sm
             B += Bb
@@ -403,7 +396,7 @@ class MaxMarginField:
         return X is self.X or (X.shape == self.X.shape and X.dtype == self.X.dtype and np.array_equal(X, self.X))
 
     def _with_masks(self, Z, A):
-        """``(v(Z), None)`` from the full masks ``A`` (b, n): the form ``_montecarlo.field_sums`` takes."""
+        """``(v(Z), None)`` from the full masks ``A`` (b, n): the form ``field_sums`` takes."""
         return self._batch(Z, A)[0], None
 
     def __call__(self, Z):
@@ -423,7 +416,7 @@ class MaxMarginField:
 
 
 @dataclass(frozen=True, eq=False)
-class MarginResult:
+class MarginResult(_results.ResultMixin):
     r"""The NTK margin with its certificate (see :func:`margin`; THEORY.md, "Margin").
 
     .. math::
@@ -488,6 +481,8 @@ class MarginResult:
     iterations: int
     converged: bool
     tol: float
+
+    _skip, _counts = ("v",), ("n_samples", "n_certify", "iterations")  # to_frame(): one row per point
 
     @property
     def support(self):
@@ -654,6 +649,7 @@ def margin(
         kernel_bound = n <= _KERNEL_AUTO_N
     elif not isinstance(kernel_bound, (bool, np.bool_)):
         raise TypeError(f"kernel_bound must be True, False or None, got {_short(kernel_bound)}.")
+    _guards.guard_margin(n, d, S, Sc, kernel_bound)  # memory and time, before any work
     s_solve, s_cert = _seeds(rng, 2)
 
     work = np.float32 if (X.dtype == np.float32 or S * n * d > _FLOAT32_WORK) else np.float64

@@ -12,22 +12,24 @@ with :math:`\nabla_{W_j} R = \frac1n \sum_i \ell'(f_i)\, \frac{a_j}{\sqrt m} 1(W
 (E3), :math:`\ell' = \mu(f) - p` for the soft KL loss (E1) and :math:`-y\mu(-yf)` for the
 logistic loss.
 
-Many networks (seeds times widths) train as one batched computation: their neurons are stacked
-into one matrix, so each step makes the same passes over ``X`` whatever the number of networks.
-The step itself is computed by :mod:`ntkdistill._kernels` (blocked, in place, on as many threads
-as the BLAS has, with compiled loops when numba is installed: the ``fast`` extra), which
-gives the results of the plain formula to rounding; :mod:`ntkdistill._reference` is that
-formula written literally. ``python -m benchmarks.run`` measures it.
+The update is written out in :func:`_reference_loop`, one network at a time, as above:
+``pgd(..., backend="reference")`` runs it. The default runs the same update on the engine of
+:mod:`ntkdistill._fast`: many networks (seeds times widths) train as one batched computation, their
+neurons stacked into one matrix, so each step makes the same passes over ``X`` whatever the number
+of networks, blocked, in place, on as many threads as the BLAS has, with compiled loops when
+numba is installed (the ``fast`` extra). It gives the reference loop's results to rounding (tested
+to 1e-12 in float64); ``python -m benchmarks.run`` measures it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._kernels import Engine
+from . import _fast, _guards, _progress, _results
 from ._validation import (
     _short,
     check_int,
@@ -35,13 +37,14 @@ from ._validation import (
     check_matrix,
     check_probabilities,
     check_real,
-    check_rng,
+    root_seed,
 )
-from .student import _forward_paired, init_symmetric
+from .student import _forward_paired, init_symmetric, risk_and_grad
 
 __all__ = ["PGDResult", "network_seeds", "pgd", "project_rows"]
 
 _LOSSES = ("kl", "logistic")
+_BACKENDS = ("auto", "reference", "fast")
 
 
 def project_rows(W, W0, radius):
@@ -84,7 +87,7 @@ def project_rows(W, W0, radius):
 
 
 @dataclass(frozen=True)
-class PGDResult:
+class PGDResult(_results.ResultMixin):
     r"""What :func:`pgd` returns: one entry per trained network, networks ordered width-major.
 
     Examples
@@ -138,6 +141,10 @@ class PGDResult:
     max_distance: np.ndarray
     labels: np.ndarray = field(repr=False)
 
+    _counts = ("widths", "T", "iterations")
+    to_dict, _frame_rows = _results.pgd_to_dict, _results.pgd_frame_rows  # to_frame(what="history"|"networks")
+    to_xarray, to_netcdf, __repr__ = _results.pgd_to_xarray, _results.to_netcdf, _results.pgd_repr
+
     def __len__(self) -> int:
         return len(self.W)
 
@@ -178,14 +185,7 @@ def network_seeds(seeds, rng=None):
     """
     if isinstance(seeds, (numbers.Integral,)) and not isinstance(seeds, (bool, np.bool_)):
         count = check_int("seeds", seeds, minimum=1)
-        if isinstance(rng, np.random.Generator):
-            root = np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
-        elif isinstance(rng, np.random.SeedSequence):
-            root = rng
-        else:
-            check_rng(rng)  # type check
-            root = np.random.SeedSequence(rng)
-        return root.spawn(count)
+        return root_seed(rng).spawn(count)
     if isinstance(seeds, (list, tuple, np.ndarray)) and len(seeds) > 0:
         out = []
         for s in seeds:
@@ -228,7 +228,8 @@ def pgd(
     labels=None,
     record_every=1,
     init=None,
-    progress=False,
+    progress=None,
+    backend="auto",
 ):
     r"""Train two-layer ReLU students (eq. 1) by projected gradient descent.
 
@@ -273,8 +274,17 @@ def pgd(
     init : (W0, a) or list of (W0, a), optional
         Explicit initialisations (one per network, in place of ``seeds``), e.g. to continue a study
         of a given :math:`W(0)`. Widths are read from them and ``m`` must agree.
-    progress : bool
-        Show a tqdm progress bar (needs tqdm) when attached to a terminal.
+    progress : bool or None
+        A tqdm bar over the iterations: True shows it in a notebook or on a terminal (never in a
+        log), None (default) in a notebook for runs that last more than a few seconds, False
+        never (:mod:`ntkdistill._progress`).
+    backend : {"auto", "reference", "fast"}
+        ``"reference"`` runs the update as written above, one network at a time
+        (:func:`_reference_loop`); ``"fast"`` the batched engine of :mod:`ntkdistill._fast`, which
+        gives the same results to rounding; ``"auto"`` (default) the engine, which is always
+        available (compiled loops with numba, NumPy and the BLAS without) and faster than the
+        reference on every benchmarked shape. An ``ntkdistill._fast.Options`` object means
+        ``"fast"`` with those choices (for tests and benchmarks).
 
     Returns
     -------
@@ -309,6 +319,8 @@ def pgd(
     n, d = X.shape
     if loss not in _LOSSES:
         raise ValueError(f"loss == {loss!r}, must be one of {_LOSSES}.")
+    if not isinstance(backend, _fast.Options) and backend not in _BACKENDS:
+        raise ValueError(f"backend == {backend!r}, must be one of {_BACKENDS} (or an ntkdistill._fast.Options).")
     if loss == "kl":
         tgt = check_probabilities("targets", targets, n=n)
         y = check_labels("labels", labels, n=n) if labels is not None else np.sign(tgt - 0.5)
@@ -318,10 +330,8 @@ def pgd(
     eta = check_real("eta", eta, low=0.0)
     T = check_int("T", T, minimum=1)
     B = check_real("B", B, low=0.0, allow_inf=True)
-    if record_every is not None and record_every != 0:
+    if record_every is not None:
         record_every = check_int("record_every", record_every, minimum=1)
-    else:
-        record_every = None
     if init is not None:
         inits = _check_init(init, d, dt)
         widths_given = None if m is None else _check_widths(m)
@@ -334,14 +344,23 @@ def pgd(
         seed_u = network_seeds(seeds, rng)
         widths = [w for w in widths_u for _ in seed_u]
         seed_list = [s for _ in widths_u for s in seed_u]
+        inits = None
+    _guards.guard_pgd(n, d, widths, T, record_every, dt.itemsize, len(widths))  # memory and time, before any
+    if inits is None:
         inits = [init_symmetric(w, d, rng=np.random.default_rng(s), dtype=dt) for w, s in zip(widths, seed_list)]
-    if progress:
-        try:
-            import tqdm  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.") from exc
+    _progress.check_progress(progress)
+    if progress and importlib.util.find_spec("tqdm") is None:
+        raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.")
 
-    return _run(X, tgt.astype(dt), y.astype(dt), inits, seed_list, loss, eta, T, B, record_every, progress)
+    problem = _Problem(X, tgt.astype(dt), y.astype(dt), loss, eta, T, B)
+    records = _Records(len(inits), T, record_every)
+    steps = _steps(T, progress)
+    if backend == "reference":
+        W = _reference_loop(problem, inits, records, steps)
+    else:
+        options = backend if isinstance(backend, _fast.Options) else None
+        W = _engine_loop(problem, inits, records, steps, options)
+    return records.result(problem, inits, seed_list, W)
 
 
 def _check_init(init, d, dt):
@@ -363,6 +382,133 @@ def _check_init(init, d, dt):
             raise ValueError(f"init[{k}] has odd width {W0.shape[0]}; widths must be even.")
         out.append((W0.copy(), a.astype(dt)))
     return out
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """What every network of a run trains on: data, targets, labels and the settings."""
+
+    X: np.ndarray
+    targets: np.ndarray
+    labels: np.ndarray
+    loss: str
+    eta: float
+    T: int
+    B: float
+
+
+def _reference_loop(problem, inits, records, steps):
+    r"""PGD as THEORY.md writes it, one network at a time: ``backend="reference"``.
+
+    For each network and each :math:`t < T`: the risk :math:`R(W(t))` and its gradient at the
+    whole :math:`W(t)` (:func:`~ntkdistill.student.risk_and_grad`, E1, E3, E4), the gradient step,
+    the projection of each row onto its ball of radius :math:`B/\sqrt m` around :math:`W_j(0)`
+    (:func:`project_rows`, E9); the logits for the error are the paired forward pass, exactly 0 at
+    the symmetric :math:`W(0)` (ties are errors, E6). Returns the final weights.
+    """
+    X, y = problem.X, problem.labels
+    W = [W0.copy() for W0, _ in inits]
+    radius = [problem.B / np.sqrt(W0.shape[0]) for W0, _ in inits]
+    risk, err, dist = (np.empty(len(inits)) for _ in range(3))
+    for t in steps:
+        for k, (W0, a) in enumerate(inits):
+            risk[k], grad = risk_and_grad(X, problem.targets, W[k], a, problem.loss)  # at W(t): E1, E3, E4
+            err[k] = np.mean(y * _forward_paired(X, W[k], a) <= 0)  # ties are errors: E6
+            W[k] = project_rows(W[k] - problem.eta * grad, W0, radius[k])  # one ball per row: E9
+            dist[k] = np.linalg.norm(W[k] - W0, axis=1).max()
+        records.step(t, risk, err, dist)
+    for k, (_, a) in enumerate(inits):  # the risk and error at W(T)
+        f = _forward_paired(X, W[k], a)
+        risk[k] = risk_and_grad(X, problem.targets, W[k], a, problem.loss)[0]
+        err[k] = np.mean(y * f <= 0)
+    records.final(risk, err)
+    return W
+
+
+def _engine_loop(problem, inits, records, steps, options):
+    """The same update on the batched engine of :mod:`ntkdistill._fast`: ``backend="fast"``."""
+    X = problem.X
+    st = _Stack(inits, X.dtype)
+    radius = None
+    if np.isfinite(problem.B):
+        radius = (problem.B / np.sqrt(st.widths[st.owner])).astype(X.dtype)
+        radius = np.concatenate([radius, radius])
+    owner2 = np.concatenate([st.owner, st.owner])
+    W = st.W0.copy()
+    with _fast.Engine(X, problem.targets, problem.labels, st, problem.loss, problem.eta, radius, options=options) as engine:
+        for t in steps:
+            risk, err, dist = engine.step(W)  # risk and error at W(t), then W <- W(t + 1)
+            records.step(t, risk, err, _segment_max(dist, owner2, st.K))
+        records.final(*engine.evaluate(W))
+    return st.unstack(W)
+
+
+def _steps(T, progress):
+    """``range(T)``, with a progress bar where :mod:`ntkdistill._progress` shows one."""
+    bar = _progress.progress_bar(progress, total=T, desc="pgd", leave=bool(progress))
+    return range(T) if bar is None else _counted(range(T), bar)
+
+
+def _counted(steps, bar):
+    """Yield ``steps``, advancing ``bar`` after each one and closing it at the end."""
+    try:
+        for t in steps:
+            yield t
+            bar.update(1)
+    finally:
+        bar.close()
+
+
+class _Records:
+    """Risk and error at the recorded iterations, their averages over every step, the largest distance."""
+
+    def __init__(self, K, T, record_every):
+        self.T = T
+        self.iterations = [0] + ([] if record_every is None else list(range(record_every, T + 1, record_every)))
+        self.pos = {t: i for i, t in enumerate(self.iterations)}
+        self.risk = np.empty((K, len(self.iterations)))
+        self.error = np.empty((K, len(self.iterations)))
+        self.sum_risk = np.zeros(K)
+        self.sum_err = np.zeros(K)
+        self.max_dist = np.zeros(K)
+
+    def step(self, t, risk, err, dist):
+        """Step ``t``: risk and error at ``W(t)``, each network's largest row distance at ``W(t + 1)``."""
+        self.sum_risk += risk
+        self.sum_err += err
+        if t in self.pos:
+            self.risk[:, self.pos[t]] = risk
+            self.error[:, self.pos[t]] = err
+        np.maximum(self.max_dist, dist, out=self.max_dist)
+
+    def final(self, risk, err):
+        self.final_risk = np.asarray(risk, dtype=np.float64).copy()
+        self.final_err = np.asarray(err, dtype=np.float64).copy()
+        if self.T in self.pos:
+            self.risk[:, self.pos[self.T]] = risk
+            self.error[:, self.pos[self.T]] = err
+
+    def result(self, problem, inits, seed_list, W):
+        return PGDResult(
+            widths=np.array([W0.shape[0] for W0, _ in inits]),
+            seeds=list(seed_list),
+            W=W,
+            W0=[W0 for W0, _ in inits],
+            a=[a for _, a in inits],
+            loss=problem.loss,
+            eta=float(problem.eta),
+            T=problem.T,
+            B=float(problem.B),
+            iterations=np.asarray(self.iterations),
+            risk=self.risk,
+            error=self.error,
+            avg_risk=self.sum_risk / problem.T,
+            avg_error=self.sum_err / problem.T,
+            final_risk=self.final_risk,
+            final_error=self.final_err,
+            max_distance=self.max_dist,
+            labels=problem.labels,
+        )
 
 
 class _Stack:
@@ -398,69 +544,6 @@ class _Stack:
             hi = lo + int(self.widths[k]) // 2
             out.append(np.concatenate([W[lo:hi], W[self.h + lo : self.h + hi]]))
         return out
-
-
-def _run(X, tgt, y, inits, seed_list, loss, eta, T, B, record_every, progress):
-    dt = X.dtype
-    st = _Stack(inits, dt)
-    K = st.K
-    W = st.W0.copy()
-    radius = None
-    if np.isfinite(B):
-        radius = (B / np.sqrt(st.widths[st.owner])).astype(dt)
-        radius = np.concatenate([radius, radius])
-    owner2 = np.concatenate([st.owner, st.owner])
-    rec_iters = [0] + ([] if record_every is None else list(range(record_every, T + 1, record_every)))
-    R = len(rec_iters)
-    risk_hist = np.empty((K, R))
-    err_hist = np.empty((K, R))
-    sum_risk = np.zeros(K)
-    sum_err = np.zeros(K)
-    max_dist = np.zeros(K)
-    rec_pos = {t: i for i, t in enumerate(rec_iters)}
-
-    steps = range(T)
-    if progress:
-        import sys
-
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc="pgd", disable=not sys.stderr.isatty(), leave=False)
-
-    with Engine(X, tgt, y, st, loss, eta, radius) as engine:
-        for t in steps:
-            risk, err, dist = engine.step(W)  # risk and error at W(t), then W <- W(t + 1)
-            sum_risk += risk
-            sum_err += err
-            if t in rec_pos:
-                risk_hist[:, rec_pos[t]] = risk
-                err_hist[:, rec_pos[t]] = err
-            np.maximum(max_dist, _segment_max(dist, owner2, K), out=max_dist)
-        risk, err = engine.evaluate(W)
-    if T in rec_pos:
-        risk_hist[:, rec_pos[T]] = risk
-        err_hist[:, rec_pos[T]] = err
-
-    return PGDResult(
-        widths=st.widths.astype(int),
-        seeds=list(seed_list),
-        W=st.unstack(W),
-        W0=[W0 for W0, _ in inits],
-        a=[a for _, a in inits],
-        loss=loss,
-        eta=float(eta),
-        T=T,
-        B=float(B),
-        iterations=np.asarray(rec_iters),
-        risk=risk_hist,
-        error=err_hist,
-        avg_risk=sum_risk / T,
-        avg_error=sum_err / T,
-        final_risk=np.asarray(risk, dtype=np.float64),
-        final_error=np.asarray(err, dtype=np.float64),
-        max_distance=max_dist,
-        labels=y,
-    )
 
 
 def _segment_max(values, owner, K):

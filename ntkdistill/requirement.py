@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
+from . import _results
 from ._validation import check_int, check_real
 from .pgd import network_seeds, pgd
 
@@ -31,7 +32,7 @@ _METHODS = ("bisect", "scan")
 
 
 @dataclass(frozen=True)
-class WidthSearch:
+class WidthSearch(_results.ResultMixin):
     """Result of :func:`min_width`.
 
     Attributes
@@ -57,6 +58,8 @@ class WidthSearch:
     criterion: str = "final"
     method: str = "bisect"
     m_max: int = 0
+
+    _frame_rows = _results.width_search_rows  # to_frame(): one row per width and seed
 
     def to_dict(self) -> dict:
         """JSON-ready dict (width keys as strings)."""
@@ -172,7 +175,7 @@ def min_width(
 
 
 @dataclass(frozen=True)
-class SlopeFit:
+class SlopeFit(_results.ResultMixin):
     r"""Least-squares fit of :math:`\ln m^* = k \ln(1/\gamma) + b`.
 
     Attributes
@@ -202,8 +205,8 @@ class SlopeFit:
     level: float
 
     def to_dict(self) -> dict:
-        """The fields as a JSON-ready dict."""
-        return asdict(self)
+        """The fields as a JSON-ready dict (NaN as None)."""
+        return _results.jsonable(asdict(self))
 
     def contains(self, k: float) -> bool:
         """Whether the exponent ``k`` lies in the confidence interval."""
@@ -251,7 +254,7 @@ def fit_loglog_slope(gamma, widths, level=0.95) -> SlopeFit:
 
 
 @dataclass
-class RequirementStudy:
+class RequirementStudy(_results.ResultMixin):
     r"""Measured minimal widths across a synthetic family, with fitted exponents and looseness.
 
     Attributes
@@ -278,10 +281,14 @@ class RequirementStudy:
     soft_fit: SlopeFit
     hard_fit: SlopeFit
 
+    _frame_rows = _results.records_rows("levels")  # to_frame(): one row per level
+    to_xarray = _results.records_xarray("levels", "level")  # dimension: level
+    __repr__ = _results.list_repr("levels", ("level", "gamma", "soft_width", "hard_width"))
+
     def to_dict(self) -> dict:
         """JSON-ready dict."""
-        return {"config": self.config, "levels": self.levels, "soft_fit": self.soft_fit.to_dict(),
-                "hard_fit": self.hard_fit.to_dict()}
+        return _results.jsonable({"config": self.config, "levels": self.levels, "soft_fit": self.soft_fit.to_dict(),
+                                  "hard_fit": self.hard_fit.to_dict()})
 
     def format_table(self) -> str:
         """One row per level, then the fitted slopes beside the theory's exponents."""

@@ -10,9 +10,14 @@ fixed at initialisation.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._validation import check_int, check_matrix, check_rng, resolve_dtype
+
+if TYPE_CHECKING:
+    from ._typing import ArrayLike, DTypeLike, SeedLike
 
 __all__ = [
     "init_symmetric",
@@ -24,7 +29,7 @@ __all__ = [
 ]
 
 
-def init_symmetric(m, d, rng=None, dtype=None):
+def init_symmetric(m: int, d: int, rng: SeedLike = None, dtype: DTypeLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""Symmetric initialisation of the student (THEORY.md, "Notation").
 
     .. math::
@@ -84,7 +89,7 @@ def _check_student(X, W, a):
     return X, W, a
 
 
-def forward(X, W, a):
+def forward(X: ArrayLike, W: ArrayLike, a: ArrayLike) -> np.ndarray:
     r"""Student output of eq. (1) for every row of ``X``.
 
     .. math::
@@ -128,7 +133,7 @@ def _forward_paired(X, W, a):
     return np.maximum(X @ W.T, 0) @ (a * scale)
 
 
-def activation_pattern(X, W):
+def activation_pattern(X: ArrayLike, W: ArrayLike) -> np.ndarray:
     r"""The activation pattern :math:`1(W_j \cdot x_i > 0)` (strict, E5) as a boolean (n, m) array.
 
     .. math::
@@ -144,7 +149,7 @@ def activation_pattern(X, W):
     return (X @ W.T) > 0
 
 
-def ntk_features(X, W):
+def ntk_features(X: ArrayLike, W: ArrayLike) -> np.ndarray:
     r"""NTK features :math:`\phi_{x_i}(W_j) = 1(\langle W_j, x_i\rangle > 0)\, x_i` (E5: strict ``>``).
 
     .. math::
@@ -164,7 +169,7 @@ def ntk_features(X, W):
     return mask[:, :, None] * X[:, None, :]
 
 
-def linearised(X, W_t, a, W):
+def linearised(X: ArrayLike, W_t: ArrayLike, a: ArrayLike, W: ArrayLike) -> np.ndarray:
     r"""The linearisation :math:`f^t_i(W)` of the student around ``W_t``, evaluated at ``W``.
 
     .. math::
@@ -194,7 +199,8 @@ def linearised(X, W_t, a, W):
     return (mask * H) @ (a / np.sqrt(X.dtype.type(m)))
 
 
-def risk_and_grad(X, targets, W, a, loss="kl"):
+def risk_and_grad(X: ArrayLike, targets: ArrayLike, W: ArrayLike, a: ArrayLike,
+                  loss: str = "kl") -> tuple[float, np.ndarray]:
     r"""Surrogate risk of one student and its hand-written gradient in ``W`` (E1, E3).
 
     .. math::

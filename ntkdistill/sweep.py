@@ -12,8 +12,12 @@ measured neuron requirement, are sweeps: one function evaluated on a list of con
   :class:`numpy.random.SeedSequence` (SPEC 7), so the results do not depend on where they ran:
   serially, in a :class:`concurrent.futures.ProcessPoolExecutor`, or on a dask.distributed
   cluster through ``Client.get_executor()``;
-- workers use one BLAS thread each (:func:`single_blas_thread`), so parallel configurations do not
-  oversubscribe the cores.
+- every configuration runs on one BLAS thread (:func:`single_blas_thread`), serially as in a
+  process pool or on dask, so parallel configurations do not oversubscribe the cores and the
+  results agree bit for bit whatever the executor;
+- several sweeps may write one results file at once: appends hold an exclusive file lock, and a
+  configuration is claimed (a lock on ``<results_path>.claims/<key>``) before it runs, so two
+  sweeps share the configurations they have in common and never remove each other's records.
 
 A record of the results file is one JSON object per line::
 
@@ -21,7 +25,7 @@ A record of the results file is one JSON object per line::
      "pool_size": 4}, "result": {...}, "version": "<ntkdistill version>"}
 
 The line's final newline is its commit mark: an unterminated last line (the process was killed
-while writing it) is ignored when reading and cut off before the next append.
+while writing it) is ignored when reading and cut off, under the lock, before the next append.
 
 This module implements no equation of the paper; it is the machinery the experiments of
 :mod:`ntkdistill.verify` run on.
@@ -37,11 +41,18 @@ import numbers
 import os
 import pickle
 import sys
+import threading
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None
 from collections.abc import Mapping
 
 import numpy as np
 
-from ._validation import _short, check_rng
+from . import _progress, _results
+from ._validation import _short, check_rng, root_seed
 
 __all__ = ["config_key", "run_sweep", "read_results", "record_seed", "single_blas_thread"]
 
@@ -160,18 +171,6 @@ def config_key(config) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _root_seed(rng) -> np.random.SeedSequence:
-    """The root SeedSequence of a sweep (the same rule as :func:`ntkdistill.network_seeds`)."""
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
-    check_rng(rng)  # type check: None, int, sequence of ints or a BitGenerator
-    if isinstance(rng, np.random.BitGenerator):
-        return np.random.SeedSequence(np.random.Generator(rng).integers(0, 2**63, size=4).tolist())
-    return np.random.SeedSequence(rng)
-
-
 def _child(root: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
     """The ``index``-th child of ``root``: ``root.spawn(n)[index]`` for a root that spawned nothing."""
     return np.random.SeedSequence(
@@ -277,9 +276,41 @@ def single_blas_thread():
     return threadpool_limits(limits=1)
 
 
+_BLAS_LOCK = threading.Lock()
+_BLAS_USERS = [0, None]  # jobs running in this process, the limiter of the first
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """:func:`single_blas_thread` for the jobs of a process, however many run at once in threads.
+
+    The limit is set when the first job starts and restored when the last one ends, so that a job
+    running in a thread (a dask worker with several threads) never finds the limits restored by
+    another that ended before it.
+    """
+    with _BLAS_LOCK:
+        if _BLAS_USERS[0] == 0:
+            _BLAS_USERS[1] = single_blas_thread()
+        _BLAS_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_USERS[0] -= 1
+            if _BLAS_USERS[0] == 0:
+                limiter, _BLAS_USERS[1] = _BLAS_USERS[1], None
+                if hasattr(limiter, "restore_original_limits"):
+                    limiter.restore_original_limits()
+
+
 def _run_one(fn, index: int, config: dict, seed: np.random.SeedSequence, limit_blas: bool) -> dict:
-    """Run one configuration (in a worker or in-process) and return its result as plain JSON."""
-    with single_blas_thread() if limit_blas else contextlib.nullcontext():
+    """Run one configuration (in a worker or in-process) and return its result as plain JSON.
+
+    Every job runs on one BLAS thread, serially as in a process pool or on dask, so that the
+    results agree bit for bit whatever the executor (``limit_blas=False`` is for callers that set
+    the threads themselves).
+    """
+    with _one_blas_thread() if limit_blas else contextlib.nullcontext():
         result = fn(config, seed)
     if not isinstance(result, Mapping):
         raise TypeError(
@@ -311,13 +342,18 @@ def _check_path(results_path) -> str:
 def _read(path: str):
     """Records of ``path`` (dict key -> record, file order, first of duplicates) and the byte
     offset just after the last complete line."""
-    records: dict[str, dict] = {}
     if not os.path.exists(path):
-        return records, 0
+        return {}, 0
     with open(path, "rb") as f:
         data = f.read()
     end = data.rfind(b"\n") + 1  # everything after the last newline is a torn, uncommitted line
-    for lineno, raw in enumerate(data[:end].split(b"\n")[:-1], start=1):
+    return _parse(path, data[:end], 0)[0], end
+
+
+def _parse(path: str, data: bytes, first_line: int):
+    """The records of complete lines ``data`` (line numbers counted from ``first_line + 1``)."""
+    records: dict[str, dict] = {}
+    for lineno, raw in enumerate(data.split(b"\n")[:-1], start=first_line + 1):
         if not raw.strip():
             continue
         try:
@@ -339,7 +375,7 @@ def _read(path: str):
                 f"with the fields {', '.join(_RECORD_FIELDS)}."
             )
         records.setdefault(record["key"], record)
-    return records, end
+    return records, len(data)
 
 
 def read_results(results_path) -> dict:
@@ -382,27 +418,140 @@ def read_results(results_path) -> dict:
 
 
 class _Writer:
-    """Appends records to the results file, one fsynced line each."""
+    """Appends records to the results file, one fsynced line each, under an exclusive lock.
 
-    def __init__(self, path: str, valid_end: int):
+    Every append holds ``fcntl.flock(LOCK_EX)`` on the file (where fcntl exists: POSIX), so the
+    lines of several processes writing one file never interleave. Under the lock, before the
+    append, an unterminated last line is cut off: it can only be the torn tail of a writer that
+    died while writing it (a live writer finishes its line before it releases the lock), and only
+    the bytes after the last newline are cut, never a finished record.
+    """
+
+    def __init__(self, path: str):
         self._path = path
-        self._valid_end = valid_end
         self._f = None  # opened at the first record: a sweep that fails at once leaves no file
 
     def write(self, record: dict) -> None:
         if self._f is None:
             os.makedirs(os.path.dirname(os.path.abspath(self._path)), exist_ok=True)
-            self._f = open(self._path, "ab")
-            if self._f.tell() > self._valid_end:  # cut a torn last line off before appending after it
-                self._f.truncate(self._valid_end)
-                self._f.seek(self._valid_end)
-        self._f.write((_dumps(record, canonical=False) + "\n").encode("ascii"))
-        self._f.flush()
-        os.fsync(self._f.fileno())
+            self._f = open(self._path, "a+b")  # read too: the torn-tail check reads the last byte
+        line = (_dumps(record, canonical=False) + "\n").encode("ascii")
+        fd = self._f.fileno()
+        with _locked(fd):
+            size = os.fstat(fd).st_size
+            if size:
+                _cut_torn_tail(fd, size)
+            os.write(fd, line)  # O_APPEND: at the end of the file as it is now
+            os.fsync(fd)
 
     def close(self) -> None:
         if self._f is not None:
             self._f.close()
+
+
+@contextlib.contextmanager
+def _locked(fd: int):
+    """An exclusive ``flock`` on ``fd`` for the block (nothing where fcntl is missing)."""
+    if fcntl is None:  # pragma: no cover - not POSIX
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _cut_torn_tail(fd: int, size: int) -> None:
+    """Truncate ``fd`` after its last newline if its last byte is not one (call under the lock)."""
+    if os.pread(fd, 1, size - 1) == b"\n":
+        return
+    pos = size
+    while pos > 0:
+        start = max(0, pos - 65536)
+        chunk = os.pread(fd, pos - start, start)
+        nl = chunk.rfind(b"\n")
+        if nl >= 0:
+            os.ftruncate(fd, start + nl + 1)
+            return
+        pos = start
+    os.ftruncate(fd, 0)  # one torn line and nothing else
+
+
+class _Claims:
+    """Claims on the configurations of a results file, so that concurrent sweeps share the work.
+
+    A claim is an exclusive ``flock`` on the file ``<results_path>.claims/<key>``, taken before a
+    configuration is run and released when its record is written (the file is then removed). The
+    operating system releases the lock of a process that dies, so a claim never outlives its
+    owner. Where fcntl is missing every claim succeeds (one sweep per file).
+    """
+
+    def __init__(self, path: str):
+        self._dir = path + ".claims"
+        self._held: dict[str, int] = {}
+
+    def acquire(self, key: str, *, blocking: bool) -> bool:
+        if fcntl is None:  # pragma: no cover - not POSIX
+            return True
+        for attempt in range(100):
+            os.makedirs(self._dir, exist_ok=True)
+            try:
+                fd = os.open(os.path.join(self._dir, key), os.O_CREAT | os.O_RDWR, 0o644)
+                break
+            except FileNotFoundError:  # another sweep removed the empty folder just now
+                if attempt == 99:
+                    raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        self._held[key] = fd
+        return True
+
+    def release(self, key: str, *, done: bool) -> None:
+        fd = self._held.pop(key, None)
+        if fd is None:
+            return
+        if done:  # the record is in the results file: whoever opens the claim next finds it there
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self._dir, key))
+        os.close(fd)
+
+    def close(self) -> None:
+        for key in list(self._held):
+            self.release(key, done=False)
+        with contextlib.suppress(OSError):
+            os.rmdir(self._dir)  # only when empty: no other sweep holds a claim
+
+
+class _Tail:
+    """The records of the results file, re-read incrementally (only the new complete lines)."""
+
+    def __init__(self, path: str):
+        self._path = path
+        self.records: dict[str, dict] = {}
+        self._end = 0
+        self._lines = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        if not os.path.exists(self._path):
+            return
+        with open(self._path, "rb") as f:
+            f.seek(self._end)
+            data = f.read()
+        end = data.rfind(b"\n") + 1  # a torn or unfinished last line is read once it is complete
+        if end:
+            new, _ = _parse(self._path, data[:end], self._lines)
+            for k, r in new.items():
+                self.records.setdefault(k, r)
+            self._end += end
+            self._lines += data[:end].count(b"\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,17 +560,7 @@ class _Writer:
 
 
 def _progress_bar(progress, total: int, initial: int, desc: str):
-    if progress is False:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        if progress:
-            raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.") from None
-        return None
-    if not sys.stderr.isatty():
-        return None
-    return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, leave=True)
+    return _progress.progress_bar(progress, total=total, initial=initial, desc=desc, terminal=True)
 
 
 def _note(exc: BaseException, text: str) -> None:
@@ -446,7 +585,7 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     the executor, the number of workers or the order in which configurations finish, and the
     results are the same serially, in a process pool or on a dask cluster (for an ``fn`` that is
     deterministic given its arguments: multi-threaded BLAS may change the last bits of large
-    reductions, which is one more reason workers use one BLAS thread). Each record stores its
+    reductions, which is why every configuration runs on one BLAS thread). Each record stores its
     seed's entropy and spawn key, so :func:`record_seed` recomputes any record alone.
 
     Resuming: a configuration whose :func:`config_key` is already in ``results_path`` is not run
@@ -471,24 +610,26 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
         same key (put a seed index in the configuration to repeat a setting).
     results_path : str or os.PathLike
         The JSON-lines results file; created, with its folder, if absent; appended to otherwise.
-        One sweep at a time may write a given file.
+        Several sweeps may write one file at once (POSIX file locks): a configuration that
+        another sweep is running is not run again; this one waits for its record and returns it.
     executor : concurrent.futures.Executor, optional
         ``None`` runs serially in this process. Otherwise every pending configuration is
         submitted at once (for example to ``ProcessPoolExecutor(max_workers=k)`` or a
-        dask.distributed ``Client(...).get_executor()``) and written as soon as it finishes;
-        workers run ``fn`` under :func:`single_blas_thread`. The executor is not shut down.
+        dask.distributed ``Client(...).get_executor()``) and written as soon as it finishes.
+        Every call of ``fn``, serial or not, runs under :func:`single_blas_thread`, so the
+        results are the same bit for bit on every executor. The executor is not shut down.
     rng : None, int, sequence of int, SeedSequence or numpy Generator
         The root seed. A Generator is advanced (four 63-bit draws make the root entropy).
     progress : bool or None
-        A tqdm bar over the configurations on standard error, shown only when standard error is a
-        terminal and ``progress`` is not False; ``None`` shows it when tqdm is installed,
-        ``True`` requires tqdm.
+        A tqdm bar over the configurations, in a notebook or on a terminal, never in a log file:
+        ``True`` requires tqdm; ``None`` shows it when tqdm is installed once the sweep has run a
+        few seconds; False never (:mod:`ntkdistill._progress`).
     desc : str
         The bar's label.
 
     Returns
     -------
-    list of dict
+    SweepResults (a list of dict)
         The result of every configuration, in the order of ``configs``, in its stored JSON form
         (fresh and resumed results are equal). The full records (configuration, seed, version)
         are read with :func:`read_results`.
@@ -523,7 +664,8 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     ...     path = os.path.join(tmp, "results.jsonl")
     ...     first = run_sweep(draw, configs, results_path=path, rng=0)
     ...     again = run_sweep(draw, configs, results_path=path, rng=0)  # nothing is run again
-    ...     n_lines = len(open(path).readlines())
+    ...     with open(path) as f:
+    ...         n_lines = len(f.readlines())
     >>> first == again, n_lines, first[1]["x"] > 5
     (True, 2, True)
     """
@@ -565,7 +707,8 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     if not isinstance(rng, np.random.SeedSequence):
         check_rng(rng)
 
-    stored, valid_end = _read(path)
+    tail = _Tail(path)
+    stored = tail.records
     done = {k: stored[k] for k in keys if k in stored}
     pending = [i for i, k in enumerate(keys) if k not in done]
 
@@ -576,17 +719,22 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
         entropy = list(entropy) if isinstance(entropy, tuple) else entropy
         root = np.random.SeedSequence(entropy, spawn_key=spawn_key, pool_size=pool_size)
     else:
-        root = _root_seed(rng)
-        mine = _root_of(_seed_record(_child(root, 0)))
-        for k in keys:
-            if k in done and _root_of(done[k]["seed"]) != mine:
-                raise ValueError(
-                    f"results_path {path!r} holds configs[{first_at[k]}] computed from another root seed "
-                    f"(entropy {done[k]['seed'].get('entropy')!r}) than rng gives (entropy "
-                    f"{_seed_record(root)['entropy']!r}); resume with the same rng (or rng=None), or "
-                    "write to a new results file."
-                )
-    results: list = [done[k]["result"] if k in done else None for k in keys]
+        root = root_seed(rng)
+    mine = _root_of(_seed_record(_child(root, 0)))
+
+    def check_root(k: str, record: dict) -> None:
+        if _root_of(record["seed"]) != mine:
+            raise ValueError(
+                f"results_path {path!r} holds configs[{first_at[k]}] computed from another root seed "
+                f"(entropy {record['seed'].get('entropy')!r}) than rng gives (entropy "
+                f"{_seed_record(root)['entropy']!r}); resume with the same rng (or rng=None), or "
+                "write to a new results file."
+            )
+
+    for k in keys:
+        if k in done:
+            check_root(k, done[k])
+    results: list = _results.SweepResults([done[k]["result"] if k in done else None for k in keys], canon)
     if not pending:
         return results
 
@@ -594,7 +742,8 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     from . import __version__
 
     bar = _progress_bar(progress, len(keys), len(keys) - len(pending), desc)
-    writer = _Writer(path, valid_end)
+    writer = _Writer(path)
+    claims = _Claims(path)
 
     def finish(i: int, result: dict) -> None:
         seed = _child(root, i)
@@ -607,45 +756,83 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
                 "version": __version__,
             }
         )
+        claims.release(keys[i], done=True)
         results[i] = result
         if bar is not None:
             bar.update(1)
 
+    def claim(indices, blocking: bool):
+        """Claim ``indices`` for this sweep; those another sweep finished meanwhile are read instead.
+
+        Returns the claimed indices and those another sweep holds now (``blocking=False`` only).
+        """
+        claimed, held = [], []
+        for i in indices:
+            if not claims.acquire(keys[i], blocking=blocking):
+                held.append(i)
+                continue
+            tail.refresh()
+            record = tail.records.get(keys[i])
+            if record is None:
+                claimed.append(i)
+                continue
+            claims.release(keys[i], done=True)  # finished by another sweep meanwhile
+            check_root(keys[i], record)
+            results[i] = record["result"]
+            if bar is not None:
+                bar.update(1)
+        return claimed, held
+
+    def run_serially(indices) -> None:
+        for i in indices:
+            try:
+                result = _run_one(fn, i, canon[i], _child(root, i), True)
+            except BaseException as exc:
+                _note(exc, f"while running configs[{i}] = {_short(canon[i])}")
+                raise
+            finish(i, result)
+
+    def run_on_executor(indices) -> None:
+        futures = {executor.submit(_run_one, fn, i, canon[i], _child(root, i), True): i for i in indices}
+        first_error = None
+        try:
+            for fut in cf.as_completed(futures):
+                i = futures[fut]
+                if fut.cancelled():
+                    continue
+                exc = fut.exception()
+                if exc is not None:
+                    if first_error is None:
+                        first_error = exc
+                        _note(exc, f"while running configs[{i}] = {_short(canon[i])}")
+                        for other in futures:
+                            other.cancel()
+                    continue
+                finish(i, fut.result())
+        finally:
+            for other in futures:  # on KeyboardInterrupt too: start nothing more
+                other.cancel()
+        if first_error is not None:
+            raise first_error
+
     try:
         if executor is None:
+            # one claim at a time, so that a concurrent sweep on the same file takes the others
+            held = []
             for i in pending:
-                try:
-                    result = _run_one(fn, i, canon[i], _child(root, i), False)
-                except BaseException as exc:
-                    _note(exc, f"while running configs[{i}] = {_short(canon[i])}")
-                    raise
-                finish(i, result)
+                claimed, later = claim([i], blocking=False)
+                held += later
+                run_serially(claimed)
+            for i in held:  # running in another sweep: wait for it, then take its record (or run it)
+                run_serially(claim([i], blocking=True)[0])
         else:
-            futures = {
-                executor.submit(_run_one, fn, i, canon[i], _child(root, i), True): i for i in pending
-            }
-            first_error = None
-            try:
-                for fut in cf.as_completed(futures):
-                    i = futures[fut]
-                    if fut.cancelled():
-                        continue
-                    exc = fut.exception()
-                    if exc is not None:
-                        if first_error is None:
-                            first_error = exc
-                            _note(exc, f"while running configs[{i}] = {_short(canon[i])}")
-                            for other in futures:
-                                other.cancel()
-                        continue
-                    finish(i, fut.result())
-            finally:
-                for other in futures:  # on KeyboardInterrupt too: start nothing more
-                    other.cancel()
-            if first_error is not None:
-                raise first_error
+            claimed, held = claim(pending, blocking=False)
+            run_on_executor(claimed)
+            if held:
+                run_on_executor(claim(held, blocking=True)[0])
     finally:
         writer.close()
+        claims.close()
         if bar is not None:
             bar.close()
     return results

@@ -18,7 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._montecarlo import field_sums, mean_and_stderr
+from . import _guards, _results
+from ._fast import field_sums, mean_and_stderr
 from ._validation import _short, check_matrix, check_real, check_rng
 from .bounds import lemma6_radius
 from .kernel import _gaussian_blocks, _sample_counts
@@ -67,6 +68,11 @@ class TeacherLogits(NamedTuple):
     stderr: np.ndarray
     n_samples: object
 
+    # results as data (a NamedTuple cannot take the mixin as a base; mypy allows only fields here)
+    _counts, _skip = ("n_samples",), ()  # type: ignore[misc]
+    to_dict, to_frame = _results.ResultMixin.to_dict, _results.ResultMixin.to_frame  # type: ignore[misc]
+    _frame_rows, __repr__ = _results.teacher_frame_rows, _results.short_repr  # type: ignore[misc]
+
 
 def _field(v):
     """A callable field from ``v`` (a callable, or an object with a callable ``.v`` such as MarginResult)."""
@@ -110,7 +116,7 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
     :math:`[-\|x_i\|, \|x_i\|]`, and :math:`|z_i| \le \|x_i\|/2`.
 
     The directions are processed in blocks on as many threads as the BLAS has
-    (:mod:`ntkdistill._montecarlo`; on one thread without threadpoolctl); the result is
+    (:mod:`ntkdistill._fast`; on one thread without threadpoolctl); the result is
     reproducible from ``rng`` for a given thread count and agrees across thread counts to
     rounding. The library's own field built on these same points (``margin(X, y).v``) reuses the
     activation masks of the sum and runs on the worker threads; any other callable ``v`` (a
@@ -153,6 +159,7 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
     counts, is_list = _sample_counts(n_samples)
     gen = check_rng(rng)
     n, d = X.shape
+    _guards.guard_teacher(n, d, counts)  # memory and time, before any work
     block = int(np.clip(2**21 // max(n, 1), 128, 4096))
     zsum = np.zeros(n)
     zsq = np.zeros(n)
@@ -192,8 +199,8 @@ def soft_labels(z, temperature=1.0):
 
     Parameters
     ----------
-    z : array_like
-        Logits.
+    z : array_like, TeacherLogits or MarginResult
+        Logits; of a result, its field ``z`` (so ``soft_labels(teacher_logits(X, v))`` works).
     temperature : float > 0, default 1
         :math:`\tau`; above 1 flattens the labels towards 1/2, as in Hinton et al. (2015).
 
@@ -209,7 +216,7 @@ def soft_labels(z, temperature=1.0):
     [0.6225]
     """
     temperature = check_real("temperature", temperature, low=0.0)
-    z = np.asarray(z)
+    z = np.asarray(_results.unwrap("z", z, "z"))  # TeacherLogits or MarginResult: their logits z
     if not (np.issubdtype(z.dtype, np.floating) or np.issubdtype(z.dtype, np.integer)):
         raise TypeError(f"z must be real logits, got dtype {z.dtype}.")
     if z.size and not np.all(np.isfinite(z)):
@@ -256,7 +263,7 @@ def _lemma6_radius(m, n, delta, init):
 
 
 @dataclass(frozen=True, eq=False)
-class Lemma6Check:
+class Lemma6Check(_results.ResultMixin):
     r"""Result of :func:`lemma6_check` (Lemma 6, E13).
 
     .. math::
@@ -311,6 +318,8 @@ class Lemma6Check:
     m: int
     n: int
     delta: float
+
+    _counts = ("m", "n")  # to_frame(): one row per point
 
     def __repr__(self):
         return (

@@ -54,3 +54,20 @@ def blas_threads(config, seed):
 
     counts = [lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"]
     return {"i": config["i"], "blas_threads": max(counts) if counts else None}
+
+
+def counted_slow_work(config, seed):
+    """:func:`counted_work` after a pause, so that two sweeps on one file overlap in time."""
+    time.sleep(float(config.get("sleep", 0.05)))
+    return counted_work(config, seed)
+
+
+def numbers_and_threads(config, seed):
+    """Seeded LAPACK and BLAS work (whose last bits may depend on the thread count), with the
+    BLAS thread count of the process that ran it."""
+    out = work(config, seed)
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((120, 120))
+    out["solve"] = np.linalg.solve(A @ A.T + np.eye(120), rng.standard_normal(120))
+    out["blas_threads"] = blas_threads(config, seed)["blas_threads"]
+    return out

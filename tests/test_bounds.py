@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from ntkdistill import bounds
@@ -595,3 +595,165 @@ def test_error_messages(func, bad, exc, message):
     end = "" if message.endswith("e.g. ") else "$"  # a prefix only where marked above
     with pytest.raises(exc, match="^" + re.escape(message) + end):
         func(**dict(DEFAULTS[func], **bad))
+
+
+# ------------------------------------------------------------------ properties that can fail
+#
+# Each property below is built by a factory that takes the function under test, so the same
+# property runs on the library (it must hold) and on a planted mutant with a wrong exponent or
+# constant (it must fail): a test of the test. On a mutant hypothesis stops at the first failing
+# example (no shrinking), to keep the suite fast.
+
+
+def _prop_settings(max_examples, mutant):
+    if mutant:
+        return settings(max_examples=max_examples, deadline=None, database=None, phases=[Phase.generate])
+    return settings(max_examples=max_examples, deadline=None)
+
+
+def _mutate(func, field, factor):
+    """``func`` with one output field multiplied by ``factor(**arguments)``: a planted wrong exponent or constant."""
+
+    def mutant(*args, **kw):
+        names = ("gamma", "eps", "n", "delta") if func is corollary4 else (
+            ("gamma", "beta", "n", "delta") if func is proposition5 else ("beta", "n", "delta"))
+        named = dict(zip(names, args), **kw)
+        r = func(*args, **kw)
+        return dataclasses.replace(r, **{field: getattr(r, field) * factor(**named)})
+
+    return mutant
+
+
+def _exponent(f1, f2, x1, x2):
+    return math.log(float(f2) / float(f1)) / math.log(x2 / x1)
+
+
+def _scaling_property(t2, c4, p5, mutant=False):
+    """Exponents of every bound in its real arguments, each from a ratio at two points."""
+
+    @_prop_settings(40, mutant)
+    @given(a=st.floats(1e-3, 0.5), b=st.floats(1e-3, 0.5), e1=st.floats(1e-4, 0.9), e2=st.floats(1e-4, 0.9),
+           n1=st.integers(1, 10**6), n2=st.integers(1, 10**6), d1=st.floats(1e-6, 0.3), d2=st.floats(1e-6, 0.3))
+    def prop(a, b, e1, e2, n1, n2, d1, d2):
+        if abs(a - b) < 1e-3 * a or abs(e1 - e2) < 1e-3 * e1:
+            return
+        # Theorem 2: m ~ 1/beta, T ~ 1/beta^2, eta ~ beta; n and delta only through ln(2n/delta)
+        r1, r2 = t2(e1, n1, d1), t2(e2, n1, d1)
+        assert _exponent(r1.m_bound, r2.m_bound, e1, e2) == pytest.approx(-1, rel=1e-9)
+        assert _exponent(r1.T_bound, r2.T_bound, e1, e2) == pytest.approx(-2, rel=1e-9)
+        assert _exponent(r1.eta, r2.eta, e1, e2) == pytest.approx(1, rel=1e-9)
+        q1, q2 = t2(e1, n1, d1), t2(e1, n2, d2)
+        s = [(math.sqrt(float(q.m_bound) * e1 / float(q.C1)) - math.sqrt(2 / math.pi)) / 3 for q in (q1, q2)]
+        assert s[1] ** 2 / s[0] ** 2 == pytest.approx(math.log(2 * n2 / d2) / math.log(2 * n1 / d1), rel=1e-9)
+        # Corollary 4: m ~ gamma^-2 eps^-1, T ~ gamma^-4 eps^-2, eta ~ gamma^2 eps
+        g1, g2 = c4(a, e1, n1, d1), c4(b, e1, n1, d1)
+        assert _exponent(g1.m_bound, g2.m_bound, a, b) == pytest.approx(-2, rel=1e-9)
+        assert _exponent(g1.T_bound, g2.T_bound, a, b) == pytest.approx(-4, rel=1e-9)
+        assert _exponent(g1.eta, g2.eta, a, b) == pytest.approx(2, rel=1e-9)
+        h1, h2 = c4(a, e1, n1, d1), c4(a, e2, n1, d1)
+        assert _exponent(h1.m_bound, h2.m_bound, e1, e2) == pytest.approx(-1, rel=1e-9)
+        assert _exponent(h1.T_bound, h2.T_bound, e1, e2) == pytest.approx(-2, rel=1e-9)
+        # Proposition 5 at a fixed beta: m ~ gamma^-4 only at a fixed bracket, T ~ gamma^-2, B ~ gamma^-1
+        k1, k2 = p5(a, e1, n1, d1), p5(b, e1, n1, d1)
+        assert _exponent(k1.T_bound, k2.T_bound, a, b) == pytest.approx(-2, rel=1e-9)
+        assert _exponent(k1.B, k2.B, a, b) == pytest.approx(-1, rel=1e-9)
+        L = math.log(2 / (math.log(2) * e1))
+        for k, g in ((k1, a), (k2, b)):
+            root = math.sqrt(float(k.m_bound) * g**4 / 16)  # (2 sqrt 2 / sqrt pi) L + 3 sqrt(ln(2n/delta))
+            assert root == pytest.approx(2 * math.sqrt(2 / math.pi) * L + 3 * math.sqrt(math.log(2 * n1 / d1)),
+                                         rel=1e-9)
+
+    return prop
+
+
+def test_bound_exponents_by_ratios():
+    _scaling_property(theorem2, corollary4, proposition5)()
+
+
+@pytest.mark.parametrize("which", ["t2 m ~ beta^-0.9", "t2 m constant 8/9", "c4 m ~ gamma^-1", "c4 T ~ eps^-1",
+                                   "p5 B ~ gamma^-2", "p5 m constant 17"])
+def test_bound_exponent_property_catches_a_planted_mutant(which):
+    t2, c4, p5 = theorem2, corollary4, proposition5
+    if which == "t2 m ~ beta^-0.9":
+        t2 = _mutate(theorem2, "m_bound", lambda beta, **_: beta**0.1)
+    elif which == "t2 m constant 8/9":
+        # a wrong constant leaves the exponent in beta alone; it shows in the ratio in n and delta
+        t2 = _mutate(theorem2, "m_bound", lambda **_: 8 / 9)
+    elif which == "c4 m ~ gamma^-1":
+        c4 = _mutate(corollary4, "m_bound", lambda gamma, **_: gamma)
+    elif which == "c4 T ~ eps^-1":
+        c4 = _mutate(corollary4, "T_bound", lambda eps, **_: eps)
+    elif which == "p5 B ~ gamma^-2":
+        p5 = _mutate(proposition5, "B", lambda gamma, **_: 1 / gamma)
+    else:
+        p5 = _mutate(proposition5, "m_bound", lambda **_: 17 / 16)
+    with pytest.raises(AssertionError):
+        _scaling_property(t2, c4, p5, mutant=True)()
+
+
+def _lemma3_property(bound, mutant=False):
+    """Lemma 3 on random small data sets along short PGD trajectories (every recorded iterate)."""
+    from ntkdistill import pgd, sigmoid
+
+    @_prop_settings(25, mutant)
+    @given(n=st.integers(1, 4), d=st.integers(1, 3), seed=st.integers(0, 2**32 - 1),
+           gmin=st.floats(0.005, 0.5), eta=st.floats(0.05, 20.0), m=st.sampled_from([2, 4, 16]))
+    def prop(n, d, seed, gmin, eta, m):
+        gen = np.random.default_rng(seed)
+        X = gen.standard_normal((n, d))
+        X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1.0)
+        y = gen.choice([-1.0, 1.0], size=n)
+        z = y * gen.uniform(gmin, 0.5, size=n)  # teacher logits with y_i z_i >= gmin
+        p = sigmoid(z)
+        gamma = float(np.min(y * z))
+        res = pgd(X, p, m=m, eta=eta, T=15, loss="kl", labels=y, rng=seed)
+        assert np.all(res.error <= bound(res.risk, gamma) + 1e-12)
+
+    return prop
+
+
+def test_lemma3_property():
+    _lemma3_property(lemma3)()
+
+
+@pytest.mark.parametrize("mutant", [lambda r, g: lemma3(r, g) / 10,  # constant 3.2 instead of 32
+                                    lambda r, g: np.minimum(32 * np.asarray(r) / g, 1.0)])  # gamma^-1
+def test_lemma3_property_catches_a_planted_mutant(mutant):
+    with pytest.raises(AssertionError):
+        _lemma3_property(mutant, mutant=True)()
+
+
+DELTA_L6 = 1e-6  # the property fails with probability <= 1e-6 per example; hypothesis draws are derandomised
+
+
+def _lemma6_property(radius, mutant=False):
+    """Lemma 6 on random initialisations: max_i |f^0_i(U) - z_i| <= r(m, n, delta)."""
+    from ntkdistill.student import init_symmetric, linearised
+
+    @_prop_settings(40, mutant)
+    @given(n=st.integers(1, 3), d=st.integers(2, 4), seed=st.integers(0, 2**32 - 1),
+           half=st.integers(1, 2048))
+    def prop(n, d, seed, half):
+        m = 2 * half
+        gen = np.random.default_rng(seed)
+        X = gen.standard_normal((n, d))
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        u = X[0]  # a constant unit field v = u: exact teacher logits z_i = <u, x_i> / 2 (THEORY.md)
+        z = X @ u / 2
+        W0, a = init_symmetric(m, d, rng=gen)
+        U = (a[:, None] / math.sqrt(m)) * np.tile(u, (m, 1))
+        dev = float(np.max(np.abs(linearised(X, W0, a, U) - z)))
+        assert dev <= float(radius(m, n, DELTA_L6))
+
+    return prop
+
+
+def test_lemma6_property():
+    _lemma6_property(lemma6_radius)()
+
+
+@pytest.mark.parametrize("mutant", [lambda m, n, dl: lemma6_radius(m, n, dl) / 10,  # constant 0.2
+                                    lambda m, n, dl: lemma6_radius(m, n, dl) / math.sqrt(m)])  # m^-1
+def test_lemma6_property_catches_a_planted_mutant(mutant):
+    with pytest.raises(AssertionError):
+        _lemma6_property(mutant, mutant=True)()

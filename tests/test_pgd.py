@@ -39,13 +39,15 @@ def _direct_step(X, t, W, W0, a, eta, B, loss):
     return W_new
 
 
+@pytest.mark.parametrize("backend", ["reference", "auto"])
 @pytest.mark.parametrize("loss", ["kl", "logistic"])
 @pytest.mark.parametrize("B", [np.inf, 0.05])
-def test_steps_match_update_formula(loss, B):
+def test_steps_match_update_formula(loss, B, backend):
+    """Both backends follow THEORY.md's update written neuron by neuron, sample by sample."""
     X, y, p = _data()
     t = p if loss == "kl" else y
     T = 3
-    res = nd.pgd(X, t, m=6, eta=0.7, T=T, B=B, loss=loss, seeds=[11])
+    res = nd.pgd(X, t, m=6, eta=0.7, T=T, B=B, loss=loss, seeds=[11], backend=backend)
     W0, a = res.W0[0], res.a[0]
     W = W0.copy()
     for _ in range(T):
@@ -170,6 +172,7 @@ def test_float32_in_float32_out():
         (dict(seeds=0), ValueError, r"seeds == 0, must be >= 1"),
         (dict(seeds=[1.5]), TypeError, r"seeds must be a positive int"),
         (dict(dtype="int32"), ValueError, r"dtype == int32, must be float32 or float64"),
+        (dict(backend="numba"), ValueError, r"backend == 'numba', must be one of \('auto', 'reference', 'fast'\)"),
     ],
 )
 def test_validation_messages(kwargs, exc, msg):

@@ -76,34 +76,55 @@ def test_cost_estimate_scales_and_measures():
         estimate_cost(10, 2, 1, 5)
 
 
-def test_cost_probe_leaves_one_off_compilation_out(monkeypatch):
-    """A compilation of the compiled loops on first use (seconds) must not be read as step time."""
-    import time
+class _FakeClock:
+    """A clock that PGD runs advance by a stated cost: a one-off compilation, set-up, T steps."""
 
-    from ntkdistill import _compiled
+    def __init__(self, compile_s=100.0, setup_s=0.0005, step_s=0.002):
+        self.now = 0.0
+        self.compile_s, self.setup_s, self.step_s = compile_s, setup_s, step_s
+        self.calls = []
 
-    from ntkdistill import _kernels
+    def perf_counter(self):
+        return self.now
 
-    calls = []
-    real_warm_up = _compiled.warm_up
+    def pgd(self, X, p, *, m, eta, T, record_every, rng):
+        self.now += (self.compile_s if not self.calls else 0.0) + self.setup_s + self.step_s * T
+        self.calls.append((X.shape, m, T))
 
-    def slow_warm_up(dtype, readonly_x=False, workers=1):
-        # every variant compiles once (each number of workers of the compiled update is one); the
-        # real warm-up too, so that no compilation is left for the timed steps
-        real_warm_up(dtype, readonly_x=readonly_x, workers=workers)
-        key = (np.dtype(dtype), readonly_x, workers)
-        if key not in calls:
-            calls.append(key)
-            time.sleep(0.6)  # what compiling takes on a fresh machine
 
-    monkeypatch.setattr(_compiled, "warm_up", slow_warm_up)
-    for threads in (1, 4):  # BLAS thread counts (engines with 1 to 4 workers)
-        monkeypatch.setattr(_kernels, "blas_threads", lambda controller=None, threads=threads: threads)
-        # the neuron strategy; the BLAS rows path (update_sum) on all workers, and on 3 of 4
-        # (300 rows in blocks of at least 128)
-        for n, d, m in ((1, 1, 20000), (2000, 50, 1000), (300, 800, 200)):
-            cost = estimate_cost(n, d, m, 1000)
-            # a step of these takes milliseconds; with 0.6 s of compilation inside the probe's
-            # timed warm-up run the estimate was at least 0.6 s / 4 per step
-            assert cost.seconds_per_step < 0.1, (threads, n, d, m)
-    assert calls  # the probe warmed the loops up before timing
+@pytest.mark.parametrize(
+    "n, d, neurons, probe",
+    [(10, 2, 1000, 1000), (1000, 3, 10000, 2000)],  # the second probes a slice of 2e6 / n neurons
+    ids=["whole", "slice"],
+)
+def test_cost_probe_times_steps_without_the_compilation_and_scales_to_all_neurons(monkeypatch, n, d, neurons, probe):
+    """What the probe computes, on a fake clock (no wall time is measured or asserted)."""
+    import sys
+    import types
+
+    from ntkdistill import cost as cost_module
+
+    clock = _FakeClock()
+    monkeypatch.setattr(cost_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(sys.modules["ntkdistill.pgd"], "pgd", clock.pgd)
+    cost = estimate_cost(n, d, neurons, 500)
+    # an untimed run first (it compiles), then one step with set-up, then three steps
+    assert clock.calls == [((n, d), probe, 1), ((n, d), probe, 1), ((n, d), probe, 3)]
+    # (three-step run - one-step run) / 2 = one step; the 100 s compilation is not in it
+    assert cost.seconds_per_step == pytest.approx(clock.step_s * neurons / probe, rel=1e-9)
+    assert cost.seconds == pytest.approx(500 * cost.seconds_per_step, rel=1e-12)
+
+
+def test_cost_probe_over_its_budget_uses_the_one_step_run(monkeypatch):
+    import sys
+    import types
+
+    from ntkdistill import cost as cost_module
+
+    clock = _FakeClock()
+    monkeypatch.setattr(cost_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(sys.modules["ntkdistill.pgd"], "pgd", clock.pgd)
+    cost = estimate_cost(10, 2, 100, 7, max_probe_seconds=0.001)  # one step (2.5 ms) * 3 > budget
+    assert [c[2] for c in clock.calls] == [1, 1]
+    assert cost.seconds_per_step == pytest.approx(clock.setup_s + clock.step_s, rel=1e-12)
+    assert cost.seconds == pytest.approx(7 * (clock.setup_s + clock.step_s), rel=1e-12)

@@ -291,7 +291,7 @@ def test_dask_local_cluster_gives_the_same_results_as_serial(tmp_path):
     configs = _configs(6)
     serial = run_sweep(_sweep_fns.work, configs, results_path=tmp_path / "serial.jsonl", rng=42)
     with distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR
     ) as cluster, distributed.Client(cluster) as client:
         # workers are spawned with this process's sys.path, so they import _sweep_fns by name
         out = run_sweep(_sweep_fns.work, configs, results_path=tmp_path / "dask.jsonl", rng=42,

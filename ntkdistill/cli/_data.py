@@ -17,6 +17,8 @@ def load_npz(path):
     """
     if not os.path.isfile(path):
         raise CLIError(f"--data {path!r}: no such file; expected a .npz file with arrays X (n, d) and y (n,).")
+    if not zipfile.is_zipfile(path):
+        raise CLIError(f"--data {path!r} is not a .npz file (not a zip archive); save X and y with numpy.savez.")
     try:
         with np.load(path, allow_pickle=False) as f:
             keys = set(f.files)

@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 
 from . import CLIError
+from ._paths import prepare_out
 
 DEFAULT_OUT = os.path.join("ntkdistill-out", "figure1")
 
@@ -72,6 +73,7 @@ def _floats(option, text):
 
 
 def run(args) -> int:
+    prepare_out("--out", args.out)
     try:
         import torch  # noqa: F401
     except ImportError:

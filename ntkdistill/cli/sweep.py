@@ -6,9 +6,37 @@ import json
 import os
 import sys
 
+from .. import _guards
 from . import CLIError
+from ._paths import prepare_out, write_atomic
 
 DEFAULT_OUT = os.path.join("ntkdistill-out", "sweep")
+DASK_TIMEOUT = 5.0
+
+
+def _announce_monte_carlo(family, levels, n, n_samples):
+    """Refuse (or state) the time of the margin and teacher logits of every level, before any work."""
+    if not isinstance(n_samples, int) or n_samples < 2 or not levels:
+        return  # the library names the argument
+    from ..datasets.families import make_family
+
+    X = make_family(family, levels[0], n=n).X
+    per_level = _guards.margin_seconds(*X.shape, n_samples) + _guards.teacher_seconds(*X.shape, n_samples)
+    _guards.announce("sweep", f"the margin and the teacher logits of {len(levels)} level(s) at --n-samples {n_samples}",
+                     per_level * len(levels), "--n-samples")
+
+
+def _connect_dask(Client, address, timeout):
+    """A dask.distributed client of the scheduler at ``address``, or a one-line CLIError within
+    about ``timeout`` seconds when none answers."""
+    if not timeout > 0:
+        raise CLIError(f"--dask-timeout {timeout}: must be a positive number of seconds.")
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CLIError(f"--dask {address!r}: no dask scheduler reachable within {timeout:g} s ({reason}); check "
+                       "the address, or raise --dask-timeout.") from None
 
 
 def register(sub):
@@ -41,6 +69,8 @@ def register(sub):
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: serial)")
     p.add_argument("--dask", metavar="ADDRESS", default=None,
                    help="run on a dask.distributed scheduler at ADDRESS (e.g. tcp://host:8786)")
+    p.add_argument("--dask-timeout", type=float, default=DASK_TIMEOUT, metavar="SECONDS",
+                   help=f"seconds to wait for the --dask scheduler before giving up (default {DASK_TIMEOUT:g})")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--json", action="store_true", help="print the JSON summary instead of the table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -49,6 +79,9 @@ def register(sub):
 
 
 def run(args) -> int:
+    prepare_out("--out", args.out)
+    if args.seed < 0:
+        raise CLIError(f"--seed {args.seed}: must be >= 0.")
     from ..datasets.families import FAMILIES
     from ..requirement import requirement_study
 
@@ -72,7 +105,7 @@ def run(args) -> int:
             raise CLIError(f"--B {args.B!r}: must be 'theory', a positive number or inf.") from None
     if args.workers < 1:
         raise CLIError(f"--workers {args.workers}: must be >= 1.")
-    os.makedirs(args.out, exist_ok=True)
+    _announce_monte_carlo(args.family, levels, n, args.n_samples)
     results = os.path.join(args.out, "results.jsonl")
     executor = client = None
     try:
@@ -81,7 +114,7 @@ def run(args) -> int:
                 from dask.distributed import Client
             except ImportError:
                 raise CLIError("--dask needs dask.distributed: pip install 'ntkdistill[parallel]'.") from None
-            client = Client(args.dask)
+            client = _connect_dask(Client, args.dask, args.dask_timeout)
             executor = client.get_executor()
         elif args.workers > 1:
             from concurrent.futures import ProcessPoolExecutor
@@ -98,18 +131,16 @@ def run(args) -> int:
         if client is not None:
             client.close()
     summary = study.to_dict()
-    with open(os.path.join(args.out, "summary.json"), "w") as fh:
-        json.dump(summary, fh, indent=2, default=float)
+    write_atomic(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2, default=float))
     table = study.format_table()
-    with open(os.path.join(args.out, "table.txt"), "w") as fh:
-        fh.write(table + "\n")
+    write_atomic(os.path.join(args.out, "table.txt"), table + "\n")
     if not args.no_figures:
         try:
             from ..plotting import plot_requirement
 
-            plot_requirement(os.path.join(args.out, "requirement.png"), [r["gamma"] for r in study.levels],
-                             [r["soft_width"] for r in study.levels], [r["hard_width"] for r in study.levels],
-                             study.soft_fit, study.hard_fit)
+            plot_requirement([r["gamma"] for r in study.levels], [r["soft_width"] for r in study.levels],
+                             [r["hard_width"] for r in study.levels], study.soft_fit, study.hard_fit,
+                             path=os.path.join(args.out, "requirement.png"))
         except ImportError as exc:
             print(f"[sweep] figure skipped: {exc}", file=sys.stderr)
     if args.json:

@@ -9,6 +9,7 @@ import sys
 import time
 
 from . import CLIError
+from ._paths import prepare_out, write_atomic
 
 DEFAULT_OUT = os.path.join("ntkdistill-out", "table1")
 
@@ -119,6 +120,7 @@ def _settings(args):
 
 
 def run(args) -> int:
+    prepare_out("--out", args.out)
     from ..datasets.mnist import load_mnist
     from ..experiments.table1 import plot_gap_vs_B, run_table1
 
@@ -131,7 +133,7 @@ def run(args) -> int:
             test_data = load_mnist(args.mnist_dir, split="test")
     except ImportError as exc:
         raise CLIError(str(exc)) from exc
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, NotADirectoryError) as exc:
         raise CLIError(f"--mnist-dir: {exc}") from exc
 
     t0 = time.perf_counter()
@@ -142,16 +144,13 @@ def run(args) -> int:
     log(f"data: {data.source}, {len(data)} digits" + ("" if test_data is None else f" + {len(test_data)} test digits"))
     result = run_table1(data, test_data=test_data, rng=args.seed, dtype=args.dtype, log=log, **kwargs)
     out = args.out
-    os.makedirs(out, exist_ok=True)
     record = result.to_dict()
     record["cli_arguments"] = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
     record["machine"] = machine()
     paths = [os.path.join(out, "table1.json"), os.path.join(out, "table1.txt")]
-    with open(paths[0], "w") as fh:
-        json.dump(record, fh, indent=2)
+    write_atomic(paths[0], json.dumps(record, indent=2))
     text = result.format_table()
-    with open(paths[1], "w") as fh:
-        fh.write(text + "\n")
+    write_atomic(paths[1], text + "\n")
     try:
         import matplotlib
 

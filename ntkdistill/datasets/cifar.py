@@ -312,6 +312,8 @@ def load_cifar10(root, *, split="train", source="auto") -> ImageData:
     root = Path(root)
     if source == "torchvision":
         return _load_torchvision(root, split)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"root == {str(root)!r} is a file; it must be the folder cifar-10-batches-py.")
     if not root.is_dir():
         raise FileNotFoundError(f"CIFAR-10 folder {str(root)!r} does not exist.")
     return _load_python(root, split)

@@ -77,6 +77,8 @@ def read_idx(path, *, expect_ndim=None, expect_type=None) -> np.ndarray:
     [7, 0, 4]
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"path == {str(path)!r} is a folder; it must be an IDX file.")
     if not path.is_file():
         raise FileNotFoundError(f"IDX file {str(path)!r} does not exist.")
     opener = gzip.open if path.name.endswith(".gz") else open
@@ -290,6 +292,8 @@ def load_mnist(root=None, *, split="train", source="auto") -> ImageData:
     if root is None:
         raise ValueError("source='idx' needs root, the folder with the MNIST IDX files.")
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"root == {str(root)!r} is a file; it must be the folder with the MNIST IDX files.")
     if not root.is_dir():
         raise FileNotFoundError(f"MNIST folder {str(root)!r} does not exist.")
     return _load_idx(root, split)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import binom
 
+from .. import _guards
 from .._validation import _short, check_int, check_real, check_rng
 
 __all__ = [
@@ -280,6 +281,7 @@ def orthonormal(n, *, d=None, labels="alternating", rng=None):
         from .._validation import check_labels
 
         y = check_labels("labels", labels, n)
+    _guards.guard_dataset("orthonormal", n, d, gen is not None)
     X = np.eye(n, d)
     gamma = orthonormal_margin(n)
     return SyntheticData(
@@ -427,6 +429,7 @@ def circle(n, beta0, *, rng=None):
     >>> data.X.shape, round(data.gamma, 6)
     ((8, 3), 0.030892)
     """
+    _guards.guard_dataset("circle", n, 3, rng is not None, exact_margin_nodes=40)
     gamma = circle_margin(n, beta0)
     n = int(n)
     y = _alternating(n)
@@ -554,3 +557,47 @@ def make_family(name, level, *, n=None, rng=None):
     if n is not None and not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be an int or None, got {_short(n)}.")
     return FAMILIES[name].make(level, n, rng)
+
+
+# ----------------------------------------------------------------------------- antipodal pair
+
+
+def antipodal(d=5, *, rng=None):
+    r"""An antipodal pair :math:`x, -x` in ``d`` dimensions with opposite labels: :math:`\gamma = 1/2` exactly.
+
+    .. math::
+
+        x_1 = e_1,\quad x_2 = -e_1,\quad y = (1, -1),\qquad \gamma = \tfrac12,\quad z = y/2
+
+    The two points' features live on disjoint half-spaces, so
+    :math:`\sum_i q_i y_i 1(\langle z, x_i\rangle > 0) x_i` is :math:`q_1 e_1` or :math:`q_2 e_1` and its
+    expected norm is :math:`1/2` for every :math:`q` (the limit :math:`\theta \to \pi` of
+    :func:`two_points_margin`); :math:`v = e_1` attains it, with teacher logits :math:`\pm 1/2`.
+    The largest margin any data can have: the cheapest data with :math:`n = 2` for the theorems.
+
+    Parameters
+    ----------
+    d : int, >= 1
+        Dimension.
+    rng : None, int, SeedSequence or Generator
+        If given, rotate both points by a Haar-random orthogonal matrix.
+
+    Returns
+    -------
+    SyntheticData
+
+    Examples
+    --------
+    >>> ds = antipodal(5)
+    >>> ds.n, ds.d, ds.gamma, ds.z.tolist()
+    (2, 5, 0.5, [0.5, -0.5])
+    """
+    d = check_int("d", d, minimum=1)
+    X = np.zeros((2, d))
+    X[0, 0], X[1, 0] = 1.0, -1.0
+    y = np.array([1.0, -1.0])
+    return SyntheticData(X=_rotate(X, rng), y=y, gamma=0.5, z=y / 2, q=np.array([0.5, 0.5]), name="antipodal",
+                         params={"d": d})
+
+
+__all__ += ["antipodal"]

@@ -49,7 +49,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .._validation import _short, check_int, check_real, check_rng
+from .. import _results
+from .._validation import _short, check_int, check_real, root_seed
 
 __all__ = [
     "Figure1Config",
@@ -284,7 +285,7 @@ def _mean_std_sem(values):
 
 
 @dataclass
-class Figure1Result:
+class Figure1Result(_results.ResultMixin):
     r"""Outcome of :func:`figure1`: one record per (noise level, run), and summaries.
 
     Attributes
@@ -315,6 +316,9 @@ class Figure1Result:
     runs: int
     config: dict
     info: dict = field(default_factory=dict)
+
+    _frame_rows = _results.figure1_frame_rows  # to_frame(which="records"|"summary")
+    __repr__ = _results.list_repr("records", ("noise", "run", "teacher_test", "hard_test", "soft_test", "gap"))
 
     def summary(self) -> list:
         r"""One row per noise level: mean, standard deviation and standard error over runs.
@@ -507,36 +511,38 @@ class Figure1Result:
             fh.write(self.format_table() + "\n")
         if plot:
             try:
-                paths["figure"] = self.plot(os.path.join(out_dir, "figure1.png"))
+                self.plot(os.path.join(out_dir, "figure1.png"))
+                paths["figure"] = os.path.join(out_dir, "figure1.png")
             except ImportError:
                 pass
         return paths
 
-    def plot(self, path):
+    def plot(self, path=None, *, ax=None):
         r"""Draw test accuracy against noise std for hard and soft labels (and the teacher).
 
         .. math::
 
             \sigma \mapsto 100\,\bar a(\sigma) \pm 100\,\mathrm{se}(\sigma)
 
-        Needs matplotlib (the ``plot`` extra); returns ``path``.
+        Needs matplotlib (the ``plot`` extra). Draws on ``ax`` (a new figure if None), writes
+        ``path`` if given, returns the Axes.
 
         Examples
         --------
         >>> import os, tempfile
         >>> rec = [dict(noise=s, run=0, teacher_test=0.9, hard_test=0.8, soft_test=0.85, gap=0.05)
         ...        for s in (0.0, 1.0)]
-        >>> p = Figure1Result(rec, (0.0, 1.0), 1, {}).plot(os.path.join(tempfile.mkdtemp(), "f.png"))
-        >>> os.path.exists(p)
-        True
+        >>> p = os.path.join(tempfile.mkdtemp(), "f.png")
+        >>> ax = Figure1Result(rec, (0.0, 1.0), 1, {}).plot(p)
+        >>> os.path.exists(p), len(ax.containers)
+        (True, 3)
         """
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("the figure needs matplotlib: pip install 'ntkdistill[plot]'.") from exc
+        from ..plotting import _axes, _finish
+
+        created = ax is None
+        ax = _axes(ax)
         rows = self.summary()
         x = np.array([r["noise"] for r in rows])
-        fig, ax = plt.subplots(figsize=(6, 4.2))
         for key, label, style in (
             ("soft", "student, soft labels", dict(color="C0", marker="o")),
             ("hard", "student, hard labels", dict(color="C3", marker="s")),
@@ -551,10 +557,7 @@ class Figure1Result:
         ax.set_title(f"Figure 1: {data} ({self.runs} run(s) per point, ± se)".replace(" ()", ""))
         ax.grid(True, alpha=0.3)
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        return path
+        return _finish(ax, path, created)
 
 
 def _csv(rows) -> str:
@@ -568,12 +571,6 @@ def _csv(rows) -> str:
         for r in rows:
             w.writerow(r)
     return buf.getvalue()
-
-
-def _root_seed(rng) -> np.random.SeedSequence:
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    return np.random.SeedSequence(int(check_rng(rng).integers(2**63 - 1)))
 
 
 def _check_noise(noise):
@@ -674,7 +671,7 @@ def figure1(
         raise TypeError(f"log must be callable or None, got {_short(log)}.")
     if threads is not None:
         threads = check_int("threads", threads, minimum=1)
-    root = _root_seed(rng)
+    root = root_seed(rng)
 
     import torch
 

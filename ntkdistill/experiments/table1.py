@@ -45,7 +45,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .._validation import _short, check_int, check_real, resolve_dtype
+from .. import _results
+from .._validation import _short, check_int, check_real, resolve_dtype, root_seed
 from ..datasets._base import ImageData
 from ..datasets.mnist import load_mnist
 from ..datasets.tasks import (
@@ -256,7 +257,7 @@ def _train_checkpoints(Xtr, tgt, ytr, inits, radii_k, loss, eta, checkpoints, ev
     Returns an array of shape (len(evals), len(checkpoints), K). The final weights equal those of
     ``pgd(..., T=max(checkpoints), B=radius)`` run network by network (tests/test_table1.py).
     """
-    from .._kernels import Engine
+    from .._fast import Engine
 
     dt = Xtr.dtype
     st = _Stack(inits, dt)
@@ -282,7 +283,7 @@ def _train_checkpoints(Xtr, tgt, ytr, inits, radii_k, loss, eta, checkpoints, ev
 
 
 @dataclass(frozen=True)
-class TeacherSummary:
+class TeacherSummary(_results.ResultMixin):
     r"""The teacher of one data variant: its chosen options, accuracies (%) and how soft its labels are.
 
     .. math::
@@ -323,7 +324,7 @@ class TeacherSummary:
 
 
 @dataclass(frozen=True)
-class Table1Row:
+class Table1Row(_results.ResultMixin):
     r"""One row of Table 1: a data variant and a student width, accuracies in %.
 
     .. math::
@@ -380,7 +381,7 @@ class Table1Row:
 
 
 @dataclass(frozen=True)
-class SweepRow:
+class SweepRow(_results.ResultMixin):
     r"""The gap at one projection radius ``B`` and one temperature ``tau``, in %.
 
     .. math::
@@ -572,7 +573,7 @@ def conclusions(record) -> list:
 
 
 @dataclass(frozen=True)
-class Table1Result:
+class Table1Result(_results.ResultMixin):
     r"""What :func:`run_table1` returns: Table 1, the teachers, the sensitivity grid and the settings.
 
     .. math::
@@ -624,6 +625,9 @@ class Table1Result:
     teachers: tuple
     settings: dict
     elapsed: float
+
+    _frame_rows = _results.table1_frame_rows  # to_frame(which="rows"|"seeds"|"sweep"|"teachers")
+    __repr__ = _results.list_repr("rows", ("variant", "width", "hard_mean", "soft_mean", "gap_mean", "gap_se"))
 
     def row(self, variant, width) -> Table1Row:
         """The :class:`Table1Row` of that variant and width (KeyError when there is none)."""
@@ -755,18 +759,6 @@ def format_record(record) -> str:
     for line in conclusions(record):
         out.append(f"- {line}")
     return "\n".join(out)
-
-
-def _root_seed(rng):
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.BitGenerator):
-        rng = np.random.Generator(rng)
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0):
-        return np.random.SeedSequence(rng)
-    raise TypeError(f"rng must be None, a non-negative int, a SeedSequence or a numpy Generator, got {_short(rng)}.")
 
 
 def _check_grid(name, values, *, allow_inf=False, integer=False):
@@ -968,7 +960,7 @@ def run_table1(
     if selection not in ("one-se", "max"):
         raise ValueError(f"selection == {selection!r}, must be 'one-se' or 'max'.")
     dt = resolve_dtype(dtype)
-    root = _root_seed(rng)
+    root = root_seed(rng)
     if log is not None and not callable(log):
         raise TypeError(f"log must be a callable taking one string, or None, got {_short(log)}.")
     say = log if log is not None else (lambda _line: None)

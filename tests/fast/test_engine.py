@@ -1,22 +1,26 @@
-"""The fast PGD step (ntkdistill._kernels) against the plain step written from THEORY.md.
+"""The batched PGD engine (ntkdistill._fast) against ``pgd(..., backend="reference")``.
 
-Every fast path (strategy "rows" or "neurons", each with NumPy passes or with the compiled loops
-of ntkdistill._compiled when numba is installed, one or two worker threads, blocks that do
-and do not divide the sizes, float64 and float32, both losses, with and without projection, one
-or many networks) must give the results of ntkdistill._reference: to 1e-12 in float64, and to float32
-precision in float32. No speed is asserted here; benchmarks/ measures it.
+Every step path (strategy "rows" or "neurons", each with NumPy passes or with the compiled loops
+of ntkdistill._fast.compiled when numba is installed, one, two or three worker threads, blocks that
+do and do not divide the sizes, float64 and float32, both losses, with and without projection, one
+or many networks) must give the results of the reference loop of ntkdistill.pgd, which is the
+update as THEORY.md writes it: to 1e-12 in float64, and to float32 precision in float32. The
+paths are chosen by passing ntkdistill._fast.Options. No speed is asserted here; benchmarks/
+measures it.
 """
-
-import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 import ntkdistill as nd
-from ntkdistill import _kernels, _reference
+from ntkdistill._fast import Options
+from ntkdistill._fast import compiled as _compiled
+from ntkdistill._fast import engine as _engine
+from ntkdistill._fast.engine import Engine
 from ntkdistill.losses import sigmoid
 from ntkdistill.pgd import _Stack
-from ntkdistill.testing import check_grad
 
 PATHS = [
     # (strategy, workers, block, compiled)
@@ -32,6 +36,8 @@ PATHS = [
     ("neurons", 2, 2, False),  # half-widths 2, 3, 5: blocks of 2 leave a remainder in some networks
     ("neurons", 1, None, True),
     ("neurons", 2, 2, True),
+    ("rows", 3, 5, "blas"),  # three workers of 12, 12 and 13 rows
+    ("neurons", 3, 2, False),  # three workers, contiguous runs of blocks
 ]
 PATH_IDS = [
     f"{s}-w{w}-b{b}" + {False: "", True: "-compiled", "blas": "-compiled-blas", "fold": "-compiled-fold"}[c]
@@ -39,25 +45,23 @@ PATH_IDS = [
 ]
 
 
-@pytest.fixture
-def path(request, monkeypatch):
-    strategy, workers, block, compiled = request.param
-    if compiled:
-        pytest.importorskip("numba")
-    monkeypatch.setattr(_kernels, "STRATEGY", strategy)
-    monkeypatch.setattr(_kernels, "WORKERS", workers)
-    monkeypatch.setattr(_kernels, "BLOCK", block)
-    monkeypatch.setattr(_kernels, "COMPILED", bool(compiled))
+def _options(strategy, workers, block, compiled):
     # strategy "rows" compiled: the compiled rows loop (forced: the engine's own choice takes it only
     # for few neurons with many features); "blas": the BLAS products and the compiled pass; "fold":
     # the same in the transposed layout with the loss derivative folded (forced: the engine's own
-    # choice of it needs wider networks than these)
+    # choice of it needs wider networks than these). With several workers the compiled risk pass
+    # runs on the workers too, as for large problems.
     fused = {True: True, "blas": False, "fold": False}.get(compiled) if strategy == "rows" else None
-    monkeypatch.setattr(_kernels, "FUSED", fused)
-    monkeypatch.setattr(_kernels, "FOLD", {"blas": False, "fold": True}.get(compiled))
-    if workers > 1:  # the compiled risk pass on the workers too, as for large problems
-        monkeypatch.setattr(_kernels, "_RISK_PARALLEL_MIN", 0)
-    return request.param
+    return Options(workers=workers, strategy=strategy, block=block, compiled=bool(compiled), fused=fused,
+                   fold={"blas": False, "fold": True}.get(compiled), split_risk=True if workers > 1 else None)
+
+
+@pytest.fixture
+def path(request):
+    """The path's parameters and the Options that choose it."""
+    if request.param[3]:
+        pytest.importorskip("numba")
+    return request.param, _options(*request.param)
 
 
 def _data(n=37, d=6, seed=0):
@@ -68,9 +72,25 @@ def _data(n=37, d=6, seed=0):
     return X, sigmoid(z), np.where(z > 0, 1.0, -1.0)
 
 
-def _compiled_available():
-    from ntkdistill import _compiled
+@settings(max_examples=25)
+@given(
+    n=hst.integers(1, 30),
+    d=hst.integers(1, 8),
+    widths=hst.lists(hst.sampled_from([2, 4, 6, 10]), min_size=1, max_size=3),
+    loss=hst.sampled_from(["kl", "logistic"]),
+    B=hst.sampled_from([np.inf, 0.05, 1.0]),
+    eta=hst.floats(0.1, 5.0),
+    seed=hst.integers(0, 2**16),
+)
+def test_engine_matches_the_reference_on_random_problems(n, d, widths, loss, B, eta, seed):
+    """The engine's own choice of path against the reference loop, float64, to 1e-12."""
+    X, p, y = _data(n=n, d=d, seed=seed)
+    targets = p if loss == "kl" else y
+    res = nd.pgd(X, targets, m=widths, eta=eta, T=3, B=B, loss=loss, rng=seed, labels=y, backend="fast")
+    _check_against_reference(res, X, targets, y, loss, eta, 3, B, np.float64)
 
+
+def _compiled_available():
     return _compiled.AVAILABLE
 
 
@@ -85,20 +105,18 @@ def _tolerances(dtype):
 
 def _check_against_reference(res, X, targets, labels, loss, eta, T, B, dtype, paired=True):
     tol = _tolerances(dtype)
-    Xd = X.astype(dtype)
+    ref = nd.pgd(X.astype(dtype), targets, m=None, eta=eta, T=T, B=B, loss=loss, labels=labels,
+                 init=list(zip(res.W0, res.a)), backend="reference")  # fmt: skip
+    assert len(ref) == len(res)
     for k in range(len(res)):
-        assert res.W[k].dtype == dtype
-        W, risk, err, dist = _reference.train(
-            Xd, targets.astype(dtype), res.W0[k], res.a[k], eta=eta, T=T, B=B, loss=loss, labels=labels.astype(dtype)
-        )
-        np.testing.assert_allclose(res.W[k], W, **tol)
-        np.testing.assert_allclose(res.risk[k], risk, **tol)
-        np.testing.assert_allclose(res.max_distance[k], dist, **tol)
-        # the reference sums neurons in their natural order, so at the symmetric W(0) its logits
-        # are of order 1e-17 instead of exactly 0; from t = 1 on the signs agree
-        first = 1 if paired else 0
-        np.testing.assert_array_equal(res.error[k, first:], err[first:])
-        if paired:
+        assert res.W[k].dtype == dtype and ref.W[k].dtype == dtype
+        np.testing.assert_allclose(res.W[k], ref.W[k], **tol)
+        np.testing.assert_allclose(res.risk[k], ref.risk[k], **tol)
+        np.testing.assert_allclose(res.avg_risk[k], ref.avg_risk[k], **tol)
+        np.testing.assert_allclose(res.final_risk[k], ref.final_risk[k], **tol)
+        np.testing.assert_allclose(res.max_distance[k], ref.max_distance[k], **tol)
+        np.testing.assert_array_equal(res.error[k], ref.error[k])
+        if paired:  # both add paired neurons first: f(W(0)) = 0 exactly, a tie, an error (E6)
             assert res.error[k, 0] == 1.0
 
 
@@ -113,7 +131,7 @@ def test_fast_step_matches_the_plain_step(path, dtype, loss, B, widths):
     targets = p if loss == "kl" else y
     T = 4
     seeds = 2 if len(widths) > 1 else 1
-    res = nd.pgd(X.astype(dtype), targets, m=widths, eta=1.5, T=T, B=B, loss=loss, seeds=seeds, rng=7, labels=y)
+    res = nd.pgd(X.astype(dtype), targets, m=widths, eta=1.5, T=T, B=B, loss=loss, seeds=seeds, rng=7, labels=y, backend=path[1])
     assert len(res) == seeds * len(widths)
     _check_against_reference(res, X, targets, y, loss, 1.5, T, B, dtype)
     if np.isfinite(B):
@@ -136,7 +154,7 @@ def test_general_output_signs(path, d, widths):
     X, p, y = _data(d=d, seed=1)
     rng = np.random.default_rng(5)
     inits = [(rng.normal(size=(w, X.shape[1])), rng.choice([-1.0, 1.0], size=w)) for w in widths]
-    res = nd.pgd(X, p, m=list(widths), eta=2.0, T=3, B=1.0, init=inits, labels=y)
+    res = nd.pgd(X, p, m=list(widths), eta=2.0, T=3, B=1.0, init=inits, labels=y, backend=path[1])
     _check_against_reference(res, X, p, y, "kl", 2.0, 3, 1.0, np.float64, paired=False)
 
 
@@ -148,7 +166,7 @@ def test_many_networks_with_more_features_than_neurons(path, dtype):
     For the BLAS products with the compiled pass this is the transposed layout with K = 6.
     """
     X, p, y = _data(d=48, seed=3)
-    res = nd.pgd(X.astype(dtype), p, m=[4, 6, 10], eta=1.5, T=4, B=0.1, seeds=2, rng=11, labels=y)
+    res = nd.pgd(X.astype(dtype), p, m=[4, 6, 10], eta=1.5, T=4, B=0.1, seeds=2, rng=11, labels=y, backend=path[1])
     _check_against_reference(res, X, p, y, "kl", 1.5, 4, 0.1, dtype)
 
 
@@ -157,7 +175,7 @@ def test_zero_gradient_keeps_pairs_equal_and_logits_exactly_zero(path):
     """With p = 1/2 the KL derivative mu(0) - 1/2 is exactly 0: nothing moves, f stays exactly 0."""
     X, _, y = _data()
     half = np.full(X.shape[0], 0.5)
-    res = nd.pgd(X, half, m=[4, 10], eta=1.0, T=3, seeds=2, rng=0, labels=y)
+    res = nd.pgd(X, half, m=[4, 10], eta=1.0, T=3, seeds=2, rng=0, labels=y, backend=path[1])
     for W, W0 in zip(res.W, res.W0):
         np.testing.assert_array_equal(W, W0)
     assert np.all(res.error == 1.0)  # f = 0 exactly at every step: every tie is an error (E6)
@@ -167,12 +185,12 @@ def test_zero_gradient_keeps_pairs_equal_and_logits_exactly_zero(path):
 @pytest.mark.parametrize("path", PATHS, ids=PATH_IDS, indirect=True)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_forward_is_exactly_zero_at_the_symmetric_initialisation(path, dtype):
-    strategy, workers, _, compiled = path
+    (strategy, workers, _, compiled), options = path
     X, p, y = _data(n=300, d=40, seed=2)
     X = X.astype(dtype)
     inits = [nd.init_symmetric(m, 40, rng=s, dtype=dtype) for m, s in ((64, 1), (128, 2), (6, 3))]
     st = _Stack(inits, X.dtype)
-    with _kernels.Engine(X, p, y, st, "kl", 1.0) as eng:
+    with Engine(X, p, y, st, "kl", 1.0, options=options) as eng:
         assert eng.strategy == strategy and eng.workers <= workers and eng.compiled == bool(compiled)
         assert eng.fused == (compiled is True and strategy == "rows")
         f = eng.forward(st.W0.copy())
@@ -187,26 +205,26 @@ def test_forward_is_exactly_zero_at_the_symmetric_initialisation(path, dtype):
 @pytest.mark.parametrize("path", PATHS[1::2], ids=PATH_IDS[1::2], indirect=True)
 def test_reproducible_bit_for_bit_with_threads(path):
     X, p, y = _data()
-    r1 = nd.pgd(X, p, m=[4, 10], eta=1.0, T=5, B=1.0, seeds=2, rng=3, labels=y)
-    r2 = nd.pgd(X, p, m=[4, 10], eta=1.0, T=5, B=1.0, seeds=2, rng=3, labels=y)
+    r1 = nd.pgd(X, p, m=[4, 10], eta=1.0, T=5, B=1.0, seeds=2, rng=3, labels=y, backend=path[1])
+    r2 = nd.pgd(X, p, m=[4, 10], eta=1.0, T=5, B=1.0, seeds=2, rng=3, labels=y, backend=path[1])
     for a, b in zip(r1.W, r2.W):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(r1.risk, r2.risk)
 
 
 @pytest.mark.parametrize("strategy", ["rows", "neurons"])
-def test_batched_equals_alone_and_thread_count_does_not_matter(strategy, monkeypatch):
+def test_batched_equals_alone_and_thread_count_does_not_matter(strategy):
     X, p, y = _data()
-    monkeypatch.setattr(_kernels, "STRATEGY", strategy)
-    monkeypatch.setattr(_kernels, "BLOCK", 3)
     runs = {}
-    for workers in (1, 2):
-        monkeypatch.setattr(_kernels, "WORKERS", workers)
-        runs[workers] = nd.pgd(X, p, m=[4, 6, 8], eta=2.0, T=6, B=1.0, seeds=3, rng=42, labels=y)
+    for workers in (1, 2, 3):
+        opts = Options(strategy=strategy, block=3, workers=workers)
+        runs[workers] = nd.pgd(X, p, m=[4, 6, 8], eta=2.0, T=6, B=1.0, seeds=3, rng=42, labels=y, backend=opts)
     batched = runs[2]
     for k in range(len(batched)):
         np.testing.assert_allclose(runs[1].W[k], batched.W[k], rtol=1e-12, atol=1e-12)
-        alone = nd.pgd(X, p, m=int(batched.widths[k]), eta=2.0, T=6, B=1.0, seeds=[batched.seeds[k]], labels=y)
+        np.testing.assert_allclose(runs[3].W[k], batched.W[k], rtol=1e-12, atol=1e-12)
+        one = Options(strategy=strategy, block=3, workers=1)
+        alone = nd.pgd(X, p, m=int(batched.widths[k]), eta=2.0, T=6, B=1.0, seeds=[batched.seeds[k]], labels=y, backend=one)
         np.testing.assert_allclose(alone.W[0], batched.W[k], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(alone.risk[0], batched.risk[k], rtol=1e-12, atol=1e-14)
         np.testing.assert_array_equal(alone.error[0], batched.error[k])
@@ -215,7 +233,7 @@ def test_batched_equals_alone_and_thread_count_does_not_matter(strategy, monkeyp
 @pytest.mark.parametrize("strategy", ["neurons", "rows", "rows-fold"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("loss", ["kl", "logistic"])
-def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(strategy, dtype, loss, monkeypatch):
+def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(strategy, dtype, loss):
     """Many neurons, several blocks per worker, 30 steps: the compiled and NumPy engines agree.
 
     Strategy "rows" here runs the BLAS products with the compiled pass between them
@@ -224,7 +242,7 @@ def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(strategy, dtyp
     backward product, one product per half-network.
     """
     pytest.importorskip("numba")
-    monkeypatch.setattr(_kernels, "FOLD", strategy == "rows-fold")
+    fold = strategy == "rows-fold"
     strategy = strategy.split("-")[0]
     X, p, y = _data(n=300, d=40, seed=6)
     X = X.astype(dtype)
@@ -235,11 +253,10 @@ def test_compiled_pass_matches_the_numpy_passes_on_a_wide_problem(strategy, dtyp
     runs = {}
     for compiled in (False, True):
         W = st.W0.copy()
-        with _kernels.Engine(
-            X, tgt, y, st, loss, 4.0, radius, workers=2, block=16, compiled=compiled, strategy=strategy, fused=False
-        ) as eng:
+        opts = Options(workers=2, block=16, compiled=compiled, strategy=strategy, fused=False, fold=fold)
+        with Engine(X, tgt, y, st, loss, 4.0, radius, options=opts) as eng:
             assert eng.compiled == compiled and not eng.fused
-            assert eng.strategy != "rows" or eng._folded == (compiled and _kernels.FOLD)
+            assert eng.strategy != "rows" or eng._folded == (compiled and fold)
             history = [eng.step(W)[0].copy() for _ in range(30)]
             runs[compiled] = (W, np.array(history), eng.forward(W).copy())
     tol = _tolerances(dtype)
@@ -253,179 +270,57 @@ def test_strategy_is_chosen_by_the_shape():
     few = _Stack([nd.init_symmetric(8, 20, rng=0)], X.dtype)  # M <= d
     wide = _Stack([nd.init_symmetric(256, 20, rng=0)], X.dtype)  # many neurons per network
     narrow = _Stack([nd.init_symmetric(8, 20, rng=s) for s in range(10)], X.dtype)  # 80 > d, but narrow
-    assert _kernels.Engine(X, p, y, few, "kl", 1.0).strategy == "rows"
-    assert _kernels.Engine(X, p, y, wide, "kl", 1.0).strategy == "neurons"
-    assert _kernels.Engine(X, p, y, narrow, "kl", 1.0).strategy == "rows"
+    assert Engine(X, p, y, few, "kl", 1.0).strategy == "rows"
+    assert Engine(X, p, y, wide, "kl", 1.0).strategy == "neurons"
+    assert Engine(X, p, y, narrow, "kl", 1.0).strategy == "rows"
     # many rows: strategy "rows" with numba, "neurons" without; for 256 neurons (more than
     # _FUSED_MAX_NEURONS) the BLAS products and the compiled pass, not the compiled rows loop
-    Xn, pn, yn = _data(n=_kernels._ROWS_MIN_N, d=20)
-    with_numba = _kernels.Engine(Xn, pn, yn, wide, "kl", 1.0)
+    Xn, pn, yn = _data(n=_engine._ROWS_MIN_N, d=20)
+    with_numba = Engine(Xn, pn, yn, wide, "kl", 1.0)
     assert with_numba.strategy == ("rows" if _compiled_available() else "neurons")
     assert not with_numba.fused
-    assert _kernels.Engine(Xn, pn, yn, wide, "kl", 1.0, compiled=False).strategy == "neurons"
+    assert Engine(Xn, pn, yn, wide, "kl", 1.0, options=Options(compiled=False)).strategy == "neurons"
     if _compiled_available():
         # in float32, more neurons than features and at least _FOLD_MIN_PAIRS pairs per network:
         # the transposed layout folded; not in float64, not for narrower networks, not for M <= d
         assert not with_numba._folded and not with_numba._transposed
         X32 = Xn.astype(np.float32)
         wide32 = _Stack([nd.init_symmetric(256, 20, rng=0, dtype=np.float32)], np.float32)
-        eng = _kernels.Engine(X32, pn, yn, wide32, "kl", 1.0)
+        eng = Engine(X32, pn, yn, wide32, "kl", 1.0)
         assert eng._folded and eng._transposed
         two = _Stack([nd.init_symmetric(m, 20, rng=0, dtype=np.float32) for m in (128, 126)], np.float32)
-        eng = _kernels.Engine(X32, pn, yn, two, "kl", 1.0)  # 64 and 63 pairs
+        eng = Engine(X32, pn, yn, two, "kl", 1.0)  # 64 and 63 pairs
         assert not eng.fused and not eng._folded and not eng._transposed
-        X300 = _data(n=_kernels._ROWS_MIN_N, d=300)[0].astype(np.float32)
+        X300 = _data(n=_engine._ROWS_MIN_N, d=300)[0].astype(np.float32)
         few300 = _Stack([nd.init_symmetric(256, 300, rng=0, dtype=np.float32)], np.float32)
-        eng = _kernels.Engine(X300, pn, yn, few300, "kl", 1.0)
+        eng = Engine(X300, pn, yn, few300, "kl", 1.0)
         assert not eng._folded and eng._transposed  # M = 256 <= d: the two passes
-    Xb, pb, yb = _data(n=_kernels._ROWS_MIN_N, d=300)
+    Xb, pb, yb = _data(n=_engine._ROWS_MIN_N, d=300)
     wider = _Stack([nd.init_symmetric(256, 300, rng=0)], Xb.dtype)  # 2 * 256 * 300 * 8 > 512 KiB
-    eng = _kernels.Engine(Xb, pb, yb, wider, "kl", 1.0)
-    assert eng.strategy == ("rows" if _compiled_available() else "neurons")
+    eng = Engine(Xb, pb, yb, wider, "kl", 1.0)
+    assert eng.strategy == "rows"  # M = 256 <= d, with or without numba
     assert not eng.fused
     if _compiled_available():  # blocks no larger than a worker's share (at least 128 rows)
         for workers, block, used in ((2, 500, 2), (3, 334, 3), (8, 128, 8), (9, 128, 8)):
-            eng = _kernels.Engine(Xb, pb, yb, wider, "kl", 1.0, workers=workers)
+            eng = Engine(Xb, pb, yb, wider, "kl", 1.0, options=Options(workers=workers))
             assert (eng.block, eng.workers) == (block, used)
-    with pytest.raises(ValueError, match=r"strategy == 'cols', must be 'rows' or 'neurons'"):
-        _kernels.Engine(X, p, y, few, "kl", 1.0, strategy="cols")
+    with pytest.raises(ValueError, match=r"strategy == 'cols', must be None, 'rows' or 'neurons'"):
+        Engine(X, p, y, few, "kl", 1.0, options=Options(strategy="cols"))
     # the compiled rows loop where it cannot run: refused, not ignored (False is a no-op anywhere)
     with pytest.raises(ValueError, match=r"fused == True needs strategy 'rows' .* strategy == 'neurons'"):
-        _kernels.Engine(X, p, y, wide, "kl", 1.0, strategy="neurons", fused=True)
+        Engine(X, p, y, wide, "kl", 1.0, options=Options(strategy="neurons", fused=True))
     with pytest.raises(ValueError, match=r"fused == True needs .* compiled loops are off"):
-        _kernels.Engine(X, p, y, few, "kl", 1.0, compiled=False, fused=True)
-    assert not _kernels.Engine(X, p, y, wide, "kl", 1.0, strategy="neurons", fused=False).fused
+        Engine(X, p, y, few, "kl", 1.0, options=Options(compiled=False, fused=True))
+    assert not Engine(X, p, y, wide, "kl", 1.0, options=Options(strategy="neurons", fused=False)).fused
 
 
-def _two_worker_blas_engine():
-    """A network and a factory of engines on two workers, strategy "rows" with the BLAS products."""
-    X, p, y = _data(n=300, d=6)
-    st = _Stack([nd.init_symmetric(64, 6, rng=0)], X.dtype)
-    return st, lambda: _kernels.Engine(X, p, y, st, "kl", 1.0, workers=2, block=50, strategy="rows", fused=False)
-
-
-@pytest.mark.parametrize("failing", [0, 1], ids=["calling-thread", "pool-thread"])
-def test_a_failing_worker_neither_hangs_the_step_nor_updates(failing):
-    """The BLAS rows path runs a step in one region with a barrier before the update.
-
-    A worker that raises breaks the barrier: the other stops waiting, no row is updated, the
-    worker's own error (not the broken barrier) reaches the caller, and the next step runs.
-    The step runs on a helper thread so that a hang fails the test (after 60 s) instead of
-    stalling it.
-    """
-    pytest.importorskip("numba")
-    st, make = _two_worker_blas_engine()
-    with make() as eng:
-        assert eng.workers == 2 and eng.compiled and not eng.fused
-        W = st.W0.copy()
-        original = eng._rows_blas_compiled
-        regions = []  # the steps that ran in one hand-over to the threads
-        one_region = eng._rows_step_one_region
-        eng._rows_step_one_region = lambda W: regions.append(1) or one_region(W)
-
-        def broken(w, *args):
-            if w == failing:
-                raise RuntimeError(f"worker {w} failed")
-            return original(w, *args)
-
-        eng._rows_blas_compiled = broken
-        outcome = []
-
-        def run():
-            try:
-                eng.step(W)
-            except BaseException as exc:
-                outcome.append(exc)
-
-        helper = threading.Thread(target=run, daemon=True)
-        helper.start()
-        helper.join(60)
-        if helper.is_alive():  # release the waiting worker, so that the engine can close
-            eng._barrier.abort()
-            helper.join(10)
-            pytest.fail("the step hung at the barrier")
-        assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError)
-        assert str(outcome[0]) == f"worker {failing} failed"
-        np.testing.assert_array_equal(W, st.W0)  # no row updated
-        del eng._rows_blas_compiled  # the method again
-        risk, _, _ = eng.step(W)
-        assert np.all(np.isfinite(risk)) and not np.array_equal(W, st.W0)
-        assert len(regions) == 2
-    with make() as fresh:
-        W2 = st.W0.copy()
-        risk2, _, _ = fresh.step(W2)
-    np.testing.assert_array_equal(W, W2)  # the same step as an engine that never failed
-    # outside "with" (no thread pool) the two workers' shares run in turn, in two phases: the same
-    # update bit for bit; the risk summed in another order
-    sequential = make()
-    W3 = st.W0.copy()
-    risk3, _, _ = sequential.step(W3)
-    assert sequential.workers == 2 and sequential._pool is None
-    np.testing.assert_array_equal(W3, W2)
-    np.testing.assert_allclose(risk3, risk2, rtol=1e-12, atol=0)
-
-
-def test_closing_releases_a_worker_left_at_the_barrier():
-    """A step interrupted between the hand-over and the calling thread's share leaves a pool worker
-    waiting at the barrier; closing the engine releases it instead of waiting forever, and the
-    engine still steps afterwards (on the calling thread)."""
-    pytest.importorskip("numba")
-    st, make = _two_worker_blas_engine()
-    eng = make().__enter__()
-    barrier = eng._barrier
-    stuck = eng._pool.submit(barrier.wait)  # the pool worker's share of a step whose caller was interrupted
-    closer = threading.Thread(target=eng.close, daemon=True)
-    closer.start()
-    closer.join(60)
-    if closer.is_alive():
-        barrier.abort()
-        closer.join(10)
-        pytest.fail("closing the engine hung on the worker at the barrier")
-    assert isinstance(stuck.exception(), threading.BrokenBarrierError)
-    W = st.W0.copy()
-    risk, _, _ = eng.step(W)
-    assert eng._pool is None and np.all(np.isfinite(risk)) and not np.array_equal(W, st.W0)
-
-
-def test_blas_threads_are_restored(monkeypatch):
+def test_blas_threads_are_restored():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     X, p, _ = _data()
     before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
-    monkeypatch.setattr(_kernels, "WORKERS", 2)
-    nd.pgd(X, p, m=[4, 6], eta=1.0, T=2, seeds=2, rng=0)
+    nd.pgd(X, p, m=[4, 6], eta=1.0, T=2, seeds=2, rng=0, backend=Options(workers=2))
     after = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
     assert after == before
-
-
-# ------------------------------------------------------------------ the plain reference itself
-def test_reference_gradient_is_the_gradient_of_the_risk():
-    X, p, y = _data(n=9, d=3, seed=4)
-    W, a = nd.init_symmetric(6, 3, rng=1)
-    W = W + 0.1 * np.random.default_rng(2).normal(size=W.shape)  # away from the symmetric point
-    for loss, t in (("kl", p), ("logistic", y)):
-        def risk(w, t=t, loss=loss):
-            return _reference.risk_and_error(X, w.reshape(W.shape), a, t, y, loss)[0]
-
-        def grad(w, t=t, loss=loss):
-            return _reference.gradient(X, w.reshape(W.shape), a, t, loss).ravel()
-
-        # central differences with eps = 1e-6: error O(eps^2) away from activation boundaries
-        assert check_grad(risk, grad, W.ravel(), rng=3)
-
-
-def test_reference_step_follows_the_formula_neuron_by_neuron():
-    X, p, _ = _data(n=7, d=3, seed=5)
-    W0, a = nd.init_symmetric(4, 3, rng=4)
-    W = W0 + 0.2 * np.random.default_rng(6).normal(size=W0.shape)
-    eta, B, m, n = 0.9, 0.5, 4, 7
-    f = np.array([sum(a[j] * max(0.0, W[j] @ x) for j in range(m)) / np.sqrt(m) for x in X])
-    dl = 1 / (1 + np.exp(-f)) - p
-    expected = np.empty_like(W)
-    for j in range(m):
-        g = sum(dl[i] * a[j] / np.sqrt(m) * (W[j] @ X[i] > 0) * X[i] for i in range(n)) / n
-        diff = W[j] - eta * g - W0[j]
-        expected[j] = W0[j] + diff * min(1.0, (B / np.sqrt(m)) / np.linalg.norm(diff))
-    np.testing.assert_allclose(_reference.step(X, W, W0, a, p, eta, B, "kl"), expected, rtol=1e-13, atol=1e-15)
 
 
 def test_compiled_rows_loop_is_used_only_where_it_applies():
@@ -433,24 +328,24 @@ def test_compiled_rows_loop_is_used_only_where_it_applies():
     pytest.importorskip("numba")
     X, p, y = _data(n=50, d=200)
     few = _Stack([nd.init_symmetric(8, 200, rng=0)], X.dtype)  # M = 8 <= min(16, 200 / 16)
-    assert _kernels.Engine(X, p, y, few, "kl", 1.0).fused
-    eng = _kernels.Engine(np.asfortranarray(X), p, y, few, "kl", 1.0)
+    assert Engine(X, p, y, few, "kl", 1.0).fused
+    eng = Engine(np.asfortranarray(X), p, y, few, "kl", 1.0)
     assert eng.fused and eng.X.flags.c_contiguous
-    assert not _kernels.Engine(X, p, y, few, "kl", 1.0, compiled=False).fused
+    assert not Engine(X, p, y, few, "kl", 1.0, options=Options(compiled=False)).fused
     # else the BLAS products and the compiled pass: more than _FUSED_MAX_NEURONS neurons, fewer than
     # _FUSED_FEATURES_PER_NEURON features per neuron, or 2 M d entries over _FUSED_MAX_BYTES (the
     # weights would not stay in cache)
     for m, d in ((20, 1000), (8, 100), (16, 3000)):  # M > 16; 100 / 16 < M = 8; 2 * 16 * 3000 * 8 > 512 KiB
         Xw = np.ones((5, d))
         one = _Stack([nd.init_symmetric(m, d, rng=0)], Xw.dtype)
-        assert _kernels.Engine(Xw, p[:5], y[:5], one, "kl", 1.0, strategy="rows", fused=True).fused
-        eng = _kernels.Engine(Xw, p[:5], y[:5], one, "kl", 1.0, strategy="rows")
+        assert Engine(Xw, p[:5], y[:5], one, "kl", 1.0, options=Options(strategy="rows", fused=True)).fused
+        eng = Engine(Xw, p[:5], y[:5], one, "kl", 1.0, options=Options(strategy="rows"))
         assert eng.strategy == "rows" and eng.compiled and not eng.fused, (m, d)
     # exactly at each limit the loop is on
     for m, d in ((16, 1000), (8, 128), (16, 2048)):
         Xw = np.ones((5, d))
         one = _Stack([nd.init_symmetric(m, d, rng=0)], Xw.dtype)
-        assert _kernels.Engine(Xw, p[:5], y[:5], one, "kl", 1.0, strategy="rows").fused, (m, d)
+        assert Engine(Xw, p[:5], y[:5], one, "kl", 1.0, options=Options(strategy="rows")).fused, (m, d)
     # C order, Fortran order and read-only X (numba types it apart), and the BLAS path, train alike
     radius = np.full(8, 0.5 / np.sqrt(8))
     Xr = X.copy()
@@ -459,7 +354,7 @@ def test_compiled_rows_loop_is_used_only_where_it_applies():
     for Xo, compiled, fused in ((X, None, None), (np.asfortranarray(X), None, None), (Xr, None, None),
                                 (X, False, None), (np.asfortranarray(X), None, False), (Xr, None, False)):
         W = few.W0.copy()
-        with _kernels.Engine(Xo, p, y, few, "kl", 2.0, radius, compiled=compiled, fused=fused) as eng:
+        with Engine(Xo, p, y, few, "kl", 2.0, radius, options=Options(compiled=compiled, fused=fused)) as eng:
             risks = [eng.step(W)[0].copy() for _ in range(5)]
         out.append((W, np.array(risks)))
     for W, risks in out[1:]:
@@ -546,12 +441,12 @@ def test_risk_pass_keeps_nan_and_infinite_losses_of_the_loss_functions(dtype, lo
         for r in range(3):  # each row alone, then all together
             sums = np.zeros(4)
             errs = np.zeros(4, dtype=np.int64)
-            _kernels.risk_sums(F, r, r + 1, tgt, y, ent, loss == "kl", np.empty((2, 4), dtype), sums, errs)
+            _engine.risk_sums(F, r, r + 1, tgt, y, ent, loss == "kl", np.empty((2, 4), dtype), sums, errs)
             np.testing.assert_array_equal(np.isnan(sums), np.isnan(vals[r]))
             np.testing.assert_array_equal(np.isposinf(sums), np.isposinf(vals[r]))
         sums = np.zeros(4)
         errs = np.zeros(4, dtype=np.int64)
-        _kernels.risk_sums(F, 0, 3, tgt, y, ent, loss == "kl", np.empty((2, 4), dtype), sums, errs)
+        _engine.risk_sums(F, 0, 3, tgt, y, ent, loss == "kl", np.empty((2, 4), dtype), sums, errs)
     assert np.isnan(sums[0])  # the NaN column
     np.testing.assert_array_equal(np.isposinf(sums), np.isposinf(vals.sum(axis=0)))
     np.testing.assert_array_equal(errs, np.count_nonzero(y[:, None] * F <= 0, axis=0))
@@ -642,13 +537,13 @@ def test_compiled_risk_matches_the_loss_functions_for_logits_of_any_size(dtype, 
         for r in range(n):
             row = np.zeros(2)
             row_errs = np.zeros(2, dtype=np.int64)
-            _kernels.risk_sums(F, r, r + 1, tgt, y, ent, kl, L, row, row_errs)
+            _engine.risk_sums(F, r, r + 1, tgt, y, ent, kl, L, row, row_errs)
             tol = 16 * eps * (1 + np.abs(F[r].astype(np.float64)))
             assert np.all(np.abs(row - vals[r]) <= tol), (r, row, vals[r])
         sums = np.zeros(2)
         errs = np.zeros(2, dtype=np.int64)
         for lo, hi in ((0, 4), (4, 7), (7, n)):  # three ranges add up
-            _kernels.risk_sums(F, lo, hi, tgt, y, ent, kl, L, sums, errs)
+            _engine.risk_sums(F, lo, hi, tgt, y, ent, kl, L, sums, errs)
     assert np.all(np.isfinite(sums))
     # all terms are >= 0, so the sums carry the terms' relative rounding: float32 eps is 1.2e-7,
     # 1e-6 allows about eight ulps

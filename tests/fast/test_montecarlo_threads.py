@@ -1,4 +1,4 @@
-"""The threaded Monte Carlo paths (ntkdistill._montecarlo) give the same numbers on any thread count.
+"""The threaded Monte Carlo paths (ntkdistill._fast) give the same numbers on any thread count.
 
 Teacher logits, the margin's certificate and dual evaluations, and the NTK Gram matrix run their
 blocks on worker threads and add the blocks' partial sums in block order, so one and two workers
@@ -13,11 +13,19 @@ import importlib
 import numpy as np
 import pytest
 
-from ntkdistill import _montecarlo, margin, teacher_logits
+from ntkdistill import _fast, margin, teacher_logits
+from ntkdistill._fast import montecarlo as _montecarlo
 from ntkdistill.kernel import ntk_kernel
 from ntkdistill.margin import MaxMarginField
 
 margin_mod = importlib.import_module("ntkdistill.margin")  # the module (the package exports a function)
+
+
+@pytest.fixture
+def two_workers():
+    """Two worker threads for the Monte Carlo blocks, whatever the BLAS thread count."""
+    with _fast.use(_fast.Options(workers=2)):
+        yield
 
 
 def _data(n=400, d=8, seed=0):
@@ -35,17 +43,17 @@ def _field(X, y, seed=1):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_teacher_logits_do_not_depend_on_the_thread_count(monkeypatch, dtype):
+def test_teacher_logits_do_not_depend_on_the_thread_count(dtype):
     X, y = _data()
     X = X.astype(dtype)
     v = _field(X, y)
     u = np.ones(X.shape[1]) / np.sqrt(X.shape[1])
     results = {}
     for workers in (1, 2):
-        monkeypatch.setattr(_montecarlo, "WORKERS", workers)
-        own = teacher_logits(X, v, n_samples=[3000, 12000], rng=4)  # blocks of 4096: 1, then 3
-        user = teacher_logits(X, lambda Z: np.broadcast_to(u, Z.shape), n_samples=5000, rng=4)
-        results[workers] = (own, user)
+        with _fast.use(_fast.Options(workers=workers)):
+            own = teacher_logits(X, v, n_samples=[3000, 12000], rng=4)  # blocks of 4096: 1, then 3
+            user = teacher_logits(X, lambda Z: np.broadcast_to(u, Z.shape), n_samples=5000, rng=4)
+            results[workers] = (own, user)
     for a, b in zip(results[1], results[2]):
         np.testing.assert_array_equal(a.z, b.z)
         np.testing.assert_array_equal(a.stderr, b.stderr)
@@ -64,12 +72,12 @@ def test_teacher_logits_match_the_formula_written_directly():
     np.testing.assert_allclose(se, M.std(axis=0, ddof=1) / np.sqrt(S), rtol=1e-9, atol=1e-14)
 
 
-def test_margin_does_not_depend_on_the_thread_count(monkeypatch):
+def test_margin_does_not_depend_on_the_thread_count():
     X, y = _data(n=600, d=6, seed=5)  # blocks of 3495 directions: several per evaluation
     results = {}
     for workers in (1, 2):
-        monkeypatch.setattr(_montecarlo, "WORKERS", workers)
-        results[workers] = margin(X, y, n_samples=10000, rng=2)
+        with _fast.use(_fast.Options(workers=workers)):
+            results[workers] = margin(X, y, n_samples=10000, rng=2)
     a, b = results[1], results[2]
     # S n d = 3.6e7: the solver works in float32, where the two thread counts round the dual's
     # products differently (see below) and the iterates drift apart by a few 1e-6. The solver
@@ -91,11 +99,11 @@ def test_dual_evaluation_matches_the_formula_and_the_thread_count(monkeypatch, c
     q /= q.sum()
     out = {}
     for workers in (1, 2):
-        monkeypatch.setattr(_montecarlo, "WORKERS", workers)
-        dual = margin_mod._Dual(X, y, dirs, np.float64)
-        dual.eps = 0.01
-        smooth, grad = dual(q)
-        out[workers] = (smooth, grad, dual.last_exact)
+        with _fast.use(_fast.Options(workers=workers)):
+            dual = margin_mod._Dual(X, y, dirs, np.float64)
+            dual.eps = 0.01
+            smooth, grad = dual(q)
+            out[workers] = (smooth, grad, dual.last_exact)
     # A^T U sums over the directions of a block: the BLAS may split that sum between its threads
     np.testing.assert_allclose(out[2][:1] + out[2][2:], out[1][:1] + out[1][2:], rtol=1e-13)
     np.testing.assert_allclose(out[2][1], out[1][1], rtol=1e-12, atol=1e-16)
@@ -111,15 +119,15 @@ def test_dual_evaluation_matches_the_formula_and_the_thread_count(monkeypatch, c
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_ntk_kernel_blocks_match_the_formula(monkeypatch, dtype):
+def test_ntk_kernel_blocks_match_the_formula(dtype):
     rng = np.random.default_rng(2)
     X = rng.standard_normal((700, 5)).astype(dtype)  # 490,000 entries: threaded, 6 row blocks
     X[3] = 0.0  # a zero row gives zeros
     X[5] = 2.5 * X[4]  # parallel rows: theta = 0 exactly
     results = {}
     for workers in (1, 2):
-        monkeypatch.setattr(_montecarlo, "WORKERS", workers)
-        results[workers] = ntk_kernel(X)
+        with _fast.use(_fast.Options(workers=workers)):
+            results[workers] = ntk_kernel(X)
     np.testing.assert_array_equal(results[1], results[2])
     K = results[2]
     np.testing.assert_array_equal(K, K.T)  # exactly symmetric
@@ -140,9 +148,8 @@ def _blas_threads(threadpoolctl):
     return [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
 
 
-def test_ordered_map_keeps_order_raises_and_restores_the_blas(monkeypatch):
+def test_ordered_map_keeps_order_raises_and_restores_the_blas(two_workers):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    monkeypatch.setattr(_montecarlo, "WORKERS", 2)
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         before = _blas_threads(threadpoolctl)
         assert max(before) == 2
@@ -151,7 +158,7 @@ def test_ordered_map_keeps_order_raises_and_restores_the_blas(monkeypatch):
             assert max(_blas_threads(threadpoolctl)) == 1  # the BLAS held at one thread meanwhile
             return i * i
 
-        assert list(_montecarlo.ordered_map(square, range(50))) == [i * i for i in range(50)]
+        assert list(_fast.ordered_map(square, range(50))) == [i * i for i in range(50)]
         assert _blas_threads(threadpoolctl) == before
 
         def boom(i):
@@ -160,22 +167,21 @@ def test_ordered_map_keeps_order_raises_and_restores_the_blas(monkeypatch):
             return i
 
         with pytest.raises(ValueError, match="block 7 failed"):
-            list(_montecarlo.ordered_map(boom, range(20)))
+            list(_fast.ordered_map(boom, range(20)))
         assert _blas_threads(threadpoolctl) == before  # also after an error
 
-        gen = _montecarlo.ordered_map(square, range(50))
+        gen = _fast.ordered_map(square, range(50))
         assert next(gen) == 0
         gen.close()  # abandoned early
         assert _blas_threads(threadpoolctl) == before
 
 
-def test_ordered_map_nested_in_a_worker_runs_serially(monkeypatch):
-    monkeypatch.setattr(_montecarlo, "WORKERS", 2)
+def test_ordered_map_nested_in_a_worker_runs_serially(two_workers):
 
     def outer(i):  # would deadlock if the inner call waited on the same pool's threads
-        return sum(_montecarlo.ordered_map(lambda j: i * j, range(10)))
+        return sum(_fast.ordered_map(lambda j: i * j, range(10)))
 
-    assert list(_montecarlo.ordered_map(outer, range(8))) == [45 * i for i in range(8)]
+    assert list(_fast.ordered_map(outer, range(8))) == [45 * i for i in range(8)]
 
 
 def test_field_built_on_other_points_and_user_fields_that_reuse_a_buffer():
@@ -208,24 +214,21 @@ def test_margin_result_field_is_used_with_shared_masks():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_compiled_and_numpy_sums_agree(dtype, monkeypatch):
+def test_compiled_and_numpy_sums_agree(dtype):
     """The teacher's sums with the compiled pass (numba) and with the NumPy passes.
 
     Both take every term to float64 and add the rows of a sub-block in order; they differ only by
     a fused multiply-add in the squares, a few ulps of float64 on sums of 2000 terms.
     """
     pytest.importorskip("numba")
-    from ntkdistill import _compiled
-
     X, y = _data(n=300, d=8, seed=4)
     X = X.astype(dtype)
     rng = np.random.default_rng(2)
     Z = rng.standard_normal((2000, 8)).astype(dtype)
     V = rng.standard_normal((2000, 8)).astype(dtype)
     V /= np.linalg.norm(V, axis=1, keepdims=True)
-    with_numba = _montecarlo._block_sums(X, Z, V, None, 64)
-    monkeypatch.setattr(_compiled, "AVAILABLE", False)
-    plain = _montecarlo._block_sums(X, Z, V, None, 64)
+    with_numba = _montecarlo._block_sums(X, Z, V, None, 64, True)
+    plain = _montecarlo._block_sums(X, Z, V, None, 64, False)
     for a, b in zip(with_numba[:2], plain[:2]):
         assert a.dtype == np.float64
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -16,55 +16,41 @@ products per block that they need, :math:`Z X^\top` and :math:`V X^\top`, and li
   these), so the field costs no product of its own but :math:`1(Z X_s^\top > 0) D_s`;
 - the products and the elementwise work run on sub-blocks of rows small enough for their
   (rows x n) results to stay in cache, into preallocated buffers; with numba, the sums of a
-  sub-block are one compiled pass (:func:`ntkdistill._compiled.masked_sums`);
+  sub-block are one compiled pass (:func:`ntkdistill._fast.compiled.masked_sums`);
 - blocks run on a pool of as many threads as the BLAS has (NumPy releases the GIL), with the BLAS
-  held at one thread meanwhile (:func:`ordered_map`). Each block's sums are formed on their own
+  held at one thread meanwhile (:func:`~ntkdistill._fast.threads.ordered_map`). Each block's sums are formed on their own
   and added in block order, so a result is reproducible bit for bit for a given thread count and
   agrees across thread counts to rounding (a BLAS may split one product differently when it has
   more threads).
 
-:func:`ordered_map` also runs the blocks of the margin's dual evaluations
-(:class:`ntkdistill.margin._Dual`).
+``ordered_map`` also runs the blocks of the margin's dual evaluations
+(:class:`ntkdistill.margin._Dual`); it lives in :mod:`ntkdistill._fast.threads`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
-import threading
 
 import numpy as np
 
-from . import _compiled
+from . import compiled as _compiled
+from .options import current
+from .threads import ordered_map, scratch
 
-__all__: list[str] = []
+__all__ = ["field_sums", "mean_and_stderr"]
 
-#: Override of the number of worker threads (``None``: the BLAS thread count). For tests.
-WORKERS = None
 # bytes of one (rows x n) sub-block result: large enough for the BLAS to run near its rate, small
-# enough for the result to be reused from cache (measured on a 2-core Skylake-SP, n = 2000)
+# enough for the result to be reused from cache
 _SUB_BYTES = 1024 * 1024
 # below this many multiply-adds per block, no threads
 _PARALLEL_MIN_FLOPS = 2_000_000
 
 
-class _Scratch(threading.local):
-    """Per-thread buffers, kept between calls while their shape and dtype stay the same."""
+def _block_sums(X, Z, V, field, sub, compiled):
+    """``(sum_s M_s, sum_s M_s^2, extra)`` for one block, in float64; V from the field if None.
 
-    def get(self, name, shape, dtype):
-        key = (tuple(shape), np.dtype(dtype))
-        buffers = self.__dict__.setdefault("buffers", {})
-        if name not in buffers or buffers[name][0] != key:
-            buffers[name] = (key, np.empty(shape, dtype))
-        return buffers[name][1]
-
-
-scratch = _Scratch()
-
-
-def _block_sums(X, Z, V, field, sub):
-    """``(sum_s M_s, sum_s M_s^2, extra)`` for one block, in float64; V from the field if None."""
+    ``compiled``: the sums of a sub-block by the compiled pass (numba installed), else NumPy's.
+    """
     n = X.shape[0]
     b = Z.shape[0]
     XT = X.T
@@ -85,7 +71,7 @@ def _block_sums(X, Z, V, field, sub):
         hi = min(lo + sub, b)
         Qb = Q[: hi - lo]
         np.matmul(V[lo:hi], XT, out=Qb)
-        if _compiled.AVAILABLE:  # the four passes below in one
+        if compiled:  # the four passes below in one
             _compiled.masked_sums(Qb, A[lo:hi], zsum, zsq)
             continue
         np.multiply(Qb, A[lo:hi], out=Qb)
@@ -96,75 +82,6 @@ def _block_sums(X, Z, V, field, sub):
         else:  # the squares in float64 (float32 would add cancellation to zsq / S - z^2)
             zsq += np.einsum("ij,ij->j", Qb, Qb, dtype=np.float64)
     return zsum, zsq, extra
-
-
-_POOLS = {}
-_POOLS_LOCK = threading.Lock()
-# a forked child inherits the pools but not their threads: it makes its own
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_POOLS.clear)
-# set on the pool's threads: a task that itself calls ordered_map runs it serially (no deadlock)
-_IN_WORKER = threading.local()
-
-
-def _mark_worker():
-    _IN_WORKER.active = True
-
-
-def _pool(workers):
-    """A thread pool of ``workers`` threads, made once and kept (starting threads takes time)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with _POOLS_LOCK:
-        if workers not in _POOLS:
-            _POOLS[workers] = ThreadPoolExecutor(
-                max_workers=workers, thread_name_prefix="ntkdistill-mc", initializer=_mark_worker
-            )
-        return _POOLS[workers]
-
-
-def ordered_map(fn, items, *, parallel=True):
-    """Yield ``fn(item)`` for every item, in order; computed on worker threads when worth it.
-
-    The items are drawn from ``items`` on the calling thread, in order. With more than one
-    worker (the BLAS thread count, or ``WORKERS``), ``fn`` runs on a pool of that many threads
-    with the BLAS held at one thread meanwhile (restored afterwards), at most twice as many items
-    ahead of the one being yielded. ``fn`` must be safe to call from several threads at once.
-    Pass ``parallel=False`` for work too small to gain from threads (``WORKERS``, for tests,
-    overrides it). Called from one of the pool's own threads, it runs serially.
-    """
-    from ._kernels import _blas_controller, blas_threads
-
-    workers = WORKERS
-    ctl = None
-    if getattr(_IN_WORKER, "active", False):
-        workers = 1
-    elif workers is None:
-        workers = 1
-        if parallel:
-            ctl = _blas_controller()
-            workers = blas_threads(ctl) if ctl is not None else 1
-    if workers <= 1:
-        for item in items:
-            yield fn(item)
-        return
-
-    if ctl is None:
-        ctl = _blas_controller()
-    limit = ctl.limit(limits=1) if ctl is not None else contextlib.nullcontext()
-    pool = _pool(workers)
-    with limit:
-        pending = []
-        try:
-            for item in items:
-                pending.append(pool.submit(fn, item))
-                if len(pending) > 2 * workers:  # bounded memory: hand back the oldest, in order
-                    yield pending.pop(0).result()
-            while pending:
-                yield pending.pop(0).result()
-        finally:
-            for fut in pending:
-                fut.cancel()
 
 
 def mean_and_stderr(zsum, zsq, count):
@@ -209,7 +126,8 @@ def field_sums(X, blocks, field=None):
         return zsum, zsq, total
     big = first[0].shape[0] * n * d >= _PARALLEL_MIN_FLOPS
     items = itertools.chain([first], blocks)
-    for s1, s2, extra in ordered_map(lambda item: _block_sums(X, *item, field, sub), items, parallel=big):
+    compiled = _compiled.AVAILABLE and current().compiled is not False
+    for s1, s2, extra in ordered_map(lambda item: _block_sums(X, *item, field, sub, compiled), items, parallel=big):
         zsum += s1
         zsq += s2
         if extra is not None:

@@ -1,6 +1,6 @@
 r"""Compiled inner loops of the PGD step and the Monte Carlo sums (private; optional, used when numba is installed).
 
-Used by :mod:`ntkdistill._kernels`:
+Used by :mod:`ntkdistill._fast.engine`:
 
 :func:`neurons_forward`, :func:`neurons_backward` (strategy ``"neurons"``)
     A worker's blocks of neuron pairs in one call each: the BLAS products (``np.dot``, which
@@ -20,9 +20,9 @@ Used by :mod:`ntkdistill._kernels`:
     memory once per step, and the products of a few neurons (for which the BLAS's kernels,
     made for wide matrices, reach a fifth of their peak rate) run in register tiles of four
     rows by four neurons. Used only for few neurons with many features each, for which the
-    tiles' fixed costs are small (:data:`ntkdistill._kernels._FUSED_MAX_NEURONS`,
-    :data:`~ntkdistill._kernels._FUSED_FEATURES_PER_NEURON`), and when the weights and the
-    gradient fit in the second-level cache (:data:`~ntkdistill._kernels._FUSED_MAX_BYTES`).
+    tiles' fixed costs are small (:data:`ntkdistill._fast.engine._FUSED_MAX_NEURONS`,
+    :data:`~ntkdistill._fast.engine._FUSED_FEATURES_PER_NEURON`), and when the weights and the
+    gradient fit in the second-level cache (:data:`~ntkdistill._fast.engine._FUSED_MAX_BYTES`).
 :func:`rows_middle`, :func:`rows_middle_t`, :func:`rows_mask_t` (strategy ``"rows"``, more neurons)
     Between the BLAS products of a block of rows: the logits, the loss derivative and ``G`` in
     place of the pre-activations, one pass per row (or, transposed, per neuron); or, folded,
@@ -34,10 +34,10 @@ Used by :mod:`ntkdistill._kernels`:
 :func:`risk_err` (both strategies)
     The surrogate risk and the classification error of every network, one pass over the logits
     (their softplus's exponential and logarithm computed before, by NumPy).
-:func:`masked_sums` (:mod:`ntkdistill._montecarlo`, the teacher logits)
+:func:`masked_sums` (:mod:`ntkdistill._fast.montecarlo`, the teacher logits)
     The sums of :math:`M_{si}` and :math:`M_{si}^2` of a sub-block of directions in one pass.
 
-The arithmetic is the plain one (THEORY.md; :mod:`ntkdistill._reference` writes it literally);
+The arithmetic is the plain one (THEORY.md; ``pgd(..., backend="reference")`` runs it as written);
 only the order of the sums and the rounding of fused multiply-adds change, so the results agree
 with the plain step to rounding (tested to 1e-12 in float64). The dot products over the ``d``
 features, and the update's sums of squares over them (and its step, ``W - grad (c eta)``), may
@@ -498,7 +498,7 @@ def update_rows(W, W0, grad, scale, eta, radius, project, dist):
     ``W0[j]``: :math:`W_j = W_j(0) + (\hat W_j - W_j(0)) \min(1, r_j / \|\hat W_j - W_j(0)\|)`
     (the paper's Section 3.1; one ball per row, E9).
     ``dist`` (rows,) receives each row's distance to ``W0`` afterwards. The arithmetic of the
-    NumPy update of :mod:`ntkdistill._kernels`, to rounding: compiled with reassociation, so the
+    NumPy update of :mod:`ntkdistill._fast.engine`, to rounding: compiled with reassociation, so the
     step may be formed as ``W - grad (c eta)`` with a fused multiply-add (``c eta`` is still the
     exact negative for the two rows of a pair, whose ``c`` are opposite) and the sum of squares
     over the features is vectorised, as NumPy's ``einsum`` may. Written as one flat loop: with
@@ -567,7 +567,7 @@ def risk_err(F, L, lo, hi, tgt, y, ent, kl, zero, sums, errs):
     ``i`` of ``F`` at row ``i - lo``, with :math:`u = f` (soft labels) or :math:`u = t f` (hard
     labels ``tgt``): the one exponential and one logarithm of a softplus, which NumPy's
     vectorised ``exp`` and ``log1p`` compute about ten times faster than a compiled loop's calls
-    (see :func:`ntkdistill._kernels.risk_sums`). ``sums`` (K,) float64 receives
+    (see :func:`ntkdistill._fast.engine.risk_sums`). ``sums`` (K,) float64 receives
     :math:`\sum_i \ell(t_i, f_{ik})` with the loss of :func:`ntkdistill.losses.kl_loss` (``kl``,
     E1, E2: :math:`p\,\mathrm{sp}(-f) + (1-p)\,\mathrm{sp}(f) + e_i`, clipped at 0, with ``ent``
     (n,) the entropy terms :math:`e_i = p_i\ln p_i + (1-p_i)\ln(1-p_i)`) or of
@@ -601,7 +601,7 @@ def risk_err(F, L, lo, hi, tgt, y, ent, kl, zero, sums, errs):
 
 @_jit
 def masked_sums(Q, A, zsum, zsq):
-    r"""Monte Carlo sums (:mod:`ntkdistill._montecarlo`): ``zsum += sum_s M_s`` and ``zsq += sum_s M_s^2``.
+    r"""Monte Carlo sums (:mod:`ntkdistill._fast.montecarlo`): ``zsum += sum_s M_s`` and ``zsq += sum_s M_s^2``.
 
     ``Q`` (b, n) holds :math:`\langle v(z_s), x_i\rangle`, ``A`` (b, n) the masks
     :math:`1(\langle z_s, x_i\rangle > 0)`, so :math:`M_{si} = A_{si} Q_{si}`; ``zsum``, ``zsq``

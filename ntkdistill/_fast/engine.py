@@ -13,7 +13,7 @@ matching second halves; :math:`s_j = a_j / \sqrt{m}`):
     W_j \leftarrow W_j(0) + (W_j - \eta \nabla_{W_j} R - W_j(0))
     \min\Bigl(1, \frac{B/\sqrt m}{\|W_j - \eta \nabla_{W_j} R - W_j(0)\|}\Bigr).
 
-The arithmetic is the plain one (:mod:`ntkdistill._reference` writes it literally); only the order
+The arithmetic is the plain one (``pgd(..., backend="reference")`` runs it as written); only the order
 of the work changes, so the results agree with it to rounding (tested to 1e-12 in float64). Two
 strategies, chosen by the shape:
 
@@ -26,26 +26,22 @@ strategies, chosen by the shape:
 
     - few neurons (``M`` at most ``_FUSED_MAX_NEURONS`` and ``d / _FUSED_FEATURES_PER_NEURON``,
       ``2 M d`` entries within ``_FUSED_MAX_BYTES``): one compiled loop
-      (:func:`ntkdistill._compiled.rows_fused`) does a worker's whole range of rows, four rows at
+      (:func:`ntkdistill._fast.compiled.rows_fused`) does a worker's whole range of rows, four rows at
       a time, products included (``X`` read in place);
     - more neurons: the BLAS products on blocks of rows (``H_b`` about
       ``_ROW_BLOCK_BYTES_COMPILED``) and one compiled pass between them
-      (:func:`ntkdistill._compiled.rows_middle`: logits, loss derivative and ``G_b`` in place of
+      (:func:`ntkdistill._fast.compiled.rows_middle`: logits, loss derivative and ``G_b`` in place of
       ``H_b``), the backward product added into each worker's gradient; when ``M <= d`` in the
       transposed layout (``W X_b^T`` and ``G_b^T X_b``,
-      :func:`ntkdistill._compiled.rows_middle_t`), which the BLAS runs faster for such shapes;
+      :func:`ntkdistill._fast.compiled.rows_middle_t`), which the BLAS runs faster for such shapes;
       in float32 with ``M > d`` and at least ``_FOLD_MIN_PAIRS`` pairs in every network, in the
-      transposed layout folded (:func:`ntkdistill._compiled.rows_mask_t`: the pass that sums the
+      transposed layout folded (:func:`ntkdistill._fast.compiled.rows_mask_t`: the pass that sums the
       logits leaves the mask :math:`1(H_b^\top > 0)` in place of :math:`H_b^\top`, the backward
       product is :math:`1(H_b^\top > 0)\,(g \odot X_b)` and the output weights are applied in the
       update, so ``H_b`` is read once).
 
       The workers' gradients are then summed and the rows updated on the workers, each its share
-      of the neurons, in one compiled pass (:func:`ntkdistill._compiled.update_sum`). With the
-      thread pool running (inside ``with``, more than one worker), in every layout, that is the
-      same hand-over as the blocks: each worker takes the risk and error of its rows after its
-      blocks, then waits at a barrier until every worker's gradient is complete (no worker
-      updates ``W`` before every forward product has read it); one hand-over per step.
+      of the neurons, in one compiled pass (:func:`ntkdistill._fast.compiled.update_sum`).
 
     Either way ``X`` is copied to C order once when it is not C-contiguous.
 ``"neurons"`` (many neurons, fewer than ``_ROWS_MIN_N`` rows with numba)
@@ -59,16 +55,16 @@ strategies, chosen by the shape:
     :math:`\nabla_{W_j} R = s_j \bigl(1(H > 0)^\top (g \odot X)\bigr)_j`, then updates and
     projects each worker's rows. No ``n x M`` array of floats goes to main memory. With numba
     installed, each pass is one compiled call per worker for all its blocks, the products
-    included (:func:`ntkdistill._compiled.neurons_forward`, :func:`~ntkdistill._compiled.neurons_backward`:
+    included (:func:`ntkdistill._fast.compiled.neurons_forward`, :func:`~ntkdistill._fast.compiled.neurons_backward`:
     ``np.dot`` on SciPy's BLAS, no Python work between blocks); pass 1 computes
     :math:`s_j \max(0, H_{ij})` as written (a ``-inf`` pre-activation gives 0 there and NaN in the
     NumPy pass; NaN stays NaN in both).
 
 With numba, in both strategies, the update and projection of each row is one compiled pass
-(:func:`ntkdistill._compiled.update_rows`, or :func:`~ntkdistill._compiled.update_sum` with the
+(:func:`ntkdistill._fast.compiled.update_rows`, or :func:`~ntkdistill._fast.compiled.update_sum` with the
 sum of the workers' gradients), and so are the risk and the error of every network
 (:func:`risk_sums`: the softplus's exponential and logarithm by NumPy's vectorised ``exp`` and
-``log1p``, then :func:`ntkdistill._compiled.risk_err`; rows split among the workers when there
+``log1p``, then :func:`ntkdistill._fast.compiled.risk_err`; rows split among the workers when there
 are at least ``_RISK_PARALLEL_MIN`` logits, and always in the single hand-over of strategy
 "rows" with the BLAS products).
 
@@ -89,112 +85,49 @@ does), and the two neurons of a pair are subtracted before the sum over neurons 
 from __future__ import annotations
 
 import contextlib
-import functools
-import threading
 
 import numpy as np
 from scipy.special import expit
 
-from . import _compiled
-from .losses import _neg_entropy, kl_loss, logistic_loss
+from ..losses import _neg_entropy, kl_loss, logistic_loss
+from . import compiled as _compiled
+from .options import current
+from .threads import blas_controller, blas_threads
 
 __all__: list[str] = []
 
-#: Override of the number of worker threads (``None``: the BLAS thread count). For tests.
-WORKERS = None
-#: Override of the strategy, ``"rows"`` or ``"neurons"`` (``None``: chosen by the shape). For tests.
-STRATEGY = None
-#: Override of the block size (rows of ``X`` or neuron pairs per block). For tests.
-BLOCK = None
-#: Whether the step runs the compiled loops of :mod:`ntkdistill._compiled` (``None``: when numba
-#: is installed; ``False``: never, NumPy and the BLAS only). For tests and benchmarks.
-COMPILED = None
-#: Override of the choice, in strategy "rows" with numba, between the compiled rows loop with its
-#: own products (True) and the BLAS products with the compiled pass between them (False)
-#: (``None``: by the shape). For tests and benchmarks.
-FUSED = None
-#: Override of the choice, in strategy "rows" with the BLAS products and the compiled pass, of the
-#: transposed layout with the loss derivative folded into the backward product's small operand
-#: (True; :func:`ntkdistill._compiled.rows_mask_t`) (``None``: by the shape and dtype). For tests
-#: and benchmarks.
-FOLD = None
+# The constants below decide the path and the block sizes from the shape and dtype alone, never
+# from the thread count; the measurements behind each are in benchmarks/README.md ("The engine's
+# constants").
 
 # below this many multiply-adds per product, one worker (thread start-up would dominate)
 _PARALLEL_MIN_FLOPS = 4_000_000
-# Block sizes, tuned on a 2-core Skylake-SP (1 MiB of L2 per core), OpenBLAS 0.3. Neurons: a
-# block's (2, b, n) pre-activations take about this many bytes (b between 64 and 512 pairs), so
-# that they stay in cache (L2 and the core's share of L3) while the calls on them are long enough
-# for the Python work between calls to be small: on n = 200, d = 10, blocks of 500 pairs (1.6 MB)
-# made the step 1.2 times faster than blocks of 160 (0.5 MB). Rows: a block's X_b
-# takes about this many bytes; the skinny products of few neurons run markedly faster on blocks
-# of a few hundred rows than on blocks that fit in L2 (X_b is then reused from L3).
+# NumPy engine: a block of neuron pairs' (2, b, n) pre-activations, and a block of rows of X,
+# about this many bytes (in the caches, with calls long enough for the Python work between them)
 _NEURON_BLOCK_BYTES = 1536 * 1024
 _ROW_BLOCK_BYTES = 3 * 1024 * 1024
-# With numba (tuned on a 2-core Xeon with 2 MiB of L2 per core, OpenBLAS 0.3.30/0.3.31). Neurons:
-# no Python work between blocks, so smaller ones, (2, b, n) about 1 MiB, b between 32 and 256
-# pairs: on n = 200, d = 10 the block products ran 1.7 times faster on blocks of 128 pairs than
-# on blocks of 512. Rows with the BLAS products: H_b (b, M) about 16 MiB, 128 to 1024 rows (enough
-# for the backward product's inner dimension; on n = 2000, M = 4096 (a worker's 1000 rows) 1000
-# rows in float32 and 512 in float64 ran 3% faster than half as many, 1024 best on the
-# 30-network shape a). Blocks of H that fit in L2 would spare the pass between the products its
-# reads from L3, but the BLAS runs the forward product on them 10% slower.
+# compiled loops: no Python work between blocks, so smaller neuron blocks; a block of rows' H_b
+# about this many bytes, 128 to 1024 rows (the backward product's inner dimension)
 _NEURON_BLOCK_BYTES_COMPILED = 1024 * 1024
 _ROW_BLOCK_BYTES_COMPILED = 16 * 1024 * 1024
-# With numba, strategy "rows" (BLAS products of row blocks, the compiled pass between them) from
-# this many rows on: measured 1.16 times the matrix-product floor against 1.34 for strategy
-# "neurons" at n = 2000, d = 50, m = 4096, about equal at n = 500, and 1.9 against 0.84 at n = 200
-# (the backward product's inner dimension is the rows of a block).
+# compiled loops: strategy "rows" from this many rows on (the backward product's inner dimension
+# is the rows of a block)
 _ROWS_MIN_N = 1000
-# The compiled risk pass on the worker threads from this many logits (n K) on: on n = 200, K = 1
-# the hand-over took 0.08 ms against 0.01 ms for the pass on one thread.
+# the compiled risk pass on the worker threads from this many logits (n K) on
 _RISK_PARALLEL_MIN = 50_000
-# The compiled rows loop (ntkdistill._compiled.rows_fused) for at most _FUSED_MAX_NEURONS stacked
-# neurons, and at least _FUSED_FEATURES_PER_NEURON features per neuron: its tiles of four rows by
-# four neurons end in reductions and loads whose cost does not shrink with d, so on few features
-# the BLAS on blocks of rows is faster. Measured on n = 20000 (time of the loop over the BLAS
-# path, float32): d = 784: 0.39 at M = 4, 0.91 at 16, 1.00 at 20, 1.21 at 32; d = 200: 0.92 at
-# M = 10, 1.05 at 12; d = 100: 0.99 at 6, 1.15 at 8; d = 50: 0.90 at 4, 1.19 at 8, 6.7 at 1024
-# (n = 2000); d = 20: 1.39 at 2 (float64 alike). No one ratio of features to neurons fits every
-# crossover, so near it the rule may pick the slower path, by about 10% (d = 50, M = 4; d = 200,
-# M = 12). And only while the weights and one worker's gradient, 2 M d entries, take at most
-# _FUSED_MAX_BYTES (half the L2 of a core): beyond that they no longer stay in cache while every
-# tile passes over them.
+# the compiled rows loop for at most this many stacked neurons, at least this many features per
+# neuron, and weights plus one worker's gradient (2 M d entries) within this many bytes: its tiles'
+# fixed costs do not shrink with d, and the weights must stay in cache while every tile passes
 _FUSED_MAX_NEURONS = 16
 _FUSED_FEATURES_PER_NEURON = 16
 _FUSED_MAX_BYTES = 512 * 1024
-# rows of the workers' gradients summed at a time by the compiled update (a few cache lines of
-# each transposed gradient's rows)
+# rows of the workers' gradients summed at a time by the compiled update
 _UPDATE_CHUNK = 64
-# The folded transposed layout (ntkdistill._compiled.rows_mask_t) when every network has at least
-# this many pairs: the backward product is one product per half-network, each with its own g X_b
-# (b, d), which for narrow networks would cost more than the pass it saves.
+# the folded transposed layout when every network has at least this many pairs (its backward
+# product is one product per half-network)
 _FOLD_MIN_PAIRS = 64
-
-
-@functools.cache
-def _blas_controller():
-    """A threadpoolctl controller for the BLAS libraries, or None when threadpoolctl is absent.
-
-    Made once (finding the libraries takes milliseconds) and reused.
-    """
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - depends on the environment
-        return None
-    return ThreadpoolController().select(user_api="blas")
-
-
-def blas_threads(controller=None):
-    """The number of threads the BLAS is configured to use (1 if unknown)."""
-    ctl = _blas_controller() if controller is None else controller
-    if ctl is None:
-        return 1
-    counts = [lib.num_threads for lib in ctl.lib_controllers]
-    return max(counts) if counts else 1
-
-
-# rows of logits per chunk of the risk pass: the chunk's softplus logarithms, (rows, K), about
-# 128 KiB, in the L2 of a core between NumPy's vectorised exp and log1p and the compiled pass
+# rows of logits per chunk of the risk pass: its softplus logarithms, (rows, K), about this many
+# bytes, in cache between NumPy's exp and log1p and the compiled pass
 _RISK_CHUNK_BYTES = 128 * 1024
 
 
@@ -204,11 +137,9 @@ def risk_sums(f, lo, hi, tgt, y, ent, kl, L, sums, errs):
     The softplus's exponential and logarithm, :math:`\ln(1 + e^{-|u|})` with :math:`u = f`
     (``kl``) or :math:`u = t f` (hard labels), by NumPy's vectorised ``exp`` and ``log1p`` on
     chunks of rows in ``L`` (scratch, (rows, K), dtype of ``f``), the rest by one compiled pass
-    per chunk (:func:`ntkdistill._compiled.risk_err`, which says what ``tgt``, ``y``, ``ent``,
-    ``sums`` and ``errs`` are). A compiled loop calls the scalar ``exp`` and ``log1p``: on
-    n = 60000 logits of K = 30 networks, on one thread, it took 45 ms (soft labels, float32;
-    28 ms for hard labels), over a tenth of the batched step; this way 3.2 ms (3.9 ms hard; 5.6
-    and 6.7 ms in float64).
+    per chunk (:func:`ntkdistill._fast.compiled.risk_err`, which says what ``tgt``, ``y``, ``ent``,
+    ``sums`` and ``errs`` are): about ten times faster than a compiled loop calling the scalar
+    ``exp`` and ``log1p`` (benchmarks/README.md).
     """
     rows = L.shape[0]
     with np.errstate(under="ignore"):  # exp(-|u|) underflows to 0 for large |u|, as it should
@@ -251,9 +182,8 @@ class Engine:
     and ``fused`` say what was chosen.
     """
 
-    def __init__(
-        self, X, tgt, y, st, loss, eta, radius=None, *, workers=None, strategy=None, block=None, compiled=None, fused=None
-    ):
+    def __init__(self, X, tgt, y, st, loss, eta, radius=None, *, options=None):
+        opts = current() if options is None else options
         dt = X.dtype
         self.dt = dt
         self.X = X
@@ -281,10 +211,7 @@ class Engine:
         self._same = None
         self._same_of = None
 
-        if strategy is None:
-            strategy = STRATEGY
-        if compiled is None:
-            compiled = COMPILED
+        strategy, compiled, fused = opts.strategy, opts.compiled, opts.fused
         numba_on = _compiled.AVAILABLE and compiled is not False
         if strategy is None:
             narrow = self.h / self.K < 32
@@ -306,8 +233,6 @@ class Engine:
             # the compiled rows loop keeps W and one worker's gradient in cache, and reads X in place;
             # with more neurons, the BLAS products and the compiled pass between them
             if fused is None:
-                fused = FUSED
-            if fused is None:
                 few = self.M <= min(_FUSED_MAX_NEURONS, self.d / _FUSED_FEATURES_PER_NEURON)
                 fused = few and 2 * self.M * self.d * dt.itemsize <= _FUSED_MAX_BYTES
             self.fused = bool(fused)
@@ -320,17 +245,15 @@ class Engine:
 
         flops = self.n * self.d * self.M
         self._ctl = None
-        if workers is None:
-            workers = WORKERS
+        workers = opts.workers
         if workers is None:
             if flops < _PARALLEL_MIN_FLOPS:
                 workers = 1
             else:
-                self._ctl = _blas_controller()
+                self._ctl = blas_controller()
                 workers = blas_threads(self._ctl) if self._ctl is not None else 1
         self.workers = max(1, int(workers))
-        if block is None:
-            block = BLOCK
+        block = opts.block
         isz = dt.itemsize
         if strategy == "rows":
             if block is None and self.compiled and not self.fused:
@@ -345,7 +268,7 @@ class Engine:
                 # (M, d) gradient stays small next to its products
                 rows = _ROW_BLOCK_BYTES // (max(self.M, self.d) * isz)
                 block = int(np.clip(max(rows, 2 * self.M), 16, 4096))
-            self._setup_rows(int(block))
+            self._setup_rows(int(block), opts.fold)
         else:
             if block is None:
                 if self.compiled:  # no Python work between blocks: smaller ones, in the L2 of a core
@@ -355,11 +278,13 @@ class Engine:
             self._setup_neurons(int(block))
         # rows per worker of the compiled risk pass (one worker for few logits: the hand-over to
         # the threads would take longer than the pass)
-        self._risk_ranges = _split(self.n, self.workers if self.n * self.K >= _RISK_PARALLEL_MIN else 1)
+        split = opts.split_risk
+        if split is None:
+            split = self.n * self.K >= _RISK_PARALLEL_MIN
+        self._risk_ranges = _split(self.n, self.workers if split else 1)
         chunk = max(1, min(self.n, _RISK_CHUNK_BYTES // (self.K * dt.itemsize)))
         self._risk_L = [np.empty((chunk, self.K), dtype=dt) for _ in range(max(self.workers, len(self._risk_ranges)))]
         self._pool = None
-        self._barrier = None
         if self.compiled:  # not in the first step (update_sum: a variant per number of workers it sums)
             sums = strategy == "rows" and not self.fused
             readonly = self.fused and not X.flags.writeable
@@ -371,9 +296,8 @@ class Engine:
             from concurrent.futures import ThreadPoolExecutor
 
             if self._ctl is None:
-                self._ctl = _blas_controller()
+                self._ctl = blas_controller()
             self._pool = ThreadPoolExecutor(max_workers=self.workers - 1, thread_name_prefix="ntkdistill-pgd")
-            self._barrier = threading.Barrier(self.workers)
         return self
 
     def __exit__(self, *exc):
@@ -383,12 +307,8 @@ class Engine:
     def close(self):
         """Stop the worker threads (the engine still works afterwards, on one thread)."""
         if self._pool is not None:
-            # a worker left at the barrier by an interrupted step (KeyboardInterrupt between the
-            # hand-over and the calling thread's share) would keep the pool from shutting down
-            self._barrier.abort()
             self._pool.shutdown(wait=True)
             self._pool = None
-            self._barrier = None
 
     def _one_blas_thread(self):
         """Context holding the BLAS at one thread while the workers run (a no-op without them)."""
@@ -400,8 +320,7 @@ class Engine:
         """Run ``fn(w)`` for every worker, worker 0 on the calling thread.
 
         Returns when every worker has finished. If any raised, raises the first error in worker
-        order that is not a broken barrier (a worker that failed breaks the barrier the others
-        wait at), else the first.
+        order.
         """
         if self._pool is None:
             for w in range(self.workers):
@@ -415,7 +334,7 @@ class Engine:
             errors.append(exc)
         errors += [exc for exc in (fut.exception() for fut in futures) if exc is not None]
         if errors:
-            raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
+            raise errors[0]
 
     # ------------------------------------------------------------------ shared pieces
     def _same_pairs(self, W):
@@ -490,7 +409,7 @@ class Engine:
         """``W[rows] -= eta scale grad`` then project each row onto its ball; its distance to W(0) into dist.
 
         ``scale`` (rows,) multiplies each row of ``grad`` first (None: 1). With the compiled loops,
-        one pass per row (:func:`ntkdistill._compiled.update_rows`); else a few NumPy calls.
+        one pass per row (:func:`ntkdistill._fast.compiled.update_rows`); else a few NumPy calls.
         """
         if self.compiled:
             if scale is None:
@@ -518,20 +437,13 @@ class Engine:
                 dr[idx] = r[idx]
 
     # ------------------------------------------------------------------ strategy "rows"
-    def _setup_rows(self, block):
+    def _setup_rows(self, block, fold):
         dt, M, d, K = self.dt, self.M, self.d, self.K
         self._starts = np.append(self.st.starts, self.h).astype(np.intp)  # each network's first pair, then h
-        # the BLAS products with the compiled pass: for few neurons and many features, in the
-        # transposed layout (W X_b^T and G^T X_b run faster there: 1.3 times at d = 784, M = 180);
-        # for more neurons than features in float32, when every network has at least
-        # _FOLD_MIN_PAIRS pairs, in the transposed layout folded (the mask in place of H^T in the
-        # pass that sums the logits, the backward product 1(H^T > 0) (g X_b) for each
-        # half-network): one pass over H instead of two, 0.91 times the step of the untransposed
-        # layout at n = 2000, d = 50, M = 4096. Not in float64, where the BLAS runs the backward
-        # product 1.4 times slower in this orientation, nor for M <= d, where forming g X_b
-        # costs more than the pass it saves (1.05 to 1.1 times the step at d = 784, M = 128 to 256)
+        # the BLAS products with the compiled pass: transposed for M <= d (the orientation the BLAS
+        # runs faster for such shapes); folded (transposed, one pass over H instead of two) for
+        # M > d in float32 with wide networks; measurements in benchmarks/README.md
         blas = self.compiled and not self.fused
-        fold = FOLD
         if fold is None:
             wide = np.diff(self._starts).min() >= _FOLD_MIN_PAIRS
             fold = wide and M > d and dt == np.float32
@@ -708,38 +620,7 @@ class Engine:
         self._parallel(lambda w: self._rows_work(w, backward, same_idx))
         return self.F
 
-    def _rows_step_one_region(self, W):
-        # the BLAS rows path on the worker threads: each worker's blocks, its rows' share of the
-        # risk and error and, once every worker's gradient is complete (a barrier), the update of
-        # its share of the neurons; one hand-over to the threads per step instead of two, and the
-        # risk split among the workers (partial sums added in worker order). A step interrupted
-        # after the barrier (KeyboardInterrupt on the calling thread) may leave W partly updated
-        same_idx = np.flatnonzero(self._same_pairs(W))
-        Wc = W if W.flags.c_contiguous else np.ascontiguousarray(W)
-        sums = np.zeros((self.workers, self.K))
-        errs = np.zeros((self.workers, self.K), dtype=np.int64)
-        kl = self.loss == "kl"
-        barrier = self._barrier
-        if barrier.broken:  # by a failed step before
-            barrier.reset()
-
-        def work(w):
-            try:
-                self._rows_blas_compiled(w, Wc, True, same_idx)
-                lo, hi = self.ranges[w]
-                risk_sums(self.F, lo, hi, self.tgt, self.y, self._ent, kl, self._risk_L[w], sums[w], errs[w])
-                barrier.wait()
-            except BaseException:
-                barrier.abort()  # the other workers stop waiting (BrokenBarrierError) instead of hanging
-                raise
-            self._rows_update_split(w, W)
-
-        self._parallel(work)
-        return sums.sum(axis=0) / self.n, errs.sum(axis=0) / self.n, self.dist
-
     def _rows_step(self, W):
-        if self.compiled and not self.fused and self._pool is not None:
-            return self._rows_step_one_region(W)
         f = self._rows_pass(W, backward=True)
         risk, err = self._risk_err(f)
         if self.compiled and not self.fused:  # the workers' gradients summed and applied on the workers

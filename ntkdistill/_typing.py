@@ -1,0 +1,13 @@
+"""Type aliases for the annotations of the public functions (static only: nothing imports this at run time)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+__all__ = ["ArrayLike", "DTypeLike", "SeedLike"]
+
+#: What every ``rng`` argument accepts (SPEC 7).
+SeedLike = None | int | Sequence[int] | np.random.SeedSequence | np.random.Generator

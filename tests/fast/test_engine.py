@@ -370,8 +370,6 @@ def test_compiled_loops_stay_in_float32():
     round back, which float32 tolerances in the tests above would not notice.
     """
     numba = pytest.importorskip("numba")
-    from ntkdistill import _compiled
-
     dt = np.float32
     z = dt(0)
     X = np.ones((3, 5), dt)
@@ -464,8 +462,6 @@ def test_compiled_update_sum_matches_the_numpy_sum_and_update(transposed, dtype)
     result (1e-12 in float64; 1e-6, about eight float32 ulps, in float32).
     """
     pytest.importorskip("numba")
-    from ntkdistill import _compiled
-
     rng = np.random.default_rng(0)
     M, d, P, a, b = 150, 7, 3, 13, 140
     W0 = rng.standard_normal((M, d)).astype(dtype)

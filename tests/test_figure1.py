@@ -65,6 +65,7 @@ def test_presets_follow_the_paper_protocol():
         (dict(max_epochs=0), ValueError, "max_epochs == 0, must be >= 1"),
         (dict(alpha=2.0), ValueError, r"alpha == 2, must lie in \[0, 1\]"),
         (dict(n_max=5), ValueError, "n_max == 5, must be >= 10"),
+        (dict(student_n=2), ValueError, "student_n == 2, must be >= 10"),
     ],
 )
 def test_config_rejects_bad_values(kwargs, exc, match):
@@ -101,6 +102,31 @@ def test_summary_and_trend_against_direct_computation():
     assert t["runs"] == 3
     text = res.format_table()
     assert "soft - hard" in text and f"{100 * np.mean(slopes):+.2f}" in text
+
+
+def test_trend_interval_is_the_t_interval():
+    noise = (0.0, 0.5, 1.0)
+    gaps = np.array([[0.00, 0.02, 0.05], [0.01, 0.02, 0.04], [-0.01, 0.03, 0.06]])
+    t = Figure1Result(_records(gaps.tolist(), noise), noise, 3, {}).trend()
+    half = 4.302652729911275 * t["slope_sem"]  # t quantile 0.975 with 2 degrees of freedom
+    np.testing.assert_allclose(t["ci95"], [t["slope"] - half, t["slope"] + half], rtol=0, atol=1e-10)
+
+
+def _premise_records(teacher, hard):
+    return [dict(noise=s, run=r, teacher_test=teacher[r], hard_test=hard[r] - s, soft_test=hard[r], gap=s)
+            for r in range(len(teacher)) for s in (0.0, 0.5)]
+
+
+def test_premise_check_holds_and_fails():
+    ok = Figure1Result(_premise_records([0.95, 0.96], [0.90, 0.92]), (0.0, 0.5), 2, {})
+    p = ok.premise()
+    np.testing.assert_allclose(p["points"], 4.5, rtol=1e-12)  # (5 + 4) / 2 points, at noise 0 only
+    np.testing.assert_allclose(p["sem"], np.std([5.0, 4.0], ddof=1) / np.sqrt(2), rtol=1e-10)
+    assert p["holds"] and "+4.50 ± 0.50: holds" in ok.format_table()
+    bad = Figure1Result(_premise_records([0.95, 0.96], [0.94, 0.95]), (0.0, 0.5), 2, {})
+    assert not bad.premise()["holds"]
+    assert "+1.00 ± 0.00: FAILS" in bad.format_table()
+    assert bad.to_dict()["premise"]["holds"] is False
 
 
 def test_write_round_trips(tmp_path):
@@ -142,7 +168,7 @@ def test_pipeline_end_to_end_and_reproducible():
     assert len(a.records) == 4 and [(r["noise"], r["run"]) for r in a.records] == [(0.0, 0), (0.5, 0), (0.0, 1), (0.5, 1)]
     keys = [k for k in a.records[0] if k != "seconds"]
     assert [[r[k] for k in keys] for r in a.records] == [[r[k] for k in keys] for r in b.records]
-    assert a.info["sizes"] == {"train": 48, "val": 6, "test": 6}
+    assert a.info["sizes"] == {"train": 48, "student_train": 48, "val": 6, "test": 6}
     for rec in a.records:
         for role in ("teacher", "hard", "soft"):
             assert 0.0 <= rec[f"{role}_test"] <= 1.0
@@ -156,6 +182,15 @@ def test_pipeline_end_to_end_and_reproducible():
     assert [r["hard_val"] for r in c.records] != [r["hard_val"] for r in a.records] or [
         r["teacher_test"] for r in c.records
     ] != [r["teacher_test"] for r in a.records]
+
+
+def test_students_see_student_n_images_and_the_teacher_all():
+    pytest.importorskip("torch", reason="Figure 1 trains torch networks (the 'torch' extra)")
+    images, y = _toy_images()
+    res = figure1(images, y, noise=[0.0], runs=1, config=replace(_TINY, student_n=20, lrs=(1e-2,)), device="cpu",
+                  threads=1, rng=0)
+    assert res.info["sizes"] == {"train": 48, "student_train": 20, "val": 6, "test": 6}
+    assert "premise (teacher - hard student at noise 0" in res.format_table()
 
 
 def test_pipeline_rejects_bad_input_before_training():
@@ -184,7 +219,8 @@ def test_command_on_the_offline_digits(tmp_path, capsys):
     assert "Figure 1 on mnist" in printed and "soft - hard" in printed
     data = json.loads((out / "figure1.json").read_text())
     assert len(data["records"]) == 2 and data["info"]["preset"] == "quick"
-    assert data["info"]["sizes"] == {"train": 80, "val": 10, "test": 10}
+    assert data["info"]["sizes"] == {"train": 80, "student_train": 80, "val": 10, "test": 10}
+    assert "premise (teacher - hard student" in printed and "CPU" in data["info"]["machine"]
     assert data["config"]["max_epochs"] == 1 and data["info"]["image_shape"] == [1, 28, 28]
     assert (out / "figure1_summary.csv").exists() and (out / "figure1.txt").exists()
 

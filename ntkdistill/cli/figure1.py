@@ -37,12 +37,14 @@ def register(sub):
                    help="comma-separated noise standard deviations (default mnist 0,0.25,0.5,0.75; cifar10 0,0.1,0.2,0.3)")
     p.add_argument("--runs", type=int, default=None, help="independent runs per noise level (default: the preset's)")
     p.add_argument("--preset", choices=("paper", "cpu", "quick"), default=None,
-                   help="paper: full-width VGG, patience 20, 100 epochs, 10 runs; cpu: 1/8 width, 2,500 images, "
-                        "30 epochs, patience 8, 3 runs; default paper on CUDA, cpu otherwise")
+                   help="paper: full-width VGG, patience 20, 100 epochs, 10 runs; cpu: 1/8 width, 2,500 images "
+                        "(students on 200 of them), 30 epochs, patience 8, 3 runs; default paper on CUDA, cpu otherwise")
     p.add_argument("--quick", action="store_true", help="smoke run (preset quick, noise 0,1) in about a minute")
     p.add_argument("--max-epochs", type=int, default=None, help="override the preset's epoch limit")
     p.add_argument("--patience", type=int, default=None, help="override the preset's early-stopping patience")
     p.add_argument("--n-max", type=int, default=None, help="use at most this many images per run (0: all)")
+    p.add_argument("--student-n", type=int, default=None,
+                   help="the students see this many training images, the teacher all (0: all; default: the preset's)")
     p.add_argument("--lr", default=None, help="comma-separated Adam learning rates to choose from on validation")
     p.add_argument("--weight-decay", default=None, help="comma-separated L2 coefficients to choose from on validation")
     p.add_argument("--tau", type=float, default=None, help="distillation temperature (default 1, the theory's)")
@@ -83,6 +85,7 @@ def run(args) -> int:
         load_figure1_data,
     )
     from ..torch.train import _device
+    from .table1 import machine
 
     start = time.perf_counter()
     if args.runs is not None and args.runs < 1:
@@ -104,6 +107,8 @@ def run(args) -> int:
         overrides["patience"] = args.patience
     if args.n_max is not None:
         overrides["n_max"] = None if args.n_max == 0 else args.n_max
+    if args.student_n is not None:
+        overrides["student_n"] = None if args.student_n == 0 else args.student_n
     if args.lr is not None:
         overrides["lrs"] = tuple(_floats("--lr", args.lr))
     if args.weight_decay is not None:
@@ -132,6 +137,7 @@ def run(args) -> int:
         "preset": preset,
         "command": "ntkdistill figure1 " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["figure1"] else None,
         "seconds": time.perf_counter() - start,
+        "machine": machine()["description"],
     })
     paths = result.write(args.out, plot=not args.no_plot)
     if not args.no_plot and "figure" not in paths:

@@ -1,0 +1,240 @@
+r"""The generated parts of ``docs/experiments.md``, rendered from the stored JSON of the runs.
+
+The measured tables and conclusions in the documentation are not typed: each lies between two
+markers,
+
+.. code-block:: text
+
+    <!-- BEGIN GENERATED table1: python -m ntkdistill.experiments.render -->
+    ...
+    <!-- END GENERATED table1 -->
+
+and is the output of :func:`render_table1` on ``docs/_data/table1.json`` (the record that
+``ntkdistill table1`` writes, with the machine it ran on). ``python -m
+ntkdistill.experiments.render`` rewrites the blocks (and the plot, when matplotlib is
+installed); ``--check`` only compares them and exits with status 1 on a difference, which
+the test suite does, so a table that no longer matches its JSON fails CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from .table1 import _num, format_record
+
+__all__ = ["render_table1", "render_figure1", "update_docs", "BLOCKS"]
+
+#: The generated blocks: name -> (JSON file under docs/_data, renderer).
+BLOCKS = {}
+
+
+def _begin(name):
+    return f"<!-- BEGIN GENERATED {name}: python -m ntkdistill.experiments.render -->"
+
+
+def _end(name):
+    return f"<!-- END GENERATED {name} -->"
+
+
+def render_table1(record) -> str:
+    r"""The Markdown of the measured Table 1: how it was run, the tables and the computed conclusions.
+
+    .. math::
+
+        \text{docs block} = \text{render}(\text{stored JSON})
+
+    Parameters
+    ----------
+    record : dict
+        The JSON of ``ntkdistill table1`` (``docs/_data/table1.json``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> rec = {"settings": {"seeds": 2, "source": "toy", "center": True, "steps": [5], "etas": [1.0],
+    ...        "radii": [1.0], "taus": [1.0], "selection": "max", "variants": ["full"], "widths": [2]},
+    ...        "teachers": [], "rows": [], "sweep": [], "elapsed_seconds": 1.0}
+    >>> "Table 1: students" in render_table1(rec)
+    True
+    """
+    cli = record.get("cli_arguments", {})
+    machine = record.get("machine", {})
+    flags = []
+    for key in ("preset", "seeds", "student_subsample", "subsample", "taus", "radii", "steps", "etas", "widths", "seed"):
+        v = cli.get(key)
+        if v is None or (key == "preset" and v == "cpu") or (key == "seed" and v == 0):
+            continue
+        text = ",".join(format(_num(x), "g") for x in v) if isinstance(v, (list, tuple)) else str(v)
+        flags.append(f"--{key.replace('_', '-')} {text}")
+    command = " ".join(["ntkdistill table1", *flags])
+    minutes = _num(record.get("elapsed_seconds")) / 60.0
+    where = machine.get("description", "unrecorded machine")
+    lines = [
+        f"Command: `{command}` ({record['settings'].get('dtype', 'float32')}); "
+        f"{where}; wall time {minutes:.1f} minutes. Stored record: `docs/_data/table1.json`.",
+        "",
+        "```text",
+        format_record(record),
+        "```",
+    ]
+    return "\n".join(lines)
+
+
+BLOCKS["table1"] = ("table1.json", render_table1)
+
+
+def render_figure1(record) -> str:
+    r"""The Markdown of the measured Figure 1: how it was run, the table, the slope and the premise check.
+
+    .. math::
+
+        \text{docs block} = \text{render}(\text{stored JSON})
+
+    Parameters
+    ----------
+    record : dict
+        The JSON of ``ntkdistill figure1`` (``docs/_data/figure1.json``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> rec = {"noise": [0.0], "runs": 1, "config": {}, "info": {"seconds": 60.0},
+    ...        "records": [dict(noise=0.0, run=0, teacher_test=0.9, hard_test=0.8, soft_test=0.85, gap=0.05)]}
+    >>> "premise" in render_figure1(rec)
+    True
+    """
+    from .figure1 import Figure1Result
+
+    res = Figure1Result(record["records"], tuple(record["noise"]), record["runs"], record["config"], record["info"])
+    info = record["info"]
+    sizes = info.get("sizes") or {}
+    size_text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sizes.items())
+    # the output folder is where the record was written, not part of the experiment
+    command = re.sub(r"\s--out(=|\s+)\S+", "", info.get("command") or "ntkdistill figure1")
+    lines = [
+        f"Command: `{command}`; {info.get('machine', 'unrecorded machine')}, "
+        f"device {info.get('device', '?')}, {info.get('threads', '?')} thread(s); wall time "
+        f"{_num(info.get('seconds')) / 60.0:.1f} minutes. Images per run: {size_text or 'unrecorded'}. "
+        "Stored record: `docs/_data/figure1.json`.",
+        "",
+        "```text",
+        res.format_table(),
+        "```",
+    ]
+    return "\n".join(lines)
+
+
+BLOCKS["figure1"] = ("figure1.json", render_figure1)
+
+
+def update_docs(docs_dir="docs", *, check=False, names=None):
+    r"""Rewrite (or, with ``check``, compare) the generated blocks of ``experiments.md``.
+
+    .. math::
+
+        \text{stale} \iff \text{block in the page} \ne \text{render}(\text{JSON})
+
+    Parameters
+    ----------
+    docs_dir : str or Path
+        The folder holding ``experiments.md`` and ``_data/``.
+    check : bool
+        Only compare; nothing is written.
+    names : sequence of str, optional
+        The blocks (default: every one of :data:`BLOCKS` whose markers are in the page).
+
+    Returns
+    -------
+    list of str
+        The names of the blocks that differ (were stale before a rewrite).
+
+    Raises
+    ------
+    ValueError
+        When a named block's markers are missing or unbalanced.
+
+    Examples
+    --------
+    >>> update_docs("no-such-folder", check=True)   # doctest: +SKIP
+    """
+    docs = Path(docs_dir)
+    page = docs / "experiments.md"
+    text = page.read_text(encoding="utf-8")
+    if names is None:
+        names = [n for n in BLOCKS if _begin(n) in text]
+    stale = []
+    new = text
+    for name in names:
+        if name not in BLOCKS:
+            raise ValueError(f"names has {name!r}; the generated blocks are {sorted(BLOCKS)}.")
+        begin, end = _begin(name), _end(name)
+        pat = re.compile(re.escape(begin) + r"\n(.*?)" + re.escape(end), re.S)
+        found = pat.findall(new)
+        if len(found) != 1:
+            raise ValueError(f"{page}: the block {name!r} must appear once between {begin!r} and {end!r}; found {len(found)}.")
+        fname, renderer = BLOCKS[name]
+        record = json.loads((docs / "_data" / fname).read_text(encoding="utf-8"))
+        body = renderer(record)
+        if found[0] != body + "\n":
+            stale.append(name)
+            new = pat.sub(lambda _m, b=body: f"{begin}\n{b}\n{end}", new)
+    if not check and new != text:
+        page.write_text(new, encoding="utf-8")
+    return stale
+
+
+def _plots(docs):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - depends on the environment
+        print("matplotlib is not installed: the plot is not redrawn", file=sys.stderr)
+        return
+    from .table1 import plot_gap_vs_B
+
+    path = docs / "_data" / "table1.json"
+    if not path.exists():
+        return
+    record = json.loads(path.read_text(encoding="utf-8"))
+    variants = record["settings"]["variants"]
+    fig, axes = plt.subplots(1, len(variants), figsize=(5.5 * len(variants), 3.8), squeeze=False)
+    for ax, v in zip(axes[0], variants):
+        plot_gap_vs_B(record, v, ax=ax)
+    fig.tight_layout()
+    fig.savefig(docs / "table1_gap_vs_B.png", dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    """``python -m ntkdistill.experiments.render [--check] [--docs DIR]``."""
+    p = argparse.ArgumentParser(prog="python -m ntkdistill.experiments.render", description=__doc__.splitlines()[0])
+    p.add_argument("--docs", default="docs", help="the docs folder (default docs)")
+    p.add_argument("--check", action="store_true", help="compare only; exit status 1 when a block is stale")
+    args = p.parse_args(argv)
+    stale = update_docs(args.docs, check=args.check)
+    if args.check:
+        if stale:
+            print(f"stale generated blocks in {args.docs}/experiments.md: {stale}; run python -m "
+                  "ntkdistill.experiments.render", file=sys.stderr)
+            return 1
+        print("generated blocks match their JSON")
+        return 0
+    _plots(Path(args.docs))
+    print(f"rewrote {stale}" if stale else "nothing to rewrite")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

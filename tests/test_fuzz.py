@@ -72,7 +72,7 @@ def api_case(draw):
         return "labels", lambda: nd.pgd(X4, P4, m=4, eta=1.0, T=2, labels=_with(Y4, i, draw(not_a_sign)))
     if kind == "pgd_count":
         name = draw(st.sampled_from(["m", "T", "seeds", "record_every"]))
-        kwargs = {"m": 4, "eta": 1.0, "T": 2, name: draw(bad_count.filter(lambda v: (v is not None or name != "record_every") and (v != [2] or name != "m")))}
+        kwargs = {"m": 4, "eta": 1.0, "T": 2, name: draw(bad_count.filter(lambda v: (v is not None or name != "record_every") and (v != [2] or name not in ("m", "seeds"))))}  # a list of widths or seeds is valid
         return name, lambda: nd.pgd(X4, P4, **kwargs)
     if kind == "pgd_real":
         name = draw(st.sampled_from(["eta", "B"]))
@@ -86,7 +86,8 @@ def api_case(draw):
         name = draw(st.sampled_from(["n_samples", "n_certify", "max_iter"]))
         return name, lambda: nd.margin(X4, Y4, **{"n_samples": 200, name: draw(bad_count.filter(lambda v: v is not None))})
     if kind == "teacher_count":
-        return "n_samples", lambda: nd.teacher_logits(X4, lambda Z: Z, n_samples=draw(bad_count))
+        bad = draw(bad_count.filter(lambda v: v != [2]))  # a list of sample counts is valid here (running means)
+        return "n_samples", lambda: nd.teacher_logits(X4, lambda Z: Z, n_samples=bad)
     if kind == "families":
         which = draw(st.sampled_from(["orthonormal", "circle", "two_points"]))
         if which == "orthonormal":

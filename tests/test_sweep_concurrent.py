@@ -68,7 +68,8 @@ def test_two_processes_on_one_file_keep_every_record_once_and_share_the_work(tmp
     time.sleep(0.12)  # the first is some jobs ahead: both orders of the claims are exercised
     second.touch()
     for proc in (a, b):
-        assert proc.wait(timeout=300) == 0, proc.stderr.read()
+        _, err = proc.communicate(timeout=300)  # reads and closes the pipe
+        assert proc.returncode == 0, err
     path = tmp_path / "r.jsonl"
     lines = path.read_bytes().split(b"\n")
     assert lines[-1] == b""  # no torn line

@@ -37,6 +37,11 @@ Used by :mod:`ntkdistill._fast.engine`:
 :func:`masked_sums` (:mod:`ntkdistill._fast.montecarlo`, the teacher logits)
     The sums of :math:`M_{si}` and :math:`M_{si}^2` of a sub-block of directions in one pass.
 
+Arguments that travel together come as tuples (no signature takes more than ten): ``net``, the
+output weights and the layout of the stacked networks (e.g. ``(s, owner, same, paired)``);
+``loss``, ``(tgt, kl, inv_n, zero)``; ``step``, ``(eta, scale, radius, project)``; ``labels``,
+``(tgt, y, ent, kl, zero)``; and the scratch buffers; each function unpacks them first.
+
 The arithmetic is the plain one (THEORY.md; ``pgd(..., backend="reference")`` runs it as written);
 only the order of the sums and the rounding of fused multiply-adds change, so the results agree
 with the plain step to rounding (tested to 1e-12 in float64). The dot products over the ``d``
@@ -135,7 +140,7 @@ def pairs_forward(A, B, s1, s2, paired, same, zero, mask_a, mask_b, v):
 
 
 @_jit
-def neurons_forward(W, XT, blocks, s1, s2, paired, same, zero, mask_a, mask_b, A, B, v, fT):
+def neurons_forward(W, XT, blocks, net, masks, scratch, fT):
     r"""Strategy "neurons", pass 1, for one worker's blocks of pairs, products included.
 
     ``blocks`` (nb, 3) rows ``(lo, hi, k)``: the pairs ``[lo, hi)`` of network ``k``. For each
@@ -144,6 +149,9 @@ def neurons_forward(W, XT, blocks, s1, s2, paired, same, zero, mask_a, mask_b, A
     the block's share of the logits added to ``fT[k]`` (K, n)). ``A``, ``B`` (at least
     ``hi - lo`` rows, n) are scratch. One call for all the blocks: no Python work between them.
     """
+    s1, s2, paired, same, zero = net
+    mask_a, mask_b = masks
+    A, B, v = scratch
     h = mask_a.shape[0]
     n = XT.shape[1]
     for t in range(blocks.shape[0]):
@@ -232,7 +240,7 @@ def _axpy4x1(c0, c1, c2, c3, x0, x1, x2, x3, y):
 
 
 @_jit
-def rows_fused(X, lo, hi, W, s, owner, same, paired, tgt, kl, inv_n, zero, backward, F, acc, Hb, Gb):
+def rows_fused(X, lo, hi, W, net, loss, backward, F, acc, tiles):
     r"""Strategy "rows", compiled: the step's work for the rows ``[lo, hi)`` of ``X``.
 
     ``W`` (M, d) the stacked weights (rows ``[0, h)`` first halves, ``[h, 2h)`` second halves),
@@ -248,6 +256,9 @@ def rows_fused(X, lo, hi, W, s, owner, same, paired, tgt, kl, inv_n, zero, backw
     This function is compiled without reassociation (the sums over neurons run in order); only
     the tile products it calls, over the features, are compiled with it.
     """
+    s, owner, same, paired = net
+    tgt, kl, inv_n, zero = loss
+    Hb, Gb = tiles
     M = W.shape[0]
     h = M // 2
     K = F.shape[1]
@@ -330,7 +341,7 @@ def _masked_scale(x, s, g, zero):
 
 
 @_jit
-def rows_middle(H, i0, s, starts, owner, same_idx, paired, tgt, kl, inv_n, zero, backward, F, g):
+def rows_middle(H, i0, net, loss, backward, F, g):
     r"""Strategy "rows" with the BLAS products: the work between them, one pass per row of a block.
 
     ``H`` (b, M) holds the pre-activations :math:`X_b W^\top` of the rows ``[i0, i0 + b)``
@@ -348,6 +359,8 @@ def rows_middle(H, i0, s, starts, owner, same_idx, paired, tgt, kl, inv_n, zero,
     reassociated). Many narrow networks: one pass over the pairs in order, each term added to its
     network's logit, and one pass over the neurons for ``G``.
     """
+    s, starts, owner, same_idx, paired = net
+    tgt, kl, inv_n, zero = loss
     b, M = H.shape
     h = M // 2
     K = F.shape[1]
@@ -404,7 +417,7 @@ def _copy_same_t(HT, same_idx):
 
 
 @_jit
-def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, backward, F, v):
+def rows_middle_t(HT, i0, net, loss, backward, F, v):
     r""":func:`rows_middle` on the transposed pre-activations ``HT`` (M, b) (column ``q`` is row ``i0 + q``).
 
     For few neurons and many features the BLAS runs :math:`W X_b^\top` and :math:`G^\top X_b`
@@ -413,6 +426,8 @@ def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, bac
     ``backward``, :math:`G^\top` in place of ``HT``, with the arithmetic of :func:`rows_middle`
     for narrow networks (sums over pairs in order).
     """
+    s, starts, same_idx, paired = net
+    tgt, kl, inv_n, zero = loss
     M, b = HT.shape
     h = M // 2
     K = F.shape[1]
@@ -445,7 +460,7 @@ def rows_middle_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, bac
 
 
 @_jit
-def rows_mask_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, F, gT):
+def rows_mask_t(HT, i0, net, loss, F, gT):
     r""":func:`rows_middle_t` with the loss derivative left out of ``G``: one pass over ``HT`` instead of two.
 
     For a step (a forward pass alone is :func:`rows_middle_t`'s). ``HT`` (M, b) holds the
@@ -463,6 +478,8 @@ def rows_mask_t(HT, i0, s, starts, same_idx, paired, tgt, kl, inv_n, zero, F, gT
     same terms as :math:`G^\top X_b`, multiplied in another order. A NaN loss derivative reaches
     every neuron's gradient (``0 * NaN``), as in the NumPy passes.
     """
+    s, starts, same_idx, paired = net
+    tgt, kl, inv_n, zero = loss
     M, b = HT.shape
     h = M // 2
     K = F.shape[1]
@@ -523,7 +540,7 @@ def update_rows(W, W0, grad, scale, eta, radius, project, dist):
 
 
 @_jit
-def update_sum(W, W0, parts, transposed, a, b, eta, scale, radius, project, dist, g):
+def update_sum(W, W0, parts, transposed, a, b, step, dist, g):
     r""":func:`update_rows` on the rows ``[a, b)`` of ``W`` with the sum of the workers' gradients.
 
     ``parts`` is a tuple of the P workers' gradients (M, d), or of their transposes (d, M) when
@@ -536,6 +553,7 @@ def update_sum(W, W0, parts, transposed, a, b, eta, scale, radius, project, dist
     C-contiguous; a mixed tuple does not type). ``W``, ``W0``, ``scale``, ``radius`` and ``dist``
     are the full arrays (M rows). One pass instead of a strided copy, a sum and the update.
     """
+    eta, scale, radius, project = step
     d = W.shape[1]
     P = len(parts)
     C = g.shape[0]
@@ -560,7 +578,7 @@ def update_sum(W, W0, parts, transposed, a, b, eta, scale, radius, project, dist
 
 
 @_jit
-def risk_err(F, L, lo, hi, tgt, y, ent, kl, zero, sums, errs):
+def risk_err(F, L, lo, hi, labels, sums, errs):
     r"""The surrogate losses and errors of the rows ``[lo, hi)`` of ``F`` (n, K), added per network.
 
     ``L`` (at least ``hi - lo``, K) holds :math:`\ln(1 + e^{-|u|})` of each row's logits, row
@@ -578,6 +596,7 @@ def risk_err(F, L, lo, hi, tgt, y, ent, kl, zero, sums, errs):
     otherwise; the same value as ``kl_loss`` to a few ulps, infinite for an infinite logit as
     there (not :math:`\infty - \infty`).
     """
+    tgt, y, ent, kl, zero = labels
     K = F.shape[1]
     one = type(zero)(1)  # zero + 1 would be float64 for float32 zero (int64 literal)
     for i in range(lo, hi):
@@ -638,28 +657,29 @@ def warm_up(dtype, readonly_x=False, workers=1):
     X.flags.writeable = not readonly_x
     W = np.zeros((2, 2), dt)
     z = dt.type(0)
-    rows_fused(X, 0, 1, W, np.ones(2, dt), np.zeros(1, np.intp), np.zeros(1, bool), True, np.zeros(1, dt), True,
-               z, z, True, np.zeros((1, 1), dt), np.zeros((2, 2), dt), np.zeros((4, 2), dt), np.zeros((4, 2), dt))  # fmt: skip
+    loss = (np.zeros(1, dt), True, z, z)
+    rows_fused(X, 0, 1, W, (np.ones(2, dt), np.zeros(1, np.intp), np.zeros(1, bool), True), loss, True,
+               np.zeros((1, 1), dt), np.zeros((2, 2), dt), (np.zeros((4, 2), dt), np.zeros((4, 2), dt)))  # fmt: skip
     idx = np.zeros(0, np.intp)
     starts = np.array([0, 1], np.intp)
     update_rows(W, W.copy(), W.copy(), np.ones(2, dt), z, np.ones(2, dt), True, np.zeros(2, dt))
     parts = (np.zeros((2, 2), dt),) * workers
-    update_sum(W, W.copy(), parts, True, 0, 2, z, np.ones(2, dt), np.ones(2, dt), True, np.zeros(2, dt),
+    update_sum(W, W.copy(), parts, True, 0, 2, (z, np.ones(2, dt), np.ones(2, dt), True), np.zeros(2, dt),
                np.zeros((1, 2), dt))  # fmt: skip
     # strategy "neurons": one pair, n = 2, d = 2; strategy "rows" with the BLAS products: M = 2
     blocks = np.array([[0, 1, 0]], np.intp)
-    neurons_forward(W, np.zeros((2, 2), dt), blocks, s, -s, True, np.zeros(1, bool), z, mask, mask.copy(),
-                    np.zeros((1, 2), dt), np.zeros((1, 2), dt), np.zeros(2, dt), np.zeros((1, 2), dt))  # fmt: skip
+    neurons_forward(W, np.zeros((2, 2), dt), blocks, (s, -s, True, np.zeros(1, bool), z), (mask, mask.copy()),
+                    (np.zeros((1, 2), dt), np.zeros((1, 2), dt), np.zeros(2, dt)), np.zeros((1, 2), dt))  # fmt: skip
     neurons_backward(mask, mask.copy(), np.zeros((1, 2, 2), dt), blocks, np.zeros((1, 2), dt), np.zeros((2, 2), dt))
     s2 = np.ones(2, dt)
-    rows_middle(np.zeros((1, 2), dt), 0, s2, starts, np.zeros(1, np.intp), idx, True, np.ones(1, dt), True, z, z, True,
+    loss = (np.ones(1, dt), True, z, z)
+    rows_middle(np.zeros((1, 2), dt), 0, (s2, starts, np.zeros(1, np.intp), idx, True), loss, True,
                 np.zeros((1, 1), dt), np.zeros(1, dt))  # fmt: skip
-    rows_middle_t(np.zeros((2, 1), dt), 0, s2, starts, idx, True, np.ones(1, dt), True, z, z, True, np.zeros((1, 1), dt),
+    rows_middle_t(np.zeros((2, 1), dt), 0, (s2, starts, idx, True), loss, True, np.zeros((1, 1), dt),
                   np.zeros(1, dt))  # fmt: skip
-    rows_mask_t(np.zeros((2, 1), dt), 0, s2, starts, idx, True, np.ones(1, dt), True, z, z, np.zeros((1, 1), dt),
-                np.zeros((1, 1), dt))  # fmt: skip
-    risk_err(np.zeros((1, 1), dt), np.zeros((1, 1), dt), 0, 1, np.ones(1, dt), np.ones(1, dt), np.zeros(1, dt), True,
-             z, np.zeros(1), np.zeros(1, np.int64))  # fmt: skip
+    rows_mask_t(np.zeros((2, 1), dt), 0, (s2, starts, idx, True), loss, np.zeros((1, 1), dt), np.zeros((1, 1), dt))
+    risk_err(np.zeros((1, 1), dt), np.zeros((1, 1), dt), 0, 1, (np.ones(1, dt), np.ones(1, dt), np.zeros(1, dt), True, z),
+             np.zeros(1), np.zeros(1, np.int64))  # fmt: skip
     _WARM.add((dt, readonly_x, workers))
 
 

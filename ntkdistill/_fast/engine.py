@@ -154,7 +154,7 @@ def risk_sums(f, lo, hi, tgt, y, ent, kl, L, sums, errs):
             np.negative(u, out=u)
             np.exp(u, out=u)
             np.log1p(u, out=u)
-            _compiled.risk_err(f, u, a, b, tgt, y, ent, kl, f.dtype.type(0), sums, errs)
+            _compiled.risk_err(f, u, a, b, (tgt, y, ent, kl, f.dtype.type(0)), sums, errs)
 
 
 def _split(count, parts):
@@ -532,7 +532,8 @@ class Engine:
         # transposed, the mask in place of H^T and acc += 1(H^T > 0) (g X_b) (without s)
         sc = self.scratch[w]
         lo, hi = self.ranges[w]
-        X, M, kl = self.X, self.M, self.loss == "kl"
+        X, M = self.X, self.M
+        loss = (self.tgt, self.loss == "kl", self.inv_n, self.zero)
         acc, tmp = (sc["acc"], sc["tmp"]) if self._transposed else (sc["accT"], sc["tmpT"])
         first = True
         for i in range(lo, hi, self.block):
@@ -542,16 +543,15 @@ class Engine:
                 H = sc["HT"][: M * (j - i)].reshape(M, j - i)
                 np.matmul(W, Xb.T, out=H)
                 if self._folded and backward:
-                    _compiled.rows_mask_t(H, i, self.s, self._starts, same_idx, self.paired, self.tgt, kl, self.inv_n,
-                                          self.zero, self.F, sc["gT"])  # fmt: skip
+                    _compiled.rows_mask_t(H, i, (self.s, self._starts, same_idx, self.paired), loss, self.F, sc["gT"])
                 else:  # the two passes, or the logits alone (the same pass as the folded one's)
-                    _compiled.rows_middle_t(H, i, self.s, self._starts, same_idx, self.paired, self.tgt, kl,
-                                            self.inv_n, self.zero, backward, self.F, sc["v"])  # fmt: skip
+                    _compiled.rows_middle_t(H, i, (self.s, self._starts, same_idx, self.paired), loss, backward,
+                                            self.F, sc["v"])  # fmt: skip
             else:
                 H = sc["H"][: j - i]
                 np.matmul(Xb, W.T, out=H)
-                _compiled.rows_middle(H, i, self.s, self._starts, self.owner, same_idx, self.paired, self.tgt, kl,
-                                      self.inv_n, self.zero, backward, self.F, sc["g"][0])  # fmt: skip
+                _compiled.rows_middle(H, i, (self.s, self._starts, self.owner, same_idx, self.paired), loss, backward,
+                                      self.F, sc["g"][0])  # fmt: skip
             if backward:
                 out = acc if first else tmp
                 if self._folded:
@@ -591,8 +591,8 @@ class Engine:
         # the engine's transposed layout keeps its gradients as (M, d): update_sum's untransposed
         parts = self._parts if self._transposed else self._partsT
         scale = self.s if self._folded else self._ones  # the output weights, unless in the gradients
-        _compiled.update_sum(W, self.W0, parts, not self._transposed, a, b, self.eta, scale, radius,
-                             self.radius is not None, self.dist, self._gchunk[w])  # fmt: skip
+        step = (self.eta, scale, radius, self.radius is not None)
+        _compiled.update_sum(W, self.W0, parts, not self._transposed, a, b, step, self.dist, self._gchunk[w])
 
     def _rows_fused(self, w, W, backward, same):
         sc = self.scratch[w]
@@ -600,8 +600,9 @@ class Engine:
         acc = sc["acc"]
         if backward:
             acc.fill(0)
-        _compiled.rows_fused(self.X, lo, hi, W, self.s, self.owner, same, self.paired, self.tgt, self.loss == "kl",
-                             self.inv_n, self.zero, backward, self.F, acc, sc["H4"], sc["G4"])  # fmt: skip
+        net = (self.s, self.owner, same, self.paired)
+        loss = (self.tgt, self.loss == "kl", self.inv_n, self.zero)
+        _compiled.rows_fused(self.X, lo, hi, W, net, loss, backward, self.F, acc, (sc["H4"], sc["G4"]))
 
     def _rows_pass(self, W, backward):
         same = self._same_pairs(W)
@@ -686,8 +687,8 @@ class Engine:
         v, u = sc["v"], sc["u"]
         if self.compiled:  # the products and pass 1 of every block in one compiled call
             AB = sc["AB"]
-            _compiled.neurons_forward(W, XT, self._blocks[w], self.st.s1, self.st.s2, self.paired, same, z,
-                                      self.mask[0], self.mask[1], AB[0], AB[1], v, fT)  # fmt: skip
+            net = (self.st.s1, self.st.s2, self.paired, same, z)
+            _compiled.neurons_forward(W, XT, self._blocks[w], net, (self.mask[0], self.mask[1]), (AB[0], AB[1], v), fT)
             return
         W2 = W.reshape(2, h, -1)
         for lo, hi, k in self.assign[w]:

@@ -376,26 +376,26 @@ def test_compiled_loops_stay_in_float32():
     W = np.ones((6, 5), dt)
     s = np.ones(6, dt)
     calls = {
-        "rows_fused": (X, 0, 3, W, s, np.zeros(3, np.intp), np.zeros(3, bool), True, np.ones(3, dt), True, z, z, True,
-                       np.zeros((3, 1), dt), np.zeros((6, 5), dt), np.zeros((4, 6), dt), np.zeros((4, 6), dt)),
+        "rows_fused": (X, 0, 3, W, (s, np.zeros(3, np.intp), np.zeros(3, bool), True), (np.ones(3, dt), True, z, z), True,
+                       np.zeros((3, 1), dt), np.zeros((6, 5), dt), (np.zeros((4, 6), dt), np.zeros((4, 6), dt))),
         "update_rows": (W, W.copy(), W.copy(), s, z, s, True, np.zeros(6, dt)),
-        "update_sum": (W, W.copy(), (np.ones((5, 6), dt),) * 2, True, 0, 6, z, s, s, True, np.zeros(6, dt),
+        "update_sum": (W, W.copy(), (np.ones((5, 6), dt),) * 2, True, 0, 6, (z, s, s, True), np.zeros(6, dt),
                        np.zeros((4, 5), dt)),
-        "risk_err": (np.zeros((3, 1), dt), np.zeros((3, 1), dt), 0, 3, np.ones(3, dt), np.ones(3, dt), np.zeros(3, dt),
-                     True, z, np.zeros(1), np.zeros(1, np.int64)),
+        "risk_err": (np.zeros((3, 1), dt), np.zeros((3, 1), dt), 0, 3, (np.ones(3, dt), np.ones(3, dt), np.zeros(3, dt),
+                     True, z), np.zeros(1), np.zeros(1, np.int64)),
         "pairs_forward": (W, W.copy(), s, s, True, np.zeros(6, bool), z, np.zeros((6, 5), bool), np.zeros((6, 5), bool),
                           np.zeros(5, dt)),
-        "rows_middle": (np.ones((3, 6), dt), 0, s, np.array([0, 3], np.intp), np.zeros(3, np.intp), np.array([1], np.intp),
-                        True, np.ones(3, dt), True, z, z, True, np.zeros((3, 1), dt), np.zeros(1, dt)),
-        "neurons_forward": (W, X.T.copy(), np.array([[0, 3, 0]], np.intp), s[:3], -s[:3], True, np.zeros(3, bool), z,
-                            np.zeros((3, 3), bool), np.zeros((3, 3), bool), np.zeros((3, 3), dt), np.zeros((3, 3), dt),
-                            np.zeros(3, dt), np.zeros((1, 3), dt)),
+        "rows_middle": (np.ones((3, 6), dt), 0, (s, np.array([0, 3], np.intp), np.zeros(3, np.intp), np.array([1], np.intp),
+                        True), (np.ones(3, dt), True, z, z), True, np.zeros((3, 1), dt), np.zeros(1, dt)),
+        "neurons_forward": (W, X.T.copy(), np.array([[0, 3, 0]], np.intp), (s[:3], -s[:3], True, np.zeros(3, bool), z),
+                            (np.zeros((3, 3), bool), np.zeros((3, 3), bool)), (np.zeros((3, 3), dt), np.zeros((3, 3), dt),
+                            np.zeros(3, dt)), np.zeros((1, 3), dt)),
         "neurons_backward": (np.ones((3, 3), bool), np.zeros((3, 3), bool), np.ones((1, 3, 5), dt),
                              np.array([[0, 3, 0]], np.intp), np.zeros((3, 3), dt), np.zeros((6, 5), dt)),
-        "rows_middle_t": (np.ones((6, 3), dt), 0, s, np.array([0, 3], np.intp), np.array([1], np.intp), False,
-                          np.ones(3, dt), False, z, z, True, np.zeros((3, 1), dt), np.zeros(3, dt)),
-        "rows_mask_t": (np.ones((6, 3), dt), 0, s, np.array([0, 3], np.intp), np.array([1], np.intp), False,
-                        np.ones(3, dt), False, z, z, np.zeros((3, 1), dt), np.zeros((1, 3), dt)),
+        "rows_middle_t": (np.ones((6, 3), dt), 0, (s, np.array([0, 3], np.intp), np.array([1], np.intp), False),
+                          (np.ones(3, dt), False, z, z), True, np.zeros((3, 1), dt), np.zeros(3, dt)),
+        "rows_mask_t": (np.ones((6, 3), dt), 0, (s, np.array([0, 3], np.intp), np.array([1], np.intp), False),
+                        (np.ones(3, dt), False, z, z), np.zeros((3, 1), dt), np.zeros((1, 3), dt)),
         "_pair_sum": (s, s.copy(), s, s, False, z),
         "_masked_scale": (s.copy(), s, z, z),
         "_dloss": (z, z, False, z, dt(1)),
@@ -482,7 +482,7 @@ def test_compiled_update_sum_matches_the_numpy_sum_and_update(transposed, dtype)
     got = W.copy()
     got_dist = np.full(M, -1.0, dtype)
     arr = tuple(np.ascontiguousarray(part.T) if transposed else part for part in parts)
-    _compiled.update_sum(got, W0, arr, transposed, a, b, eta, scale, radius, True, got_dist,
+    _compiled.update_sum(got, W0, arr, transposed, a, b, (eta, scale, radius, True), got_dist,
                          np.empty((16, d), dtype))  # fmt: skip
     rtol = 1e-12 if dtype == np.float64 else 1e-6
     np.testing.assert_allclose(got[a:b], want[a:b], rtol=rtol, atol=rtol)
@@ -492,7 +492,7 @@ def test_compiled_update_sum_matches_the_numpy_sum_and_update(transposed, dtype)
     assert np.all(got_dist[:a] == -1) and np.all(got_dist[b:] == -1)
     # without projection, the same rows only take the step
     free = W.copy()
-    _compiled.update_sum(free, W0, arr, transposed, a, b, eta, scale, radius, False, got_dist,
+    _compiled.update_sum(free, W0, arr, transposed, a, b, (eta, scale, radius, False), got_dist,
                          np.empty((16, d), dtype))  # fmt: skip
     np.testing.assert_allclose(free[a:b], W[a:b] - eta * grad[a:b], rtol=rtol, atol=rtol)
 

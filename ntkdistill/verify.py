@@ -140,18 +140,7 @@ class Check(_results.ResultMixin):
         return _jsonable(asdict(self))
 
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    return obj
+_jsonable = _results.jsonable  # numpy scalars and arrays as JSON types, NaN as None, inf as "inf"
 
 
 # ---------------------------------------------------------------------------- statistics

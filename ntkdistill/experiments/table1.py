@@ -422,22 +422,7 @@ class SweepRow(_results.ResultMixin):
     soft_val: float
 
 
-def _jsonable(obj):
-    """Replace inf by "inf" and NaN by None, recursively, so the JSON is standard."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        if math.isnan(v):
-            return None
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return v
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
+_jsonable = _results.jsonable  # numpy scalars and arrays as JSON types, NaN as None, inf as "inf"
 
 
 def _num(v):

@@ -137,21 +137,20 @@ def _sweep_source(N, R, sym, update):
     if update:
         dots()  # pre-activations at W(t)
         for k in range(R):
-            ta = " + ".join(f"(g{i} if a{i} > zero else zero) * x{i}_{k}" for i in range(N))
-            tb = " + ".join(f"(g{i} if b{i} > zero else zero) * x{i}_{k}" for i in range(N))
+            ta = " + ".join(f"_gt(a{i}, zero, g{i}, zero) * x{i}_{k}" for i in range(N))
+            tb = " + ".join(f"_gt(b{i}, zero, g{i}, zero) * x{i}_{k}" for i in range(N))
             L.append(f"        c{k} = c{k} - s1 * ({ta})")
             L.append(f"        e{k} = e{k} - s2 * ({tb})")
         for nm, v, out in (("na", "c", "C1"), ("nb", "e", "C2")):
             L.append(f"        {nm} = " + " + ".join(f"{v}{k} * {v}{k}" for k in range(R)))
-            L.append(f"        o{nm} = {nm} > rad2")
             L.append(f"        r{nm} = math.sqrt(rad2 / {nm})")
             for k in range(R):
-                L.append(f"        {v}{k} = {v}{k} * r{nm} if o{nm} else {v}{k}")
+                L.append(f"        {v}{k} = _gt({nm}, rad2, {v}{k} * r{nm}, {v}{k})")
                 L.append(f"        {out}[{k}, p] = {v}{k}")
         L.append("        m2 = _fmax(m2, _fmax(na, nb))")
     dots()  # pre-activations at W(t + 1)
     for i in range(N):
-        ra, rb = f"(a{i} if a{i} > zero else zero)", f"(b{i} if b{i} > zero else zero)"
+        ra, rb = f"_gt(a{i}, zero, a{i}, zero)", f"_gt(b{i}, zero, b{i}, zero)"
         L.append(f"        f{i} += s1 * ({ra} - {rb})" if sym else f"        f{i} += s1 * {ra} + s2 * {rb}")
     for i in range(N):
         L.append(f"    fout[{i}] = f{i}")
@@ -177,6 +176,21 @@ if AVAILABLE:  # pragma: no branch - depends on the environment
             t = args[0].type
             fn = builder.module.declare_intrinsic("llvm.maxnum", [t], _ir.FunctionType(t, [t, t]))
             return builder.call(fn, args, fastmath=("nnan", "nsz"))
+
+        return sig, codegen
+
+    @_intrinsic
+    def _gt(typingctx, a, b, x, y):
+        """``x if a > b else y`` as one LLVM ``select`` (false for NaN, as Python's ``>``).
+
+        Python's conditional expression makes two basic blocks in numba's IR; a sweep for
+        n = 16 points has thousands of them, which numba's SSA pass cannot handle (a recursion
+        error) and which slow the compilation down.
+        """
+        sig = x(a, b, x, y)
+
+        def codegen(context, builder, signature, args):
+            return builder.select(builder.fcmp_ordered(">", args[0], args[1]), args[2], args[3])
 
         return sig, codegen
 
@@ -215,7 +229,7 @@ def _compile(N, R, sym):
     key = (N, R, sym)
     if key not in _CACHE:
         ns = {"math": math, "np": np, "numba": numba, "_observe": _observe, "_dloss": _dloss, "_gather": _gather,
-              "_fmax": _fmax}
+              "_fmax": _fmax, "_gt": _gt}
         jit = numba.njit(nogil=True, fastmath=_FLAGS, error_model="numpy")
         for update in (True, False):
             src = _sweep_source(N, R, sym, update)
@@ -343,12 +357,12 @@ def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=Non
     >>> X = np.array([[1.0, 0.0], [-1.0, 0.0]])
     >>> W0, a = init_symmetric(8, 2, rng=0)
     >>> out = run_trajectory(X, np.array([0.6, 0.4]), W0, a, eta=1.0, T=20)
-    >>> out["risk"].shape, out["error"][0, 0], bool(out["risk"][0, -1] < out["risk"][0, 0])
+    >>> out["risk"].shape, float(out["error"][0, 0]), bool(out["risk"][0, -1] < out["risk"][0, 0])
     ((1, 21), 1.0, True)
     """
     if not AVAILABLE:
         raise ImportError("run_trajectory needs numba: pip install 'ntkdistill[fast]'.")
-    from .._validation import check_int, check_labels, check_matrix, check_probabilities, check_real
+    from ntkdistill._validation import check_int, check_labels, check_matrix, check_probabilities, check_real
 
     X = check_matrix("X", X, dtype=dtype)
     dt = X.dtype
@@ -419,7 +433,7 @@ def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=Non
     rad2 = np.full(K, np.float64(radius) ** 2, dtype=dt)
     tg = tgt.astype(dt)
     yy = y.astype(dt)
-    from ..losses import _neg_entropy
+    from ntkdistill.losses import _neg_entropy
 
     ent = _neg_entropy(tg) if loss == "kl" else np.zeros(n, dtype=dt)
     rec = np.array([0] + ([] if record_every is None else list(range(record_every, T + 1, record_every))), dtype=np.int64)

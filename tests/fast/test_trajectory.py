@@ -133,13 +133,14 @@ def test_segments_continue_the_trajectory(monkeypatch):
         np.testing.assert_array_equal(whole[key], cut[key], err_msg=key)
 
 
-def test_any_initialisation():
+@pytest.mark.parametrize("B", [np.inf, 0.7])
+def test_any_initialisation(B):
     """Pairs that do not share W(0) (not the symmetric initialisation): each neuron its own h0 and s."""
     rng = np.random.default_rng(11)
     X, t, _, _ = _problem(2, 3, 8, 1, 11, np.float64, "kl")
     W0 = rng.normal(size=(2, 8, 3))
     a = rng.choice([-1.0, 1.0], size=(2, 8))
-    kw = dict(eta=1.5, T=6, B=0.7, loss="kl", labels=np.where(t > 0.5, 1.0, -1.0), record_every=1)
+    kw = dict(eta=1.5, T=6, B=B, loss="kl", labels=np.where(t > 0.5, 1.0, -1.0), record_every=1)
     out = run_trajectory(X, t, W0, a, **kw)
     _compare(out, reference(X, t, W0, a, symmetric=False, **kw), np.float64)
 

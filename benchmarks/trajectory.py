@@ -269,22 +269,30 @@ def corollary4(runs, threads=None, out=None):
                   f"final error {res['final_error'][k]:.3g}, max distance {res['max_distance'][k]:.4g} "
                   f"(radius {float(req.B) / np.sqrt(m):.4g})", flush=True)  # fmt: skip
     if "float32" in results and "float64" in results:
-        r32, r64 = results["float32"], results["float64"]  # zip: the seeds both ran
-        same = all((e32 <= eps) == (e64 <= eps) for e32, e64 in zip(r32["avg_error"], r64["avg_error"])) and all(
-            (k32 <= beta) == (k64 <= beta) for k32, k64 in zip(r32["avg_risk"], r64["avg_risk"])
-        )
-        derr = max(abs(u - v) for u, v in zip(r32["avg_error"], r64["avg_error"]))
-        drisk = max(abs(u - v) / abs(v) for u, v in zip(r32["avg_risk"], r64["avg_risk"]))
-        margin_e = min(abs(v - eps) for v in r64["avg_error"])
-        margin_r = min(abs(v - beta) / beta for v in r64["avg_risk"])
-        print(f"float32 against float64: every decision the same: {same}; largest difference of the averaged "
-              f"error {derr:.3g} (float64's nearest distance to eps {margin_e:.3g}); of the averaged KL risk "
-              f"{drisk:.3g} relative (nearest relative distance to beta {margin_r:.3g})")  # fmt: skip
-        results["same_decisions"] = same
+        results["same_decisions"] = compare(results["float32"], results["float64"], eps, beta)
     if out:
         with open(out, "w") as fh:
             json.dump(results, fh, indent=1)
     return results
+
+
+def compare(r32, r64, eps=0.49, beta=0.5**2 * 0.49 / 32):
+    """Whether float32 decides Corollary 4's and Theorem 2's claims as float64 does, seed by seed.
+
+    ``r32``, ``r64``: results of :func:`corollary4` for one dtype each (their common first seeds
+    are compared). Prints the largest differences and float64's nearest distance to each level.
+    """
+    pairs = list(zip(r32["avg_error"], r64["avg_error"]))
+    risks = list(zip(r32["avg_risk"], r64["avg_risk"]))
+    same = all((u <= eps) == (v <= eps) for u, v in pairs) and all((u <= beta) == (v <= beta) for u, v in risks)
+    derr = max(abs(u - v) for u, v in pairs)
+    drisk = max(abs(u - v) / abs(v) for u, v in risks)
+    margin_e = min(abs(v - eps) for _, v in pairs)
+    margin_r = min(abs(v - beta) / beta for _, v in risks)
+    print(f"float32 against float64 on {len(pairs)} seeds: every decision the same: {same}; largest difference "
+          f"of the averaged error {derr:.3g} (float64's nearest distance to eps {margin_e:.3g}); of the averaged "
+          f"KL risk {drisk:.3g} relative (float64's nearest relative distance to beta {margin_r:.3g})")  # fmt: skip
+    return same
 
 
 def main(argv=None):
@@ -296,19 +304,27 @@ def main(argv=None):
     ap.add_argument("--no-table", action="store_true")
     ap.add_argument("--corollary4", nargs="?", const="float32:5,float64:5", default=None,
                     help="run Corollary 4's prescription (minutes): dtype:seeds,... (default float32:5,float64:5)")
+    ap.add_argument("--corollary4-threads", type=int, default=None, help="threads of Corollary 4's runs")
     ap.add_argument("--json", default=None, help="write Corollary 4's results here")
+    ap.add_argument("--compare", nargs=2, metavar=("FLOAT32_JSON", "FLOAT64_JSON"), default=None,
+                    help="compare two runs' --json outputs (float32 and float64) and stop")
     args = ap.parse_args(argv)
     try:
         import numba  # noqa: F401
     except ImportError:
         print("numba is not installed: the trajectory kernel needs the 'fast' extra; nothing to measure.")
         return
+    if args.compare:
+        r32, r64 = (json.load(open(f))[k] for f, k in zip(args.compare, ("float32", "float64")))
+        compare(r32, r64)
+        return
     print(machine())
     if not args.no_table:
         rows = table(args.repeats, [int(t) for t in args.threads.split(",")], args.dtypes.split(","), not args.no_pgd)
         print_table(rows)
     if args.corollary4:
-        corollary4({k: int(v) for k, v in (x.split(":") for x in args.corollary4.split(","))}, out=args.json)
+        runs = {k: int(v) for k, v in (x.split(":") for x in args.corollary4.split(","))}
+        corollary4(runs, threads=args.corollary4_threads, out=args.json)
 
 
 if __name__ == "__main__":

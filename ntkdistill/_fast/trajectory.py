@@ -58,13 +58,17 @@ iterations; their averages over :math:`t < T` at every step; both at :math:`W(T)
 
 **Dispatch from pgd** (for the integrator): when numba is installed, ``n <= MAX_POINTS``, and
 every network has the same width (or one call per width), :func:`ntkdistill.pgd` can call
-:func:`run_trajectory` with its stacked initialisations and build its :class:`PGDResult` from
-the returned dict: ``widths`` from ``m``, ``W`` from ``out["W"]`` (one (m, d) array per
-network), ``risk``, ``error``, ``avg_risk``, ``avg_error``, ``final_risk``, ``final_error``,
-``max_distance`` and ``iterations`` as they are. It pays from about ``n (r + 1)`` work per
-neuron-step, i.e. from a few thousand neurons in all (``python -m benchmarks.trajectory``
-measures it against pgd); the compilation of a new (n, r) takes about a second or two per dtype
-the first time in a process.
+:func:`run_trajectory` with its stacked initialisations (``init_symmetric`` per seed, as ``pgd``
+draws them) and build its :class:`PGDResult` from the returned dict: ``widths`` from ``m``,
+``W`` from ``out["W"]`` (one (m, d) array per network), ``risk``, ``error``, ``avg_risk``,
+``avg_error``, ``final_risk``, ``final_error``, ``max_distance`` and ``iterations`` as they are
+(``progress`` is not supported). When it pays (measured, ``python -m benchmarks.trajectory`` and
+:func:`ntkdistill.cost.trajectory_seconds`): the sweep is vectorised up to ``n r <= 16``
+(r the rank of ``X``; 0.7 ns per neuron-step in float32 and 1.2 in float64 at n = 2, r = 1,
+2.4 and 4.1 at 4 x 4) and is scalar beyond (66 ns at 8 x 8, 230-250 ns at 16 x 16, slower than
+pgd's engine), so dispatch on ``n * rank(X) <= 16`` and on enough work to amortise the
+compilation of a new (n, r), 10-30 s per process (up to two minutes at 16 x 16): say
+``m * seeds * T`` above about 1e9.
 """
 
 from __future__ import annotations

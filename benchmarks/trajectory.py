@@ -183,10 +183,10 @@ def table(repeats, threads_list, dtypes, with_pgd=True):
         dt = np.dtype(name).type
         fl = floor_runner(dt)
         fl(1)
-        fw, fc = per_step(fl, 5, 25, repeats)
+        _fw, fc = per_step(fl, 5, 25, repeats)
         dfl = direct_floor_runner(dt)
         dfl(1)
-        dw, dc = per_step(dfl, 5, 25, repeats)
+        _dw, dc = per_step(dfl, 5, 25, repeats)
         if with_pgd:
             pr = pgd_runner(dt)
             pr(1)

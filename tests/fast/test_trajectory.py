@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 numba = pytest.importorskip("numba", reason="the trajectory kernel needs numba (the 'fast' extra)")
 
-from ntkdistill import _reference  # noqa: E402
-from ntkdistill._fast.trajectory import MAX_POINTS, run_trajectory  # noqa: E402
-from ntkdistill.losses import sigmoid  # noqa: E402
-from ntkdistill.student import init_symmetric  # noqa: E402
+from ntkdistill import _reference
+from ntkdistill._fast.trajectory import MAX_POINTS, run_trajectory
+from ntkdistill.losses import sigmoid
+from ntkdistill.student import init_symmetric
 
 
 def reference(X, targets, W0, a, *, eta, T, B, loss, labels, record_every, symmetric=True):
@@ -92,7 +92,7 @@ def test_float64_matches_the_plain_loop(shape, half, K, loss, B, eta, T, record_
     X, t, W0, a = _problem(n, d, 2 * half, K, seed, np.float64, loss)
     labels = np.sign(t - 0.5) if loss == "kl" else t
     labels[labels == 0] = 1.0
-    kw = dict(eta=eta, T=T, B=B, loss=loss, labels=labels, record_every=record_every)
+    kw = {"eta": eta, "T": T, "B": B, "loss": loss, "labels": labels, "record_every": record_every}
     _compare(run_trajectory(X, t, W0, a, **kw), reference(X, t, W0, a, **kw), np.float64)
 
 
@@ -101,7 +101,7 @@ def test_float64_matches_the_plain_loop(shape, half, K, loss, B, eta, T, record_
 def test_float32_matches_the_plain_loop_to_float32_precision(loss, B):
     X, t, W0, a = _problem(2, 3, 14, 2, 7, np.float32, loss)
     labels = np.where(t > 0.5, 1.0, -1.0) if loss == "kl" else t
-    kw = dict(eta=1.0, T=9, B=B, loss=loss, labels=labels.astype(np.float32), record_every=2)
+    kw = {"eta": 1.0, "T": 9, "B": B, "loss": loss, "labels": labels.astype(np.float32), "record_every": 2}
     out = run_trajectory(X, t, W0, a, **kw)
     _compare(out, reference(X, t.astype(np.float32), W0, a, **kw), np.float32)
 
@@ -113,7 +113,7 @@ def test_several_chunks_and_threads_give_the_same_bits(monkeypatch):
 
     monkeypatch.setattr(trajectory, "CHUNK", 16)
     X, t, W0, a = _problem(2, 3, 70, 3, 3, np.float64, "kl")
-    kw = dict(eta=2.0, T=7, B=0.4, loss="kl", labels=np.where(t > 0.5, 1.0, -1.0), record_every=3)
+    kw = {"eta": 2.0, "T": 7, "B": 0.4, "loss": "kl", "labels": np.where(t > 0.5, 1.0, -1.0), "record_every": 3}
     runs = [run_trajectory(X, t, W0, a, threads=th, **kw) for th in (1, min(2, numba.config.NUMBA_NUM_THREADS))]
     for key in runs[0]:
         np.testing.assert_array_equal(runs[0][key], runs[1][key], err_msg=key)
@@ -125,7 +125,7 @@ def test_segments_continue_the_trajectory(monkeypatch):
     from ntkdistill._fast import trajectory
 
     X, t, W0, a = _problem(3, 2, 10, 2, 5, np.float64, "logistic")
-    kw = dict(eta=1.0, T=11, B=1.0, loss="logistic", record_every=2)
+    kw = {"eta": 1.0, "T": 11, "B": 1.0, "loss": "logistic", "record_every": 2}
     whole = run_trajectory(X, t, W0, a, **kw)
     monkeypatch.setattr(trajectory, "_SEGMENT_WORK", 3 * 2 * 10)  # three steps per call
     cut = run_trajectory(X, t, W0, a, **kw)
@@ -140,7 +140,7 @@ def test_any_initialisation(B):
     X, t, _, _ = _problem(2, 3, 8, 1, 11, np.float64, "kl")
     W0 = rng.normal(size=(2, 8, 3))
     a = rng.choice([-1.0, 1.0], size=(2, 8))
-    kw = dict(eta=1.5, T=6, B=B, loss="kl", labels=np.where(t > 0.5, 1.0, -1.0), record_every=1)
+    kw = {"eta": 1.5, "T": 6, "B": B, "loss": "kl", "labels": np.where(t > 0.5, 1.0, -1.0), "record_every": 1}
     out = run_trajectory(X, t, W0, a, **kw)
     _compare(out, reference(X, t, W0, a, symmetric=False, **kw), np.float64)
 
@@ -159,7 +159,7 @@ def test_rank_one_data_moves_weights_only_along_the_data():
     X = np.zeros((2, 5))
     X[0, 0], X[1, 0] = 1.0, -1.0
     W0, a = init_symmetric(20, 5, rng=2)
-    kw = dict(eta=3.0, T=8, B=0.5, loss="kl", labels=np.array([1.0, -1.0]), record_every=4)
+    kw = {"eta": 3.0, "T": 8, "B": 0.5, "loss": "kl", "labels": np.array([1.0, -1.0]), "record_every": 4}
     t = np.array([0.6225, 0.3775])
     out = run_trajectory(X, t, W0[None], a[None], **kw)
     _compare(out, reference(X, t, W0[None], a[None], **kw), np.float64)

@@ -45,10 +45,14 @@ two neurons of a pair are handled in one iteration with the same instructions, s
 pair is subtracted before the sum over pairs, as :func:`ntkdistill.pgd` does; ties count as
 errors, E6).
 
-**Threads and determinism.** Each step's sweep runs as tasks of ``CHUNK`` pairs of one network
-(``numba.prange`` over networks times chunks); each task writes its own partial logits and its
-largest squared distance, and these are added in chunk order afterwards. The decomposition does
-not depend on the number of threads, so results are the same bit for bit for any thread count.
+**Threads and determinism.** The networks are shared among the threads (``numba.prange`` over
+networks), each running its own steps in order, so the threads never wait for each other
+between steps (a barrier per step, with tasks of chunks of every network, ran 20 to 30 times
+slower on two threads of a shared 2-core machine: one thread was often descheduled while the
+other waited). Within a network the sweep runs over chunks of ``CHUNK`` pairs, whose partial
+logits are added in chunk order. Nothing depends on the number of threads, so results are the
+same bit for bit for any thread count; with K networks on P threads the work is balanced to
+within one network.
 
 **What it records** (as :func:`ntkdistill.pgd` does): the surrogate risk (each term in the
 working dtype, summed in float64) and the classification error (ties count, E6) at the requested
@@ -202,29 +206,24 @@ if AVAILABLE:  # pragma: no branch - depends on the environment
 _DRIVER = """
 def drive(C1, C2, H1, H2, S1, S2, XU, tgt, y, ent, kl, eta_n, rad2, zero, t0, t1, T, rec, ri, hist, sums, part, F, G):
     K, NC = S1.shape[:2]
-    if t0 == 0:  # the logits at W(0); later segments continue from the logits left in F
-        for k in range(K):
+    for k in numba.prange(K):  # one network per task, its steps in order: no barrier between steps
+        if t0 == 0:  # the logits at W(0); later segments continue from the logits left in F
             for c in range(NC):
                 forward(C1[k, c], C2[k, c], H1[k, c], H2[k, c], S1[k, c], S2[k, c], XU, G[k], rad2[k], zero,
                         part[k, c, 1:])
-        _gather(F, part, sums, False)
-    for t in range(t0, t1):
-        for k in range(K):
-            ri_k = _observe(F[k], tgt, y, ent, kl, t, rec, ri, hist[k], sums[k])
+            _gather(F[k], part[k], sums[k], False)
+        rk = ri
+        for t in range(t0, t1):
+            rk = _observe(F[k], tgt, y, ent, kl, t, rec, rk, hist[k], sums[k])
             sums[k, 0] += sums[k, 2]
             sums[k, 1] += sums[k, 3]
             _dloss(F[k], tgt, kl, eta_n, G[k])
-        ri = ri_k
-        for task in numba.prange(K * NC):  # the sweep: tasks of one chunk of one network each
-            k = task // NC
-            c = task - k * NC
-            part[k, c, 0] = sweep(C1[k, c], C2[k, c], H1[k, c], H2[k, c], S1[k, c], S2[k, c], XU, G[k], rad2[k],
-                                  zero, part[k, c, 1:])
-        _gather(F, part, sums, True)
-    if t1 == T:  # the risk and error at W(T), recorded when T is a recorded iteration
-        for k in range(K):
-            _observe(F[k], tgt, y, ent, kl, T, rec, ri, hist[k], sums[k])
-    return ri
+            for c in range(NC):  # the sweep, chunk by chunk
+                part[k, c, 0] = sweep(C1[k, c], C2[k, c], H1[k, c], H2[k, c], S1[k, c], S2[k, c], XU, G[k], rad2[k],
+                                      zero, part[k, c, 1:])
+            _gather(F[k], part[k], sums[k], True)
+        if t1 == T:  # the risk and error at W(T), recorded when T is a recorded iteration
+            _observe(F[k], tgt, y, ent, kl, T, rec, rk, hist[k], sums[k])
 """
 
 
@@ -307,20 +306,19 @@ def _dloss(f, tgt, kl, eta_n, G):
 
 
 @_njit
-def _gather(F, part, sums, step):
-    """Logits (K, n) as the sum of the chunks' partial logits in chunk order; distances."""
-    K, NC, w = part.shape
-    for k in range(K):
-        for i in range(w - 1):
-            acc = part[k, 0, 1 + i]
-            for c in range(1, NC):
-                acc += part[k, c, 1 + i]
-            F[k, i] = acc
-        if step:
-            for c in range(NC):
-                m2 = np.float64(part[k, c, 0])
-                if m2 > sums[k, 4]:
-                    sums[k, 4] = m2
+def _gather(f, part, sums, step):
+    """One network's logits (n,) as the sum of its chunks' partial logits in chunk order; distances."""
+    NC, w = part.shape
+    for i in range(w - 1):
+        acc = part[0, 1 + i]
+        for c in range(1, NC):
+            acc += part[c, 1 + i]
+        f[i] = acc
+    if step:
+        for c in range(NC):
+            m2 = np.float64(part[c, 0])
+            if m2 > sums[4]:
+                sums[4] = m2
 
 
 def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=None, record_every=1,
@@ -458,8 +456,9 @@ def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=Non
         ri = 0
         for t0 in range(0, T, seg):
             t1 = min(T, t0 + seg)
-            ri = drive(C1, C2, H1, H2, S1, S2, XU, tg, yy, ent, loss == "kl", eta_n, rad2, dt.type(0), t0, t1, T, rec,
-                       ri, hist, sums, part, F, G)  # fmt: skip
+            drive(C1, C2, H1, H2, S1, S2, XU, tg, yy, ent, loss == "kl", eta_n, rad2, dt.type(0), t0, t1, T, rec,
+                  ri, hist, sums, part, F, G)  # fmt: skip
+            ri = int(np.searchsorted(rec, t1))  # the recorded iterations before t1 are done
     finally:
         numba.set_num_threads(before)
 

@@ -93,8 +93,8 @@ __all__ = ["run_trajectory", "MAX_POINTS", "CHUNK"]
 
 #: Largest number of points the generated sweep is built for (its loops over points are unrolled).
 MAX_POINTS = 16
-#: Pairs of neurons per task of a step's sweep. Fixed, so that the decomposition, hence the order
-#: of every sum, does not depend on the number of threads.
+#: Pairs of neurons per chunk of a network's sweep (its partial logits are added in chunk order).
+#: Fixed, so that the order of every sum depends on nothing else.
 CHUNK = 4096
 #: Neuron-steps per compiled call: between calls, Python can be interrupted (Ctrl-C).
 _SEGMENT_WORK = 200_000_000

@@ -107,8 +107,8 @@ def test_float32_matches_the_plain_loop_to_float32_precision(loss, B):
 
 
 def test_several_chunks_and_threads_give_the_same_bits(monkeypatch):
-    """Chunks of 16 pairs (a width of 70 leaves a padded last chunk), three networks: six tasks
-    shared by one thread or by two give the same results bit for bit, equal to the plain loop."""
+    """Chunks of 16 pairs (a width of 70 leaves a padded last chunk), three networks shared by one
+    thread or by two: the same results bit for bit, equal to the plain loop."""
     from ntkdistill._fast import trajectory
 
     monkeypatch.setattr(trajectory, "CHUNK", 16)

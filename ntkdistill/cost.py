@@ -30,7 +30,7 @@ import numpy as np
 
 from ._validation import check_int, check_real, resolve_dtype
 
-__all__ = ["Cost", "estimate_cost", "format_seconds", "format_bytes"]
+__all__ = ["Cost", "estimate_cost", "trajectory_seconds", "format_seconds", "format_bytes"]
 
 _ELEMENTWISE = 10
 _LIVE_BUFFERS = 6
@@ -192,3 +192,66 @@ def _measure_step(n, d, neurons, dt, budget, rng):
     else:
         per = warm
     return per * (neurons / probe_neurons)
+
+
+# CPU nanoseconds per neuron-step of the compiled trajectory (ntkdistill._fast.trajectory), one
+# thread, by n r (points times the rank of X), measured with ``python -m benchmarks.trajectory``
+# and a sweep of shapes on a 2-core AMD EPYC (Zen 4, AVX-512) under load: the sweep is vectorised
+# up to n r = 16 and is scalar beyond (66 ns at 8 x 8, 231-251 ns at 16 x 16), where pgd's engine
+# is faster. Log-log interpolation between the points; benchmarks/README.md has the method.
+_TRAJ_NR = (2.0, 16.0, 64.0, 256.0)
+_TRAJ_NS = {"float32": (0.67, 2.4, 66.0, 231.0), "float64": (1.2, 4.1, 65.0, 251.0)}
+# seconds to compile the driver and sweeps of a new (n, r) the first time in a process (measured
+# 10-30 s under load for n r <= 16, up to 115 s at 16 x 16)
+_TRAJ_COMPILE_S = 20.0
+
+
+def trajectory_seconds(n, d, m, T, seeds, *, rank=None, dtype=None, threads=None, compile=True) -> float:
+    r"""Predicted wall time of :func:`ntkdistill._fast.trajectory.run_trajectory` on an idle machine.
+
+    .. math::
+
+        t \approx \frac{c(n r)\, m\, S\, T}{P} + t_{\text{compile}},\qquad r = \operatorname{rank} X \le \min(n, d),
+
+    with :math:`c` the measured nanoseconds per neuron-step on one core (a table by :math:`n r`
+    from ``python -m benchmarks.trajectory``, interpolated log-log), :math:`S` the seeds and
+    :math:`P` the threads. Stated constants, not a measurement: the kernel compiles for each
+    :math:`(n, r)`, so a probe would cost more than it saves. A loaded machine is slower by its load.
+
+    Parameters
+    ----------
+    n, d, m, T, seeds : int
+        Points, dimension, width, iterations and networks.
+    rank : int, optional
+        Rank of ``X`` (default ``min(n, d)``, its largest value; the antipodal pair has rank 1).
+    dtype : float32 or float64
+    threads : int, optional
+        Threads of the sweep (default: numba's, else 1).
+    compile : bool
+        Add the one-off compilation (about 20 s).
+
+    Examples
+    --------
+    >>> round(trajectory_seconds(2, 5, 128636, 614145, 5, rank=1, dtype="float32", threads=2, compile=False))
+    132
+    """
+    n = check_int("n", n, minimum=1)
+    d = check_int("d", d, minimum=1)
+    m = check_int("m", m, minimum=2)
+    T = check_int("T", T, minimum=1)
+    seeds = check_int("seeds", seeds, minimum=1)
+    dt = resolve_dtype(dtype)
+    if threads is None:
+        try:
+            import numba
+
+            threads = numba.config.NUMBA_NUM_THREADS
+        except ImportError:  # pragma: no cover - depends on the environment
+            threads = 1
+    threads = check_int("threads", threads, minimum=1)
+    r = min(n, d) if rank is None else check_int("rank", rank, minimum=1)
+    if r > min(n, d):
+        raise ValueError(f"rank == {r}, must be <= min(n, d) = {min(n, d)}.")
+    nr = float(n * r)
+    ns = float(np.exp(np.interp(np.log(nr), np.log(_TRAJ_NR), np.log(_TRAJ_NS[dt.name]))))
+    return ns * 1e-9 * m * seeds * T / threads + (_TRAJ_COMPILE_S if compile else 0.0)

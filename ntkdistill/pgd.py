@@ -18,7 +18,10 @@ The update is written out in :func:`_reference_loop`, one network at a time, as 
 neurons stacked into one matrix, so each step makes the same passes over ``X`` whatever the number
 of networks, blocked, in place, on as many threads as the BLAS has, with compiled loops when
 numba is installed (the ``fast`` extra). It gives the reference loop's results to rounding (tested
-to 1e-12 in float64); ``python -m benchmarks.run`` measures it.
+to 1e-12 in float64); ``python -m benchmarks.run`` measures it. For a few points and many neurons
+(the theorems' regime), ``backend="trajectory"`` runs the whole trajectory in compiled code
+(:func:`ntkdistill._fast.run_trajectory`), and ``"auto"`` does so where it pays
+(:func:`ntkdistill._fast.trajectory_pays`; ``python -m benchmarks.trajectory`` measures it).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from .student import _forward_paired, init_symmetric, risk_and_grad
 __all__ = ["PGDResult", "network_seeds", "pgd", "project_rows"]
 
 _LOSSES = ("kl", "logistic")
-_BACKENDS = ("auto", "reference", "fast")
+_BACKENDS = ("auto", "reference", "fast", "trajectory")
 
 
 def project_rows(W, W0, radius):
@@ -278,13 +281,17 @@ def pgd(
         A tqdm bar over the iterations: True shows it in a notebook or on a terminal (never in a
         log), None (default) in a notebook for runs that last more than a few seconds, False
         never (:mod:`ntkdistill._progress`).
-    backend : {"auto", "reference", "fast"}
+    backend : {"auto", "reference", "fast", "trajectory"}
         ``"reference"`` runs the update as written above, one network at a time
         (:func:`_reference_loop`); ``"fast"`` the batched engine of :mod:`ntkdistill._fast`, which
-        gives the same results to rounding; ``"auto"`` (default) the engine, which is always
-        available (compiled loops with numba, NumPy and the BLAS without) and faster than the
-        reference on every benchmarked shape. An ``ntkdistill._fast.Options`` object means
-        ``"fast"`` with those choices (for tests and benchmarks).
+        gives the same results to rounding; ``"trajectory"`` the whole run in compiled code for
+        at most 16 points (needs numba; no progress bar), the same results to rounding;
+        ``"auto"`` (default) the trajectory kernel where it pays (numba, ``n * rank(X) <= 16``
+        and at least 1e9 neuron-steps, :func:`ntkdistill._fast.trajectory_pays`) and no progress
+        bar is asked for, else the engine, which is always available (compiled loops with numba,
+        NumPy and the BLAS without) and faster than the reference on every benchmarked shape. An
+        ``ntkdistill._fast.Options`` object means ``"fast"`` with those choices (for tests and
+        benchmarks).
 
     Returns
     -------
@@ -352,12 +359,21 @@ def pgd(
     if progress and importlib.util.find_spec("tqdm") is None:
         raise ImportError("progress=True needs tqdm: pip install 'ntkdistill[progress]'.")
 
+    if backend == "trajectory" and not _fast.AVAILABLE:
+        raise ImportError("backend='trajectory' needs numba: pip install 'ntkdistill[fast]'.")
+    if backend == "trajectory" and n > _fast.TRAJECTORY_MAX_POINTS:
+        raise ValueError(f"backend='trajectory' is for at most {_fast.TRAJECTORY_MAX_POINTS} points; X has n = {n}.")
     problem = _Problem(X, tgt.astype(dt), y.astype(dt), loss, eta, T, B)
     records = _Records(len(inits), T, record_every)
-    steps = _steps(T, progress)
-    if backend == "reference":
-        W = _reference_loop(problem, inits, records, steps)
+    if backend == "auto" and not progress and n <= _fast.TRAJECTORY_MAX_POINTS:
+        if _fast.trajectory_pays(n, int(np.linalg.matrix_rank(X)), int(sum(widths)), T):
+            backend = "trajectory"
+    if backend == "trajectory":
+        W = _trajectory_loop(problem, inits, records, record_every)
+    elif backend == "reference":
+        W = _reference_loop(problem, inits, records, _steps(T, progress))
     else:
+        steps = _steps(T, progress)
         options = backend if isinstance(backend, _fast.Options) else None
         W = _engine_loop(problem, inits, records, steps, options)
     return records.result(problem, inits, seed_list, W)
@@ -443,6 +459,25 @@ def _engine_loop(problem, inits, records, steps, options):
     return st.unstack(W)
 
 
+def _trajectory_loop(problem, inits, records, record_every):
+    """The same update, the whole run compiled (:func:`ntkdistill._fast.run_trajectory`): ``backend="trajectory"``.
+
+    One call per width (the kernel trains networks of one width together); returns the final weights.
+    """
+    W = [None] * len(inits)
+    for width in sorted({W0.shape[0] for W0, _ in inits}):
+        ks = [k for k, (W0, _) in enumerate(inits) if W0.shape[0] == width]
+        out = _fast.run_trajectory(
+            problem.X, problem.targets, np.stack([inits[k][0] for k in ks]), np.stack([inits[k][1] for k in ks]),
+            eta=problem.eta, T=problem.T, B=problem.B, loss=problem.loss, labels=problem.labels,
+            record_every=record_every, dtype=problem.X.dtype,
+        )
+        records.fill(ks, out)
+        for k, Wk in zip(ks, out["W"]):
+            W[k] = Wk
+    return W
+
+
 def _steps(T, progress):
     """``range(T)``, with a progress bar where :mod:`ntkdistill._progress` shows one."""
     bar = _progress.progress_bar(progress, total=T, desc="pgd", leave=bool(progress))
@@ -471,6 +506,8 @@ class _Records:
         self.sum_risk = np.zeros(K)
         self.sum_err = np.zeros(K)
         self.max_dist = np.zeros(K)
+        self.final_risk = np.zeros(K)
+        self.final_err = np.zeros(K)
 
     def step(self, t, risk, err, dist):
         """Step ``t``: risk and error at ``W(t)``, each network's largest row distance at ``W(t + 1)``."""
@@ -481,9 +518,21 @@ class _Records:
             self.error[:, self.pos[t]] = err
         np.maximum(self.max_dist, dist, out=self.max_dist)
 
+    def fill(self, ks, out):
+        """Networks ``ks`` from a whole run's records (:func:`ntkdistill._fast.run_trajectory`)."""
+        if list(out["iterations"]) != self.iterations:
+            raise AssertionError(f"recorded iterations differ: {list(out['iterations'])[:4]} vs {self.iterations[:4]}")
+        self.risk[ks] = out["risk"]
+        self.error[ks] = out["error"]
+        self.sum_risk[ks] = out["avg_risk"] * self.T
+        self.sum_err[ks] = out["avg_error"] * self.T
+        self.max_dist[ks] = out["max_distance"]
+        self.final_risk[ks] = out["final_risk"]
+        self.final_err[ks] = out["final_error"]
+
     def final(self, risk, err):
-        self.final_risk = np.asarray(risk, dtype=np.float64).copy()
-        self.final_err = np.asarray(err, dtype=np.float64).copy()
+        self.final_risk[:] = np.asarray(risk, dtype=np.float64)
+        self.final_err[:] = np.asarray(err, dtype=np.float64)
         if self.T in self.pos:
             self.risk[:, self.pos[self.T]] = risk
             self.error[:, self.pos[self.T]] = err

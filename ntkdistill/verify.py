@@ -43,7 +43,8 @@ from scipy import stats
 from . import _results
 from . import bounds as _bounds
 from ._validation import check_int, check_labels, check_probabilities, check_real, check_matrix, root_seed
-from .cost import estimate_cost, format_seconds
+from . import _fast
+from .cost import estimate_cost, format_seconds, trajectory_seconds
 from .losses import kl_risk, logit
 from .pgd import network_seeds, pgd
 
@@ -243,8 +244,22 @@ def _slack(target, values):
 # ---------------------------------------------------------------------------- shared machinery
 
 
-def _cost(n, d, m, seeds, T, dtype):
-    return estimate_cost(n, d, max(2, int(m) * seeds), int(T), dtype=dtype, max_probe_seconds=1.0)
+def _rank(X):
+    """The rank of ``X`` where the trajectory kernel may run (at most 16 points), else ``min(n, d)``."""
+    n, d = X.shape
+    return int(np.linalg.matrix_rank(X)) if n <= _fast.TRAJECTORY_MAX_POINTS else min(n, d)
+
+
+def _cost(n, d, m, seeds, T, dtype, rank=None):
+    """Estimated cost of the run :func:`ntkdistill.pgd` makes: the trajectory kernel's where it would
+    run it (:func:`ntkdistill.cost.trajectory_seconds`, stated constants), else the engine's probe."""
+    neurons, T = max(2, int(m) * seeds), int(T)
+    r = min(n, d) if rank is None else rank
+    if _fast.trajectory_pays(n, r, neurons, T):
+        secs = trajectory_seconds(n, d, max(2, int(m)), T, seeds, rank=r, dtype=dtype)
+        base = estimate_cost(n, d, neurons, T, dtype=dtype, measure=False)
+        return type(base)(**{**asdict(base), "seconds": secs, "seconds_per_step": secs / T})
+    return estimate_cost(n, d, neurons, T, dtype=dtype, max_probe_seconds=1.0)
 
 
 def _scalar(v):
@@ -252,7 +267,7 @@ def _scalar(v):
     return v.item() if v.ndim == 0 else v.tolist()
 
 
-def _fitting_run(n, d, m, T, S, dtype, budget):
+def _fitting_run(n, d, m, T, S, dtype, budget, rank=None):
     """The largest (m', T') at the same fraction of the prescribed m and T whose estimated cost fits.
 
     Returns ``(m', T', cost)`` or None when not even m' = 2, T' = 10 fits. Cost is taken linear in
@@ -261,7 +276,7 @@ def _fitting_run(n, d, m, T, S, dtype, budget):
     if not (budget > 0 and math.isfinite(budget)):
         return None
     m_p = float(min(m, 2**20 // max(S, 1)))
-    probe = _cost(n, d, max(2, int(m_p) - int(m_p) % 2), S, 1, dtype)
+    probe = _cost(n, d, max(2, int(m_p) - int(m_p) % 2), S, 1, dtype)  # the engine's rate: an upper bound
     rate = probe.seconds_per_step / max(probe.neurons, 1)  # seconds per neuron-step
     if not (rate > 0 and math.isfinite(rate)):
         return None
@@ -272,7 +287,7 @@ def _fitting_run(n, d, m, T, S, dtype, budget):
         TT = max(10, int(float(T) * frac))
         if mm < 2 or TT > T or mm > m:
             return None
-        cost = _cost(n, d, mm, S, TT, dtype)
+        cost = _cost(n, d, mm, S, TT, dtype, rank)
         if cost.seconds <= budget:
             return mm, TT, cost
         if mm == 2 and TT == 10:
@@ -305,7 +320,7 @@ def _run_check(name, claim, *, X, targets, labels, loss, bound, target, measure,
     huge = not (m_f * S * n < 2**40 and T_f < 2**40)
     if not huge:
         predicted["m"], predicted["T"] = int(m_f), int(T_f)
-        cost = _cost(n, d, int(m_f), S, int(T_f), dtype)
+        cost = _cost(n, d, int(m_f), S, int(T_f), dtype, _rank(X))
         fits = cost.seconds <= budget and math.isfinite(cost.seconds)
         estimate = cost.describe()
         cost_seconds = cost.seconds
@@ -328,7 +343,7 @@ def _run_check(name, claim, *, X, targets, labels, loss, bound, target, measure,
             refusal += " Largest settings that fit the budget: " + "; ".join(sugg) + "."
         else:
             refusal += " No larger target or smaller subset in the searched grid fits the budget."
-        fit = _fitting_run(n, d, m_f, T_f, S, dtype, budget) if empirical else None
+        fit = _fitting_run(n, d, m_f, T_f, S, dtype, budget, _rank(X)) if empirical else None
         if fit is None:
             measured = {"cost": cost.to_dict() if cost else {"estimate": estimate}, "seeds": S}
             return Check(name, REFUSED, claim, predicted, measured, refusal), None
@@ -992,11 +1007,11 @@ def run_verify(X, y, *, gamma_known=None, beta=None, eps=None, beta_hard=0.5, de
             T2 = float(t2_bound.T)
             fit = None
             if m2 * seeds * n < 2**40 and T2 < 2**40:
-                cost = _cost(n, d, int(m2), seeds, int(T2), X.dtype)
+                cost = _cost(n, d, int(m2), seeds, int(T2), X.dtype, _rank(X))
                 if cost.seconds <= budget:
                     fit = (int(m2), int(T2))
             if fit is None:
-                small = _fitting_run(n, d, m2, T2, seeds, X.dtype, budget)
+                small = _fitting_run(n, d, m2, T2, seeds, X.dtype, budget, _rank(X))
                 fit = small[:2] if small else (2, 10)
             m_l3, T_l3 = fit
             say(f"Lemma 3 along Theorem 2's training at m = {m_l3}, T = {T_l3}")

@@ -41,7 +41,7 @@ DOCS = ROOT / "docs"
 # Sub-packages that are not library API (see the module docstring).
 NOT_API = ("ntkdistill.cli",)
 # Optional dependencies whose absence skips a sub-package.
-OPTIONAL = {"ntkdistill.torch": "torch"}
+OPTIONAL = {"ntkdistill.torch": "torch", "ntkdistill.sklearn": "sklearn"}
 
 _EXAMPLES = re.compile(r"^[ \t]*Examples[ \t]*\n[ \t]*-{3,}[ \t]*\n(?P<body>.*)", re.M | re.S)
 _MATH = re.compile(r"\.\. math::|:math:`")

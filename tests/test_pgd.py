@@ -172,7 +172,7 @@ def test_float32_in_float32_out():
         (dict(seeds=0), ValueError, r"seeds == 0, must be >= 1"),
         (dict(seeds=[1.5]), TypeError, r"seeds must be a positive int"),
         (dict(dtype="int32"), ValueError, r"dtype == int32, must be float32 or float64"),
-        (dict(backend="numba"), ValueError, r"backend == 'numba', must be one of \('auto', 'reference', 'fast'\)"),
+        (dict(backend="numba"), ValueError, r"backend == 'numba', must be one of \('auto', 'reference', 'fast', 'trajectory'\)"),
     ],
 )
 def test_validation_messages(kwargs, exc, msg):

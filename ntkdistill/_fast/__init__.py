@@ -10,6 +10,9 @@ The science modules import only these names:
     explicitly or made the default of a ``with`` block.
 ``Engine``
     The batched PGD step of many networks (:func:`ntkdistill.pgd` with ``backend="fast"``).
+``run_trajectory``, ``trajectory_pays``, ``TRAJECTORY_MAX_POINTS``
+    The whole PGD run of a few points and many neurons in compiled code, and the rule that
+    sends :func:`ntkdistill.pgd` there (``backend="trajectory"``, or ``"auto"`` where it pays).
 ``ordered_map``, ``scratch``
     The ordered parallel map over blocks and per-thread scratch buffers.
 ``field_sums``, ``mean_and_stderr``
@@ -25,5 +28,19 @@ from .engine import Engine
 from .montecarlo import field_sums, mean_and_stderr
 from .options import Options, use
 from .threads import ordered_map, scratch
+from .trajectory import MAX_POINTS as TRAJECTORY_MAX_POINTS
+from .trajectory import run_trajectory, trajectory_pays
 
-__all__ = ["AVAILABLE", "Engine", "Options", "field_sums", "mean_and_stderr", "ordered_map", "scratch", "use"]
+__all__ = [
+    "AVAILABLE",
+    "Engine",
+    "Options",
+    "TRAJECTORY_MAX_POINTS",
+    "field_sums",
+    "mean_and_stderr",
+    "ordered_map",
+    "run_trajectory",
+    "scratch",
+    "trajectory_pays",
+    "use",
+]

@@ -89,7 +89,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     numba = None
     AVAILABLE = False
 
-__all__ = ["run_trajectory", "MAX_POINTS", "CHUNK"]
+__all__ = ["run_trajectory", "trajectory_pays", "MAX_POINTS", "CHUNK"]
 
 #: Largest number of points the generated sweep is built for (its loops over points are unrolled).
 MAX_POINTS = 16
@@ -321,6 +321,30 @@ def _gather(f, part, sums, step):
                 sums[4] = m2
 
 
+#: The sweep vectorises up to this many point-coordinates (n times the rank of X); beyond, it is
+#: slower than the engine (``python -m benchmarks.trajectory``, benchmarks/README.md).
+MAX_VECTOR_NR = 16
+#: Neuron-steps (all networks) below which the one-off compilation of a new (n, r), 10-30 s, costs
+#: more than the kernel saves over the engine.
+MIN_NEURON_STEPS = 10**9
+
+
+def trajectory_pays(n, rank, neurons, T):
+    """Whether :func:`ntkdistill.pgd` (``backend="auto"``) runs :func:`run_trajectory` rather than the engine.
+
+    Numba installed, ``n * rank <= MAX_VECTOR_NR`` (where the sweep vectorises) and at least
+    ``MIN_NEURON_STEPS`` neuron-steps in all (enough work to amortise its compilation).
+
+    Examples
+    --------
+    >>> trajectory_pays(2, 1, 5 * 128636, 614145) == AVAILABLE
+    True
+    >>> trajectory_pays(2, 1, 64, 1000)
+    False
+    """
+    return bool(AVAILABLE and n <= MAX_POINTS and n * rank <= MAX_VECTOR_NR and neurons * T >= MIN_NEURON_STEPS)
+
+
 def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=None, record_every=1,
                    dtype=None, threads=None):
     r"""Train ``K`` networks of one width by PGD, the whole trajectory compiled (see the module docstring).
@@ -357,6 +381,7 @@ def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=Non
     >>> import numpy as np
     >>> from ntkdistill.student import init_symmetric
     >>> X = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    >>> if not AVAILABLE: import pytest; pytest.skip("needs numba (the 'fast' extra)")
     >>> W0, a = init_symmetric(8, 2, rng=0)
     >>> out = run_trajectory(X, np.array([0.6, 0.4]), W0, a, eta=1.0, T=20)
     >>> out["risk"].shape, float(out["error"][0, 0]), bool(out["risk"][0, -1] < out["risk"][0, 0])

@@ -15,30 +15,24 @@ from hypothesis import strategies as st
 
 numba = pytest.importorskip("numba", reason="the trajectory kernel needs numba (the 'fast' extra)")
 
-from ntkdistill import _reference
+import ntkdistill as nd
 from ntkdistill._fast.trajectory import MAX_POINTS, run_trajectory
 from ntkdistill.losses import sigmoid
 from ntkdistill.student import init_symmetric
 
 
 def reference(X, targets, W0, a, *, eta, T, B, loss, labels, record_every, symmetric=True):
-    """The plain loop's results in the layout of ``run_trajectory`` (the one place to change).
+    """The reference loop's results (``pgd(backend="reference")``) in the layout of ``run_trajectory``.
 
-    At the symmetric W(0) the plain forward pass gives logits of order 1e-17 instead of the
-    exact 0 of the paired sum, so its error there is replaced by 1 (every tie is an error, E6).
+    The one place to change. The reference loop's logits are the paired forward pass, exactly 0 at
+    a symmetric W(0), where every tie is an error (E6), as in the kernel.
     """
-    out = {k: [] for k in ("W", "risk", "error", "avg_risk", "avg_error", "final_risk", "final_error", "max_distance")}
-    rec = np.array([0] + list(range(record_every, T + 1, record_every)))
-    for W0k, ak in zip(W0, a):
-        W, risk, err, dist = _reference.train(X, targets, W0k, ak, eta=eta, T=T, B=B, loss=loss, labels=labels)
-        if symmetric:
-            err[0] = 1.0
-        for key, val in (("W", W), ("risk", risk[rec]), ("error", err[rec]), ("avg_risk", risk[:T].mean()),
-                         ("avg_error", err[:T].mean()), ("final_risk", risk[T]), ("final_error", err[T]),
-                         ("max_distance", dist)):  # fmt: skip
-            out[key].append(val)
-    out = {k: np.array(v) for k, v in out.items()}
-    out["iterations"] = rec
+    res = nd.pgd(X, targets, m=None, eta=eta, T=T, B=B, loss=loss, labels=labels, record_every=record_every,
+                 init=[(np.asarray(W0k), np.asarray(ak)) for W0k, ak in zip(W0, a)], backend="reference",
+                 dtype=np.asarray(X).dtype)
+    out = {k: np.asarray(getattr(res, k)) for k in ("risk", "error", "avg_risk", "avg_error", "final_risk",
+                                                       "final_error", "max_distance", "iterations")}
+    out["W"] = np.array(res.W)
     return out
 
 

@@ -345,6 +345,21 @@ def trajectory_pays(n, rank, neurons, T):
     return bool(AVAILABLE and n <= MAX_POINTS and n * rank <= MAX_VECTOR_NR and neurons * T >= MIN_NEURON_STEPS)
 
 
+def _check_inits(W0, a, d):
+    """``W0`` as (K, m, d) and ``a`` as (K, m), checked: m even, entries of ``a`` in {-1, +1}, ``W0`` finite."""
+    W0 = np.asarray(W0)
+    W0 = W0[None] if W0.ndim == 2 else W0
+    a = np.asarray(a)
+    a = a[None] if a.ndim == 1 else a
+    if W0.ndim != 3 or W0.shape[2] != d or W0.shape[1] % 2 or W0.shape[1] < 2:
+        raise ValueError(f"W0 must have shape (K, m, {d}) with m even and positive, got {W0.shape}.")
+    if a.shape != W0.shape[:2] or not np.all(np.isin(a, (-1, 1))):
+        raise ValueError(f"a must have shape {W0.shape[:2]} with entries in {{-1, +1}}, got shape {a.shape}.")
+    if not np.all(np.isfinite(W0)):
+        raise ValueError("W0 must be finite.")
+    return W0, a
+
+
 def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=None, record_every=1,
                    dtype=None, threads=None):
     r"""Train ``K`` networks of one width by PGD, the whole trajectory compiled (see the module docstring).
@@ -404,19 +419,8 @@ def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=Non
     else:
         tgt = check_labels("targets", targets, n=n)
         y = tgt if labels is None else check_labels("labels", labels, n=n)
-    W0 = np.asarray(W0)
-    if W0.ndim == 2:
-        W0 = W0[None]
-    a = np.asarray(a)
-    if a.ndim == 1:
-        a = a[None]
-    if W0.ndim != 3 or W0.shape[2] != d or W0.shape[1] % 2 or W0.shape[1] < 2:
-        raise ValueError(f"W0 must have shape (K, m, {d}) with m even and positive, got {W0.shape}.")
+    W0, a = _check_inits(W0, a, d)
     K, m = W0.shape[:2]
-    if a.shape != (K, m) or not np.all(np.isin(a, (-1, 1))):
-        raise ValueError(f"a must have shape {(K, m)} with entries in {{-1, +1}}, got shape {a.shape}.")
-    if not np.all(np.isfinite(W0)):
-        raise ValueError("W0 must be finite.")
     eta = check_real("eta", eta, low=0.0)
     T = check_int("T", T, minimum=1)
     B = check_real("B", B, low=0.0, allow_inf=True)

@@ -159,9 +159,11 @@ class VGG(nn.Module):
             batch_norm=batch_norm,
         )
         with torch.random.fork_rng(devices=[]):  # the layers' default initialisation draws from the global RNG
-            self._build(layers, in_channels, h, w, num_classes, width, hidden, dropout, batch_norm, generator)
+            self._build(layers, (in_channels, h, w), num_classes, width=width, hidden=hidden, dropout=dropout,
+                        batch_norm=batch_norm, generator=generator)
 
-    def _build(self, layers, c, h, w, num_classes, width, hidden, dropout, batch_norm, generator):
+    def _build(self, layers, shape, num_classes, *, width, hidden, dropout, batch_norm, generator):
+        c, h, w = shape
         blocks: list[nn.Module] = []
         for item in layers:
             if item == "M":

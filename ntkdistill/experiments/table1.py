@@ -798,6 +798,290 @@ def _mean_se(a):
     return m, s / math.sqrt(a.size) if a.size > 1 else float("nan")
 
 
+def _check_run_args(*, data, test_data, variants, widths, teacher_width, seeds, steps, etas, radii, taus,
+                    teacher_grid, teacher_max_epochs, teacher_patience, fractions, subsample,
+                    student_subsample, center, selection, dtype, rng, log):
+    """Check and normalise every argument of :func:`run_table1`, in order, before any work."""
+    if data is not None and not isinstance(data, ImageData):
+        raise TypeError(f"data must be an ImageData (from ntkdistill.datasets.load_mnist) or None, got {_short(data)}.")
+    if test_data is not None and not isinstance(test_data, ImageData):
+        raise TypeError(f"test_data must be an ImageData or None, got {_short(test_data)}.")
+    if isinstance(variants, str):
+        variants = (variants,)
+    variants = tuple(variants)
+    if not variants or any(v not in _VARIANTS for v in variants) or len(set(variants)) != len(variants):
+        raise ValueError(f"variants == {variants!r}, must be a non-empty selection of {_VARIANTS} without repeats.")
+    if isinstance(widths, numbers.Integral):
+        widths = (widths,)
+    widths = tuple(check_int("widths", w, minimum=2, even=True) for w in widths)
+    if not widths or len(set(widths)) != len(widths):
+        raise ValueError(f"widths == {widths!r}, must be a non-empty sequence of distinct even integers.")
+    teacher_width = check_int("teacher_width", teacher_width, minimum=2, even=True)
+    seeds = check_int("seeds", seeds, minimum=1)
+    steps = _check_grid("steps", steps, integer=True)
+    etas = _check_grid("etas", etas)
+    radii = _check_grid("radii", radii, allow_inf=True)
+    taus = _check_grid("taus", taus)
+    teacher_cfgs = _check_teacher_grid(TEACHER_GRID if teacher_grid is None else teacher_grid)
+    teacher_max_epochs = check_int("teacher_max_epochs", teacher_max_epochs, minimum=1)
+    teacher_patience = check_int("teacher_patience", teacher_patience, minimum=1)
+    fr = _check_fractions(fractions)
+    if fr[0] == 0 or fr[1] == 0 or (test_data is None and fr[2] == 0):
+        raise ValueError(
+            f"fractions == {tuple(fractions)}: the train and validation parts (and the test part, unless "
+            "test_data is given) must be non-empty."
+        )
+    if subsample is not None:
+        subsample = check_int("subsample", subsample, minimum=20)
+    if student_subsample is not None:
+        student_subsample = check_int("student_subsample", student_subsample, minimum=10)
+    if not isinstance(center, (bool, np.bool_)):
+        raise TypeError(f"center must be True or False, got {_short(center)}.")
+    if selection not in ("one-se", "max"):
+        raise ValueError(f"selection == {selection!r}, must be 'one-se' or 'max'.")
+    dt = resolve_dtype(dtype)
+    root = root_seed(rng)
+    if log is not None and not callable(log):
+        raise TypeError(f"log must be a callable taking one string, or None, got {_short(log)}.")
+    return dict(
+        variants=variants, widths=widths, teacher_width=teacher_width, seeds=seeds, steps=steps, etas=etas,
+        radii=radii, taus=taus, teacher_cfgs=teacher_cfgs, teacher_max_epochs=teacher_max_epochs,
+        teacher_patience=teacher_patience, fr=fr, subsample=subsample, student_subsample=student_subsample,
+        center=center, selection=selection, dt=dt, root=root,
+    )
+
+
+def _split_data(data, test_data, fr, subsample, student_subsample, ss_sub, ss_split, ss_student_sub):
+    """Subsample, split into train, validation and test, and mark the students' training digits."""
+    if subsample is not None and subsample < len(data):
+        f = subsample / len(data)
+        pool_idx = train_val_test_split(len(data), (f, 0.0, 1.0 - f), rng=ss_sub, stratify=data.labels)[0]
+        data_pool = ImageData(data.X[pool_idx], data.labels[pool_idx], data.shape, data.source, data.split)
+    else:
+        data_pool = data
+    digits = data_pool.labels
+    X_pool, y_pool = binary_mnist(data_pool, "full")
+    if test_data is None:
+        tr, va, te = train_val_test_split(len(digits), fr, rng=ss_split, stratify=digits)
+        parts = {"train": (X_pool[tr], y_pool[tr], digits[tr]), "val": (X_pool[va], y_pool[va], digits[va])}
+        parts["test"] = (X_pool[te], y_pool[te], digits[te])
+    else:
+        q = fr[0] / (fr[0] + fr[1])
+        tr, va, _ = train_val_test_split(len(digits), (q, 1.0 - q, 0.0), rng=ss_split, stratify=digits)
+        Xt, yt = binary_mnist(test_data, "full")
+        parts = {"train": (X_pool[tr], y_pool[tr], digits[tr]), "val": (X_pool[va], y_pool[va], digits[va])}
+        parts["test"] = (Xt, yt, test_data.labels)
+    source = data.source + ("" if test_data is None else f"; test: {test_data.source} ({test_data.split})")
+    n_tr = parts["train"][0].shape[0]
+    student_mask = np.ones(n_tr, bool)
+    if student_subsample is not None and student_subsample < n_tr:
+        f = student_subsample / n_tr
+        sub = train_val_test_split(n_tr, (f, 0.0, 1.0 - f), rng=ss_student_sub, stratify=parts["train"][2])[0]
+        student_mask[:] = False
+        student_mask[sub] = True
+    return parts, source, student_mask
+
+
+def _variant_data(variant, parts, student_mask, center, dt):
+    """One variant's train, validation and test parts, centred and scaled, and its students' mask."""
+    sets = {}
+    for name, (Xp, yp, dg) in parts.items():
+        keep = np.ones(dg.shape[0], bool) if variant == "full" else ~np.isin(dg, MNIST_REDUCED_DROPPED)
+        sets[name] = (Xp[keep], yp[keep])
+    for name, (Xp, yp) in sets.items():
+        if Xp.shape[0] == 0 or (name == "train" and np.unique(yp).size < 2):
+            what = "" if Xp.shape[0] == 0 else ", all of one class"
+            raise ValueError(
+                f"the {name} part of the {variant!r} data has {Xp.shape[0]} digit(s){what}; give more "
+                "data or other fractions."
+            )
+    dg_tr = parts["train"][2]
+    smask = student_mask[np.ones(dg_tr.shape[0], bool) if variant == "full" else ~np.isin(dg_tr, MNIST_REDUCED_DROPPED)]
+    if np.unique(sets["train"][1][smask]).size < 2:
+        raise ValueError(f"the students' training digits of the {variant!r} data are all of one class; raise student_subsample.")
+    sizes = [sets[k][0].shape[0] for k in ("train", "val", "test")]
+    stacked = np.concatenate([sets[k][0] for k in ("train", "val", "test")])
+    if center:
+        stacked = stacked - sets["train"][0].mean(axis=0)
+    stacked = scale_to_unit_ball(stacked).astype(dt, copy=False)
+    Xtr, Xva, Xte = np.split(stacked, np.cumsum(sizes)[:-1])
+    ytr, yva, yte = (sets[k][1].astype(dt) for k in ("train", "val", "test"))
+    return (Xtr, ytr), (Xva, yva), (Xte, yte), sizes, smask
+
+
+def _fit_teacher(variant, train, val, test, sizes, smask, a, teacher_seed, say):
+    """Train the teacher at every option of its grid, choose one on validation, and give its soft labels."""
+    (Xtr, ytr), (Xva, yva), (Xte, yte) = train, val, test
+    teacher_cfgs, taus = a["teacher_cfgs"], a["taus"]
+    # every option of the grid, chosen on validation (one seed, so by the best mean)
+    fits = []
+    for cfg in teacher_cfgs:
+        fit = train_teacher(
+            Xtr, ytr, Xva, yva, width=a["teacher_width"], max_epochs=a["teacher_max_epochs"],
+            patience=a["teacher_patience"], rng=teacher_seed, dtype=a["dt"], **cfg,
+        )
+        fits.append(fit)
+        say(
+            f"[{variant}] teacher {cfg}: validation accuracy {fit['val_acc']:.2f}% "
+            f"(best epoch {fit['best_epoch']} of {fit['epochs']})"
+        )
+    pick = select_config(np.array([[f["val_acc"]] for f in fits]), rule=a["selection"])
+    fit, cfg = fits[pick], teacher_cfgs[pick]
+    z = _teacher_forward(Xtr[smask], fit["W"], fit["a"])[1].astype(np.float64)
+
+    def acc_of(X, y, fit=fit):
+        return 100.0 * float(np.mean(y * _teacher_forward(X, fit["W"], fit["a"])[1] > 0))
+
+    labels_by_tau = [soft_labels(z, t) for t in taus]
+    share = {format(t, "g"): float(np.mean((p >= 0.1) & (p <= 0.9))) for t, p in zip(taus, labels_by_tau)}
+    teacher = TeacherSummary(
+        variant=variant, width=a["teacher_width"], config=dict(cfg), epochs=fit["epochs"],
+        best_epoch=fit["best_epoch"], train_acc=acc_of(Xtr, ytr), val_acc=fit["val_acc"],
+        test_acc=acc_of(Xte, yte), mean_abs_logit=float(np.mean(np.abs(z))), soft_fraction=share,
+        n_train=sizes[0], n_student_train=int(smask.sum()), n_val=sizes[1], n_test=sizes[2],
+        candidates=tuple({**c, "val_acc": f["val_acc"], "best_epoch": f["best_epoch"]} for c, f in zip(teacher_cfgs, fits)),
+    )
+    say(
+        f"[{variant}] teacher chosen {cfg}: train {teacher.train_acc:.2f}, val {teacher.val_acc:.2f}, test "
+        f"{teacher.test_acc:.2f}; soft labels in [0.1, 0.9] by tau: {share}"
+    )
+    return teacher, labels_by_tau, share
+
+
+def _student_grid(variant, train, val, test, smask, labels_by_tau, a, student_seeds, say):
+    """Train every student (label type, B, step size, width, seed); accuracies acc[label, split, b, t, e, w, s]."""
+    (Xtr, ytr), (Xva, yva), (Xte, yte) = train, val, test
+    widths, radii, etas, steps, taus, dt = a["widths"], a["radii"], a["etas"], a["steps"], a["taus"], a["dt"]
+    S, nW, nB, nE, nT, nK = a["seeds"], len(widths), len(radii), len(etas), len(steps), len(taus)
+    # label 0 hard, 1 + k soft at taus[k]
+    Xst, yst = Xtr[smask], ytr[smask]
+    inits = [
+        init_symmetric(w, Xtr.shape[1], rng=np.random.default_rng(s), dtype=dt)
+        for _b in radii for w in widths for s in student_seeds
+    ]
+    radii_k = np.repeat(np.asarray(radii, dtype=np.float64), nW * S)
+    acc = np.empty((1 + nK, 2, nB, nT, nE, nW, S))
+    targets = [("logistic", yst)] + [("kl", p.astype(dt)) for p in labels_by_tau]
+    for li, (loss, target) in enumerate(targets):
+        for e, eta in enumerate(etas):
+            out = _train_checkpoints(Xst, target, yst, inits, radii_k, loss, eta, steps, [(Xva, yva), (Xte, yte)])
+            acc[li, :, :, :, e] = out.reshape(2, nT, nB, nW, S).transpose(0, 2, 1, 3, 4)
+            name = "hard" if li == 0 else f"soft tau={taus[li - 1]:g}"
+            say(
+                f"[{variant}] {name} step={eta:g}: best validation accuracy over B and steps, by width "
+                f"{np.round(acc[li, 0, :, :, e].mean(axis=-1).max(axis=(0, 1)), 2).tolist()}"
+            )
+    return acc
+
+
+def _side(val, test, w, li, b, t, e):
+    """One side's test accuracies over seeds and mean validation accuracy at one configuration."""
+    return test[li, b, t, e, w], float(val[li, b, t, e, w].mean())
+
+
+def _matched(val, w, bs, nT, nE, selection):
+    """Both sides at one (B, T, step, soft tau) among the radii bs, chosen on validation."""
+    # chosen on the mean of the two sides' validation accuracies, the soft side at its own tau chosen there
+    cands, vals = [], []
+    for b in bs:
+        for t in range(nT):
+            for e in range(nE):
+                k = select_config(val[1:, b, t, e, w], rule=selection)
+                cands.append((b, t, e, k))
+                vals.append(0.5 * (val[0, b, t, e, w] + val[1 + k, b, t, e, w]))
+    return cands[select_config(np.array(vals), rule=selection)]
+
+
+def _sweep_rows(variant, val, test, a):
+    """The sensitivity grid: at every (B, tau) and width, steps and step size chosen on validation."""
+    widths, radii, etas, steps, taus, selection = a["widths"], a["radii"], a["etas"], a["steps"], a["taus"], a["selection"]
+    S, nE, nT = a["seeds"], len(etas), len(steps)
+    sweep = []
+    for b, B in enumerate(radii):
+        for k, tau in enumerate(taus):
+            for w, width in enumerate(widths):
+                ch = np.unravel_index(select_config(val[0, b, :, :, w].reshape(nT * nE, S), rule=selection), (nT, nE))
+                cs = np.unravel_index(select_config(val[1 + k, b, :, :, w].reshape(nT * nE, S), rule=selection), (nT, nE))
+                hard, hv = _side(val, test, w, 0, b, *ch)
+                soft, sv = _side(val, test, w, 1 + k, b, *cs)
+                pair = [0.5 * (val[0, b, t, e, w] + val[1 + k, b, t, e, w]) for t in range(nT) for e in range(nE)]
+                cm = np.unravel_index(select_config(np.array(pair), rule=selection), (nT, nE))
+                mg, mse = _mean_se(test[1 + k, b, cm[0], cm[1], w] - test[0, b, cm[0], cm[1], w])
+                hm, hs = _mean_std(hard)
+                sm, ssd = _mean_std(soft)
+                gm, gse = _mean_se(soft - hard)
+                sweep.append(SweepRow(
+                    variant=variant, B=B, tau=tau, width=width, hard_mean=hm, hard_std=hs, soft_mean=sm,
+                    soft_std=ssd, gap_mean=gm, gap_se=gse, hard_eta=etas[ch[1]], hard_T=steps[ch[0]],
+                    soft_eta=etas[cs[1]], soft_T=steps[cs[0]], matched_eta=etas[cm[1]], matched_T=steps[cm[0]],
+                    matched_gap_mean=mg, matched_gap_se=mse, hard_val=hv, soft_val=sv,
+                ))
+    return sweep
+
+
+def _table_rows(variant, val, test, teacher, share, a):
+    """The main table: at every width, every hyper-parameter chosen on validation, each side its own."""
+    widths, radii, etas, steps, taus, selection = a["widths"], a["radii"], a["etas"], a["steps"], a["taus"], a["selection"]
+    S, nB, nE, nT, nK = a["seeds"], len(radii), len(etas), len(steps), len(taus)
+    rows = []
+    for w, width in enumerate(widths):
+        # configurations ordered simplest first: B, then steps, then step size (then tau)
+        bh, th, eh = np.unravel_index(select_config(val[0, :, :, :, w].reshape(-1, S), rule=selection), (nB, nT, nE))
+        soft_cfg = val[1:, :, :, :, w].transpose(1, 2, 3, 0, 4).reshape(-1, S)
+        bs_, ts, es, ks = np.unravel_index(select_config(soft_cfg, rule=selection), (nB, nT, nE, nK))
+        hard, hv = _side(val, test, w, 0, bh, th, eh)
+        soft, sv = _side(val, test, w, 1 + ks, bs_, ts, es)
+        mb, mt, me, mk = _matched(val, w, range(nB), nT, nE, selection)
+        mg, mse = _mean_se(test[1 + mk, mb, mt, me, w] - test[0, mb, mt, me, w])
+        hm, hs = _mean_std(hard)
+        sm, ssd = _mean_std(soft)
+        gm, gse = _mean_se(soft - hard)
+        paper = PAPER_TABLE1.get((variant, width), (None, None, None))
+        rows.append(Table1Row(
+            variant=variant, width=width, teacher=teacher.test_acc, hard_mean=hm, hard_std=hs,
+            soft_mean=sm, soft_std=ssd, gap_mean=gm, gap_se=gse,
+            hard_B=radii[bh], hard_eta=etas[eh], hard_T=steps[th],
+            soft_B=radii[bs_], soft_eta=etas[es], soft_T=steps[ts], soft_tau=taus[ks],
+            soft_share=share[format(taus[ks], "g")],
+            matched_B=radii[mb], matched_eta=etas[me], matched_T=steps[mt], matched_tau=taus[mk],
+            matched_gap_mean=mg, matched_gap_se=mse, hard_val=hv, soft_val=sv,
+            hard_test=tuple(float(v) for v in hard), soft_test=tuple(float(v) for v in soft),
+            paper_teacher=paper[0], paper_hard=paper[1], paper_soft=paper[2],
+        ))
+    return rows
+
+
+def _settings(a, source):
+    """The settings record of a :class:`Table1Result`, the selection rule in words."""
+    rule_text = (
+        "the first configuration (simplest first: smaller B, fewer steps, smaller step size, smaller tau) whose mean "
+        "validation accuracy over seeds is within one standard error of the best"
+        if a["selection"] == "one-se"
+        else "the best mean validation accuracy over seeds; ties to the smaller B, fewer steps, smaller step, smaller tau"
+    )
+    return {
+        "source": source,
+        "variants": list(a["variants"]),
+        "widths": list(a["widths"]),
+        "teacher_width": a["teacher_width"],
+        "seeds": a["seeds"],
+        "steps": list(a["steps"]),
+        "etas": list(a["etas"]),
+        "radii": list(a["radii"]),
+        "taus": list(a["taus"]),
+        "teacher_grid": [dict(c) for c in a["teacher_cfgs"]],
+        "teacher_max_epochs": a["teacher_max_epochs"],
+        "teacher_patience": a["teacher_patience"],
+        "fractions": list(a["fr"]),
+        "subsample": a["subsample"],
+        "student_subsample": a["student_subsample"],
+        "center": bool(a["center"]),
+        "dtype": str(a["dt"]),
+        "rng_entropy": str(a["root"].entropy),
+        "selection": rule_text,
+    }
+
+
 def run_table1(
     data=None,
     *,
@@ -906,259 +1190,37 @@ def run_table1(
     >>> [(r.variant, r.width) for r in res.rows], res.row("full", 4).hard_B
     ([('full', 4), ('reduced', 4)], inf)
     """
-    # ------------------------------------------------------------- validation, before any work
-    if data is not None and not isinstance(data, ImageData):
-        raise TypeError(f"data must be an ImageData (from ntkdistill.datasets.load_mnist) or None, got {_short(data)}.")
-    if test_data is not None and not isinstance(test_data, ImageData):
-        raise TypeError(f"test_data must be an ImageData or None, got {_short(test_data)}.")
-    if isinstance(variants, str):
-        variants = (variants,)
-    variants = tuple(variants)
-    if not variants or any(v not in _VARIANTS for v in variants) or len(set(variants)) != len(variants):
-        raise ValueError(f"variants == {variants!r}, must be a non-empty selection of {_VARIANTS} without repeats.")
-    if isinstance(widths, numbers.Integral):
-        widths = (widths,)
-    widths = tuple(check_int("widths", w, minimum=2, even=True) for w in widths)
-    if not widths or len(set(widths)) != len(widths):
-        raise ValueError(f"widths == {widths!r}, must be a non-empty sequence of distinct even integers.")
-    teacher_width = check_int("teacher_width", teacher_width, minimum=2, even=True)
-    seeds = check_int("seeds", seeds, minimum=1)
-    steps = _check_grid("steps", steps, integer=True)
-    etas = _check_grid("etas", etas)
-    radii = _check_grid("radii", radii, allow_inf=True)
-    taus = _check_grid("taus", taus)
-    teacher_cfgs = _check_teacher_grid(TEACHER_GRID if teacher_grid is None else teacher_grid)
-    teacher_max_epochs = check_int("teacher_max_epochs", teacher_max_epochs, minimum=1)
-    teacher_patience = check_int("teacher_patience", teacher_patience, minimum=1)
-    fr = _check_fractions(fractions)
-    if fr[0] == 0 or fr[1] == 0 or (test_data is None and fr[2] == 0):
-        raise ValueError(
-            f"fractions == {tuple(fractions)}: the train and validation parts (and the test part, unless "
-            "test_data is given) must be non-empty."
-        )
-    if subsample is not None:
-        subsample = check_int("subsample", subsample, minimum=20)
-    if student_subsample is not None:
-        student_subsample = check_int("student_subsample", student_subsample, minimum=10)
-    if not isinstance(center, (bool, np.bool_)):
-        raise TypeError(f"center must be True or False, got {_short(center)}.")
-    if selection not in ("one-se", "max"):
-        raise ValueError(f"selection == {selection!r}, must be 'one-se' or 'max'.")
-    dt = resolve_dtype(dtype)
-    root = root_seed(rng)
-    if log is not None and not callable(log):
-        raise TypeError(f"log must be a callable taking one string, or None, got {_short(log)}.")
+    a = _check_run_args(
+        data=data, test_data=test_data, variants=variants, widths=widths, teacher_width=teacher_width,
+        seeds=seeds, steps=steps, etas=etas, radii=radii, taus=taus, teacher_grid=teacher_grid,
+        teacher_max_epochs=teacher_max_epochs, teacher_patience=teacher_patience, fractions=fractions,
+        subsample=subsample, student_subsample=student_subsample, center=center, selection=selection,
+        dtype=dtype, rng=rng, log=log,
+    )
     say = log if log is not None else (lambda _line: None)
 
     start = time.perf_counter()
     if data is None:
         data = load_mnist()
-    ss_sub, ss_split, ss_teacher, ss_students, ss_student_sub = root.spawn(5)
-    student_seeds = ss_students.spawn(seeds)
+    ss_sub, ss_split, ss_teacher, ss_students, ss_student_sub = a["root"].spawn(5)
+    student_seeds = ss_students.spawn(a["seeds"])
     teacher_seed = ss_teacher.spawn(1)[0]
-
-    # ------------------------------------------------------------- data, split, preprocessing
-    if subsample is not None and subsample < len(data):
-        f = subsample / len(data)
-        pool_idx = train_val_test_split(len(data), (f, 0.0, 1.0 - f), rng=ss_sub, stratify=data.labels)[0]
-        data_pool = ImageData(data.X[pool_idx], data.labels[pool_idx], data.shape, data.source, data.split)
-    else:
-        data_pool = data
-    digits = data_pool.labels
-    X_pool, y_pool = binary_mnist(data_pool, "full")
-    if test_data is None:
-        tr, va, te = train_val_test_split(len(digits), fr, rng=ss_split, stratify=digits)
-        parts = {"train": (X_pool[tr], y_pool[tr], digits[tr]), "val": (X_pool[va], y_pool[va], digits[va])}
-        parts["test"] = (X_pool[te], y_pool[te], digits[te])
-    else:
-        q = fr[0] / (fr[0] + fr[1])
-        tr, va, _ = train_val_test_split(len(digits), (q, 1.0 - q, 0.0), rng=ss_split, stratify=digits)
-        Xt, yt = binary_mnist(test_data, "full")
-        parts = {"train": (X_pool[tr], y_pool[tr], digits[tr]), "val": (X_pool[va], y_pool[va], digits[va])}
-        parts["test"] = (Xt, yt, test_data.labels)
-    source = data.source + ("" if test_data is None else f"; test: {test_data.source} ({test_data.split})")
-    n_tr = parts["train"][0].shape[0]
-    student_mask = np.ones(n_tr, bool)
-    if student_subsample is not None and student_subsample < n_tr:
-        f = student_subsample / n_tr
-        sub = train_val_test_split(n_tr, (f, 0.0, 1.0 - f), rng=ss_student_sub, stratify=parts["train"][2])[0]
-        student_mask[:] = False
-        student_mask[sub] = True
+    parts, source, student_mask = _split_data(
+        data, test_data, a["fr"], a["subsample"], a["student_subsample"], ss_sub, ss_split, ss_student_sub
+    )
 
     teachers, rows, sweep = [], [], []
-    S, nW, nB, nE, nT, nK = seeds, len(widths), len(radii), len(etas), len(steps), len(taus)
-    for variant in variants:
-        sets = {}
-        for name, (Xp, yp, dg) in parts.items():
-            keep = np.ones(dg.shape[0], bool) if variant == "full" else ~np.isin(dg, MNIST_REDUCED_DROPPED)
-            sets[name] = (Xp[keep], yp[keep])
-        for name, (Xp, yp) in sets.items():
-            if Xp.shape[0] == 0 or (name == "train" and np.unique(yp).size < 2):
-                what = "" if Xp.shape[0] == 0 else ", all of one class"
-                raise ValueError(
-                    f"the {name} part of the {variant!r} data has {Xp.shape[0]} digit(s){what}; give more "
-                    "data or other fractions."
-                )
-        dg_tr = parts["train"][2]
-        smask = student_mask[np.ones(dg_tr.shape[0], bool) if variant == "full" else ~np.isin(dg_tr, MNIST_REDUCED_DROPPED)]
-        if np.unique(sets["train"][1][smask]).size < 2:
-            raise ValueError(f"the students' training digits of the {variant!r} data are all of one class; raise student_subsample.")
-        sizes = [sets[k][0].shape[0] for k in ("train", "val", "test")]
-        stacked = np.concatenate([sets[k][0] for k in ("train", "val", "test")])
-        if center:
-            stacked = stacked - sets["train"][0].mean(axis=0)
-        stacked = scale_to_unit_ball(stacked).astype(dt, copy=False)
-        Xtr, Xva, Xte = np.split(stacked, np.cumsum(sizes)[:-1])
-        ytr, yva, yte = (sets[k][1].astype(dt) for k in ("train", "val", "test"))
-
-        # ---- teacher: every option of the grid, chosen on validation (one seed, so by the best mean)
-        fits = []
-        for cfg in teacher_cfgs:
-            fit = train_teacher(
-                Xtr, ytr, Xva, yva, width=teacher_width, max_epochs=teacher_max_epochs,
-                patience=teacher_patience, rng=teacher_seed, dtype=dt, **cfg,
-            )
-            fits.append(fit)
-            say(
-                f"[{variant}] teacher {cfg}: validation accuracy {fit['val_acc']:.2f}% "
-                f"(best epoch {fit['best_epoch']} of {fit['epochs']})"
-            )
-        pick = select_config(np.array([[f["val_acc"]] for f in fits]), rule=selection)
-        fit, cfg = fits[pick], teacher_cfgs[pick]
-        z = _teacher_forward(Xtr[smask], fit["W"], fit["a"])[1].astype(np.float64)
-
-        def acc_of(X, y, fit=fit):
-            return 100.0 * float(np.mean(y * _teacher_forward(X, fit["W"], fit["a"])[1] > 0))
-
-        labels_by_tau = [soft_labels(z, t) for t in taus]
-        share = {format(t, "g"): float(np.mean((p >= 0.1) & (p <= 0.9))) for t, p in zip(taus, labels_by_tau)}
-        teacher = TeacherSummary(
-            variant=variant, width=teacher_width, config=dict(cfg), epochs=fit["epochs"],
-            best_epoch=fit["best_epoch"], train_acc=acc_of(Xtr, ytr), val_acc=fit["val_acc"],
-            test_acc=acc_of(Xte, yte), mean_abs_logit=float(np.mean(np.abs(z))), soft_fraction=share,
-            n_train=sizes[0], n_student_train=int(smask.sum()), n_val=sizes[1], n_test=sizes[2],
-            candidates=tuple({**c, "val_acc": f["val_acc"], "best_epoch": f["best_epoch"]} for c, f in zip(teacher_cfgs, fits)),
-        )
+    for variant in a["variants"]:
+        train, val, test, sizes, smask = _variant_data(variant, parts, student_mask, a["center"], a["dt"])
+        teacher, labels_by_tau, share = _fit_teacher(variant, train, val, test, sizes, smask, a, teacher_seed, say)
         teachers.append(teacher)
-        say(
-            f"[{variant}] teacher chosen {cfg}: train {teacher.train_acc:.2f}, val {teacher.val_acc:.2f}, test "
-            f"{teacher.test_acc:.2f}; soft labels in [0.1, 0.9] by tau: {share}"
-        )
+        acc = _student_grid(variant, train, val, test, smask, labels_by_tau, a, student_seeds, say)
+        val_acc, test_acc = acc[:, 0], acc[:, 1]  # (1 + nK, nB, nT, nE, nW, S)
+        sweep.extend(_sweep_rows(variant, val_acc, test_acc, a))
+        rows.extend(_table_rows(variant, val_acc, test_acc, teacher, share, a))
 
-        # ---- students: acc[label, split, b, t, e, w, s]; label 0 hard, 1 + k soft at taus[k]
-        Xst, yst = Xtr[smask], ytr[smask]
-        inits = [
-            init_symmetric(w, Xtr.shape[1], rng=np.random.default_rng(s), dtype=dt)
-            for _b in radii for w in widths for s in student_seeds
-        ]
-        radii_k = np.repeat(np.asarray(radii, dtype=np.float64), nW * S)
-        acc = np.empty((1 + nK, 2, nB, nT, nE, nW, S))
-        targets = [("logistic", yst)] + [("kl", p.astype(dt)) for p in labels_by_tau]
-        for li, (loss, target) in enumerate(targets):
-            for e, eta in enumerate(etas):
-                out = _train_checkpoints(Xst, target, yst, inits, radii_k, loss, eta, steps, [(Xva, yva), (Xte, yte)])
-                acc[li, :, :, :, e] = out.reshape(2, nT, nB, nW, S).transpose(0, 2, 1, 3, 4)
-                name = "hard" if li == 0 else f"soft tau={taus[li - 1]:g}"
-                say(
-                    f"[{variant}] {name} step={eta:g}: best validation accuracy over B and steps, by width "
-                    f"{np.round(acc[li, 0, :, :, e].mean(axis=-1).max(axis=(0, 1)), 2).tolist()}"
-                )
-        val, test = acc[:, 0], acc[:, 1]  # (1 + nK, nB, nT, nE, nW, S)
-
-        def side(w, li, b, t, e):
-            return test[li, b, t, e, w], float(val[li, b, t, e, w].mean())
-
-        def pick_soft_tau(w, b, t, e):
-            return select_config(val[1:, b, t, e, w], rule=selection)
-
-        def matched(w, bs):
-            """Both sides at one (B, T, step) among the radii bs: chosen on the mean of the two sides'
-            validation accuracies, the soft side at its own tau chosen there."""
-            cands, vals = [], []
-            for b in bs:
-                for t in range(nT):
-                    for e in range(nE):
-                        k = pick_soft_tau(w, b, t, e)
-                        cands.append((b, t, e, k))
-                        vals.append(0.5 * (val[0, b, t, e, w] + val[1 + k, b, t, e, w]))
-            return cands[select_config(np.array(vals), rule=selection)]
-
-        # ---- the sensitivity grid: at every (B, tau), steps and step size chosen on validation
-        for b, B in enumerate(radii):
-            for k, tau in enumerate(taus):
-                for w, width in enumerate(widths):
-                    ch = np.unravel_index(select_config(val[0, b, :, :, w].reshape(nT * nE, S), rule=selection), (nT, nE))
-                    cs = np.unravel_index(select_config(val[1 + k, b, :, :, w].reshape(nT * nE, S), rule=selection), (nT, nE))
-                    hard, hv = side(w, 0, b, *ch)
-                    soft, sv = side(w, 1 + k, b, *cs)
-                    pair = [0.5 * (val[0, b, t, e, w] + val[1 + k, b, t, e, w]) for t in range(nT) for e in range(nE)]
-                    cm = np.unravel_index(select_config(np.array(pair), rule=selection), (nT, nE))
-                    mg, mse = _mean_se(test[1 + k, b, cm[0], cm[1], w] - test[0, b, cm[0], cm[1], w])
-                    hm, hs = _mean_std(hard)
-                    sm, ssd = _mean_std(soft)
-                    gm, gse = _mean_se(soft - hard)
-                    sweep.append(SweepRow(
-                        variant=variant, B=B, tau=tau, width=width, hard_mean=hm, hard_std=hs, soft_mean=sm,
-                        soft_std=ssd, gap_mean=gm, gap_se=gse, hard_eta=etas[ch[1]], hard_T=steps[ch[0]],
-                        soft_eta=etas[cs[1]], soft_T=steps[cs[0]], matched_eta=etas[cm[1]], matched_T=steps[cm[0]],
-                        matched_gap_mean=mg, matched_gap_se=mse, hard_val=hv, soft_val=sv,
-                    ))
-
-        # ---- the main table: every hyper-parameter chosen on validation, each side its own
-        for w, width in enumerate(widths):
-            # configurations ordered simplest first: B, then steps, then step size (then tau)
-            bh, th, eh = np.unravel_index(select_config(val[0, :, :, :, w].reshape(-1, S), rule=selection), (nB, nT, nE))
-            soft_cfg = val[1:, :, :, :, w].transpose(1, 2, 3, 0, 4).reshape(-1, S)
-            bs_, ts, es, ks = np.unravel_index(select_config(soft_cfg, rule=selection), (nB, nT, nE, nK))
-            hard, hv = side(w, 0, bh, th, eh)
-            soft, sv = side(w, 1 + ks, bs_, ts, es)
-            mb, mt, me, mk = matched(w, range(nB))
-            mg, mse = _mean_se(test[1 + mk, mb, mt, me, w] - test[0, mb, mt, me, w])
-            hm, hs = _mean_std(hard)
-            sm, ssd = _mean_std(soft)
-            gm, gse = _mean_se(soft - hard)
-            paper = PAPER_TABLE1.get((variant, width), (None, None, None))
-            rows.append(Table1Row(
-                variant=variant, width=width, teacher=teacher.test_acc, hard_mean=hm, hard_std=hs,
-                soft_mean=sm, soft_std=ssd, gap_mean=gm, gap_se=gse,
-                hard_B=radii[bh], hard_eta=etas[eh], hard_T=steps[th],
-                soft_B=radii[bs_], soft_eta=etas[es], soft_T=steps[ts], soft_tau=taus[ks],
-                soft_share=share[format(taus[ks], "g")],
-                matched_B=radii[mb], matched_eta=etas[me], matched_T=steps[mt], matched_tau=taus[mk],
-                matched_gap_mean=mg, matched_gap_se=mse, hard_val=hv, soft_val=sv,
-                hard_test=tuple(float(v) for v in hard), soft_test=tuple(float(v) for v in soft),
-                paper_teacher=paper[0], paper_hard=paper[1], paper_soft=paper[2],
-            ))
-
-    rule_text = (
-        "the first configuration (simplest first: smaller B, fewer steps, smaller step size, smaller tau) whose mean "
-        "validation accuracy over seeds is within one standard error of the best"
-        if selection == "one-se"
-        else "the best mean validation accuracy over seeds; ties to the smaller B, fewer steps, smaller step, smaller tau"
-    )
-    settings = {
-        "source": source,
-        "variants": list(variants),
-        "widths": list(widths),
-        "teacher_width": teacher_width,
-        "seeds": seeds,
-        "steps": list(steps),
-        "etas": list(etas),
-        "radii": list(radii),
-        "taus": list(taus),
-        "teacher_grid": [dict(c) for c in teacher_cfgs],
-        "teacher_max_epochs": teacher_max_epochs,
-        "teacher_patience": teacher_patience,
-        "fractions": list(fr),
-        "subsample": subsample,
-        "student_subsample": student_subsample,
-        "center": bool(center),
-        "dtype": str(dt),
-        "rng_entropy": str(root.entropy),
-        "selection": rule_text,
-    }
     return Table1Result(
-        rows=tuple(rows), sweep=tuple(sweep), teachers=tuple(teachers), settings=settings,
+        rows=tuple(rows), sweep=tuple(sweep), teachers=tuple(teachers), settings=_settings(a, source),
         elapsed=time.perf_counter() - start,
     )
 

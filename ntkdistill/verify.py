@@ -897,13 +897,38 @@ def run_verify(X, y, *, gamma_known=None, beta=None, eps=None, beta_hard=0.5, de
     >>> [(c.name, c.status) for c in rep.checks]
     [('Theorem 2', 'REFUSED'), ('Lemma 6', 'PASS')]
     """
-    from . import __version__
-    from ._validation import check_norms
-    from .margin import margin as _margin
-    from .student import init_symmetric
-    from .teacher import soft_labels, teacher_logits
-
     say = log or (lambda s: None)
+    (X, y, norms, c, delta, alpha, eps, beta_hard, seeds, n_samples, budget, beta, selected) = _verify_arguments(
+        X, y, dtype=dtype, c=c, delta=delta, alpha=alpha, eps=eps, beta_hard=beta_hard, seeds=seeds,
+        n_samples=n_samples, budget=budget, beta=beta, checks=checks)
+    root = root_seed(rng)
+    s_margin, s_teacher, s_t2, s_c4, s_p5 = root.spawn(5)
+    mres, gamma, z, p, beta, data = _verify_margin_teacher(
+        X, y, norms, c=c, gamma_known=gamma_known, z_known=z_known, beta=beta, n_samples=n_samples, delta=delta,
+        s_margin=s_margin, s_teacher=s_teacher, say=say)
+    if on_data is not None:
+        on_data(data)
+    report = _verify_report(root, data, dataset=dataset, beta=beta, eps=eps, beta_hard=beta_hard, delta=delta, C1=C1,
+                            alpha=alpha, seeds=seeds, budget=budget, empirical=empirical, selected=selected,
+                            n_samples=n_samples, dtype=X.dtype)
+    t2_bound = _bounds.theorem2(beta, data["n"], delta, c=c, C1=C1)
+    res2, res4 = _verify_training(
+        report, X, y, p, selected=selected, gamma=gamma, beta=beta, eps=eps, beta_hard=beta_hard, delta=delta,
+        c=c, C1=C1, seeds=seeds, streams=(s_t2, s_c4, s_p5), budget=budget, alpha=alpha, empirical=empirical,
+        r0=data["kl_risk_at_init"], say=say)
+    if "lemma3" in selected:
+        _verify_lemma3(report, X, y, p, [r for r in (res2, res4) if r is not None], t2_bound=t2_bound, seeds=seeds,
+                       s_t2=s_t2, budget=budget, say=say)
+    if "lemma6" in selected:
+        _verify_lemma6(report, X, mres.v, z, res2, m2=float(t2_bound.m), seeds=seeds, delta=delta, alpha=alpha,
+                       s_margin=s_margin, say=say)
+    return report
+
+
+def _verify_arguments(X, y, *, dtype, c, delta, alpha, eps, beta_hard, seeds, n_samples, budget, beta, checks):
+    """Validate :func:`run_verify`'s arguments in its order and fill in the defaults, before any work."""
+    from ._validation import check_norms
+
     X = check_matrix("X", X, dtype=dtype)
     n, d = X.shape
     y = check_labels("y", y, n=n)
@@ -923,9 +948,15 @@ def run_verify(X, y, *, gamma_known=None, beta=None, eps=None, beta_hard=0.5, de
     unknown = [k for k in selected if k not in CHECKS]
     if unknown or not selected:
         raise ValueError(f"checks == {selected!r}: each must be one of {list(CHECKS)} (at least one).")
-    root = root_seed(rng)
-    s_margin, s_teacher, s_t2, s_c4, s_p5 = root.spawn(5)
+    return X, y, norms, c, delta, alpha, eps, beta_hard, seeds, n_samples, budget, beta, selected
 
+
+def _verify_margin_teacher(X, y, norms, *, c, gamma_known, z_known, beta, n_samples, delta, s_margin, s_teacher, say):
+    """Certify the margin, estimate the teacher logits and soft labels, default ``beta``; return the data dict."""
+    from .margin import margin as _margin
+    from .teacher import soft_labels, teacher_logits
+
+    n, d = X.shape
     say(f"margin: solving the dual and certifying it on {n_samples} fresh samples")
     mres = _margin(X, y, n_samples=n_samples, delta=delta, rng=np.random.default_rng(s_margin))
     gamma = float(gamma_known) if gamma_known is not None else float(mres.lower)
@@ -958,20 +989,29 @@ def run_verify(X, y, *, gamma_known=None, beta=None, eps=None, beta_hard=0.5, de
         "teacher_logits_max_abs": float(np.max(np.abs(z if z_known is None else zk))),
         "teacher_logits_max_se": float(np.max(z_se)), "kl_risk_at_init": r0,
     }
-    if on_data is not None:
-        on_data(data)
+    return mres, gamma, z, p, beta, data
+
+
+def _verify_report(root, data, *, dataset, beta, eps, beta_hard, delta, C1, alpha, seeds, budget, empirical,
+                   selected, n_samples, dtype):
+    """The empty :class:`VerifyReport` with :func:`run_verify`'s configuration and the data summary."""
+    from . import __version__
+
     config = {
         "dataset": dataset, "beta": beta, "eps": eps, "beta_hard": beta_hard, "delta": delta, "C1": C1,
         "alpha": alpha, "seeds": seeds, "root_seed_entropy": root.entropy, "budget_seconds_per_check": budget,
-        "empirical": bool(empirical), "checks": selected, "n_samples": n_samples, "dtype": str(X.dtype),
+        "empirical": bool(empirical), "checks": selected, "n_samples": n_samples, "dtype": str(dtype),
         "version": __version__,
     }
-    report = VerifyReport(config, data, [])
+    return VerifyReport(config, data, [])
+
+
+def _verify_training(report, X, y, p, *, selected, gamma, beta, eps, beta_hard, delta, c, C1, seeds, streams,
+                     budget, alpha, empirical, r0, say):
+    """Run the selected training checks (Theorem 2, Corollary 4, Proposition 5); return the first two's runs."""
+    s_t2, s_c4, s_p5 = streams
     curves = report.curves
     res2 = res4 = None
-    t2_bound = _bounds.theorem2(beta, n, delta, c=c, C1=C1)
-    m2 = float(t2_bound.m)
-
     if "theorem2" in selected:
         say(f"Theorem 2 at beta = {beta:.4g} (R_KL(W(0)) = {r0:.4g}), {seeds} seeds")
         t2, res2 = check_theorem2(X, p, beta=beta, delta=delta, labels=y, c=c, C1=C1, seeds=seeds, rng=s_t2,
@@ -998,65 +1038,73 @@ def run_verify(X, y, *, gamma_known=None, beta=None, eps=None, beta_hard=0.5, de
         if res5 is not None:
             curves["Proposition 5"] = _training_curve(p5, res5, value="risk", ylabel="logistic risk $R_h(W(t))$",
                                                       target=beta_hard, init_value=math.log(2))
+    return res2, res4
 
-    if "lemma3" in selected:
-        runs = [r for r in (res2, res4) if r is not None]
-        l3_note = ""
-        if not runs:
-            # Lemma 3 is a deterministic inequality: any soft-label trajectory checks it. Theorem 2's
-            # training, at its prescription when it fits the budget, else at the largest size that does.
-            T2 = float(t2_bound.T)
-            fit = None
-            if m2 * seeds * n < 2**40 and T2 < 2**40:
-                cost = _cost(n, d, int(m2), seeds, int(T2), X.dtype, _rank(X))
-                if cost.seconds <= budget:
-                    fit = (int(m2), int(T2))
-            if fit is None:
-                small = _fitting_run(n, d, m2, T2, seeds, X.dtype, budget, _rank(X))
-                fit = small[:2] if small else (2, 10)
-            m_l3, T_l3 = fit
-            say(f"Lemma 3 along Theorem 2's training at m = {m_l3}, T = {T_l3}")
-            runs = [pgd(X, p, m=m_l3, eta=float(t2_bound.eta), T=T_l3, B=1.0, loss="kl", labels=y,
-                        seeds=network_seeds(seeds, s_t2), record_every=_record_interval(T_l3, None), dtype=X.dtype)]
-            l3_note = (f" Along Theorem 2's training (eta = beta/3, B = 1) at m = {m_l3}, T = {T_l3}"
-                       + (" (its prescription)." if (m_l3, T_l3) == (int(m2), int(T2)) else
-                          f" (prescription m = {_fmt(m2)}, T = {_fmt(T2)} does not fit the budget)."))
-        risk = np.concatenate([r.risk.ravel() for r in runs])
-        err = np.concatenate([r.error.ravel() for r in runs])
-        l3 = check_lemma3(p, y, risk, err)
-        if l3_note:
-            l3 = Check(l3.name, l3.status, l3.claim, l3.predicted, l3.measured, l3.note + l3_note)
-        report.checks.append(l3)
-        r = runs[0]
-        gz = l3.predicted.get("gamma_z", float("nan"))
-        if gz > 0:
-            curves["Lemma 3"] = {"iterations": np.asarray(r.iterations), "error": np.asarray(r.error),
-                                 "bound": np.asarray(_bounds.lemma3(r.risk, min(gz, 0.5))), "gamma_z": gz,
-                                 "m_run": int(r.widths[0]), "T_run": int(r.T), "status": l3.status}
 
-    if "lemma6" in selected:
-        n6 = max(seeds, seeds_for_power(1 - delta, alpha))
-        if res2 is not None and int(res2.widths[0]) == int(m2) and len(res2) >= n6:
-            inits = list(zip(res2.W0, res2.a))
-        else:
-            # Lemma 6 needs only initialisations: draw them at Theorem 2's width
-            m6 = int(m2) if math.isfinite(m2) and m2 <= 10**6 else 10**6
-            inits = [init_symmetric(m6, d, rng=np.random.default_rng(s), dtype=X.dtype)
-                     for s in network_seeds(n6, s_margin.spawn(1)[0])]
-        m6 = inits[0][0].shape[0]
-        say(f"Lemma 6 on {len(inits)} initialisations of width {m6}")
-        l6 = check_lemma6(X, mres.v, z, inits, delta=delta, alpha=alpha)
-        report.checks.append(l6)
-        # the figure: deviations against the width, from 16 up to the checked width
-        widths = sorted({int(w) - int(w) % 2 for w in np.geomspace(16, max(m6, 32), 6)} | {m6})
-        devs = []
-        for w, s in zip(widths, s_margin.spawn(len(widths))):
-            devs.append(_lemma6_deviations(X, mres.v, z, [init_symmetric(w, d, rng=np.random.default_rng(si),
-                                                                          dtype=X.dtype) for si in s.spawn(n6)]))
-        curves["Lemma 6"] = {"widths": np.asarray(widths), "deviations": devs, "n": n, "delta": delta,
-                             "m_checked": m6, "checked_deviations": np.asarray(l6.measured["deviations"]),
-                             "status": l6.status}
-    return report
+def _verify_lemma3(report, X, y, p, runs, *, t2_bound, seeds, s_t2, budget, say):
+    """Check Lemma 3 along the soft-label runs, training Theorem 2's setting (fit to the budget) if none ran."""
+    n, d = X.shape
+    m2 = float(t2_bound.m)
+    l3_note = ""
+    if not runs:
+        # Lemma 3 is a deterministic inequality: any soft-label trajectory checks it. Theorem 2's
+        # training, at its prescription when it fits the budget, else at the largest size that does.
+        T2 = float(t2_bound.T)
+        fit = None
+        if m2 * seeds * n < 2**40 and T2 < 2**40:
+            cost = _cost(n, d, int(m2), seeds, int(T2), X.dtype, _rank(X))
+            if cost.seconds <= budget:
+                fit = (int(m2), int(T2))
+        if fit is None:
+            small = _fitting_run(n, d, m2, T2, seeds, X.dtype, budget, _rank(X))
+            fit = small[:2] if small else (2, 10)
+        m_l3, T_l3 = fit
+        say(f"Lemma 3 along Theorem 2's training at m = {m_l3}, T = {T_l3}")
+        runs = [pgd(X, p, m=m_l3, eta=float(t2_bound.eta), T=T_l3, B=1.0, loss="kl", labels=y,
+                    seeds=network_seeds(seeds, s_t2), record_every=_record_interval(T_l3, None), dtype=X.dtype)]
+        l3_note = (f" Along Theorem 2's training (eta = beta/3, B = 1) at m = {m_l3}, T = {T_l3}"
+                   + (" (its prescription)." if (m_l3, T_l3) == (int(m2), int(T2)) else
+                      f" (prescription m = {_fmt(m2)}, T = {_fmt(T2)} does not fit the budget)."))
+    risk = np.concatenate([r.risk.ravel() for r in runs])
+    err = np.concatenate([r.error.ravel() for r in runs])
+    l3 = check_lemma3(p, y, risk, err)
+    if l3_note:
+        l3 = Check(l3.name, l3.status, l3.claim, l3.predicted, l3.measured, l3.note + l3_note)
+    report.checks.append(l3)
+    r = runs[0]
+    gz = l3.predicted.get("gamma_z", float("nan"))
+    if gz > 0:
+        report.curves["Lemma 3"] = {"iterations": np.asarray(r.iterations), "error": np.asarray(r.error),
+                                    "bound": np.asarray(_bounds.lemma3(r.risk, min(gz, 0.5))), "gamma_z": gz,
+                                    "m_run": int(r.widths[0]), "T_run": int(r.T), "status": l3.status}
+
+
+def _verify_lemma6(report, X, v, z, res2, *, m2, seeds, delta, alpha, s_margin, say):
+    """Check Lemma 6 on Theorem 2's initialisations (or fresh ones) and add the deviation-against-width curve."""
+    from .student import init_symmetric
+
+    n, d = X.shape
+    n6 = max(seeds, seeds_for_power(1 - delta, alpha))
+    if res2 is not None and int(res2.widths[0]) == int(m2) and len(res2) >= n6:
+        inits = list(zip(res2.W0, res2.a))
+    else:
+        # Lemma 6 needs only initialisations: draw them at Theorem 2's width
+        m6 = int(m2) if math.isfinite(m2) and m2 <= 10**6 else 10**6
+        inits = [init_symmetric(m6, d, rng=np.random.default_rng(s), dtype=X.dtype)
+                 for s in network_seeds(n6, s_margin.spawn(1)[0])]
+    m6 = inits[0][0].shape[0]
+    say(f"Lemma 6 on {len(inits)} initialisations of width {m6}")
+    l6 = check_lemma6(X, v, z, inits, delta=delta, alpha=alpha)
+    report.checks.append(l6)
+    # the figure: deviations against the width, from 16 up to the checked width
+    widths = sorted({int(w) - int(w) % 2 for w in np.geomspace(16, max(m6, 32), 6)} | {m6})
+    devs = []
+    for w, s in zip(widths, s_margin.spawn(len(widths))):
+        devs.append(_lemma6_deviations(X, v, z, [init_symmetric(w, d, rng=np.random.default_rng(si),
+                                                                dtype=X.dtype) for si in s.spawn(n6)]))
+    report.curves["Lemma 6"] = {"widths": np.asarray(widths), "deviations": devs, "n": n, "delta": delta,
+                                "m_checked": m6, "checked_deviations": np.asarray(l6.measured["deviations"]),
+                                "status": l6.status}
 
 
 def _lemma6_deviations(X, v, z, inits):

@@ -568,6 +568,175 @@ def _note(exc: BaseException, text: str) -> None:
         exc.add_note(text)
 
 
+def _checked_arguments(fn, configs, results_path, executor, rng, progress, desc):
+    """Check run_sweep's arguments before any work; return ``(canon, keys, first_at, path)``."""
+    if not callable(fn):
+        raise TypeError(f"fn must be callable as fn(config, seed_sequence) -> dict, got {_short(fn)}.")
+    if isinstance(configs, (Mapping, str, bytes)) or not hasattr(configs, "__iter__"):
+        hint = " (wrap a single configuration as [config])" if isinstance(configs, Mapping) else ""
+        raise TypeError(f"configs must be a sequence of dicts{hint}, got {_short(configs)}.")
+    configs = list(configs)
+    canon = [_canonical_config(c, f"configs[{i}]") for i, c in enumerate(configs)]
+    keys = [hashlib.sha256(_dumps(c, canonical=True).encode("ascii")).hexdigest() for c in canon]
+    first_at: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k in first_at:
+            raise ValueError(
+                f"configs[{first_at[k]}] and configs[{i}] are the same configuration (key {k[:12]}...); "
+                "each configuration must appear once (add a seed index to repeat a setting)."
+            )
+        first_at[k] = i
+    path = _check_path(results_path)
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            f"executor must be None or a concurrent.futures.Executor (with a submit method), "
+            f"got {_short(executor)}."
+        )
+    if isinstance(executor, cf.ProcessPoolExecutor):
+        try:
+            pickle.dumps(fn)
+        except Exception as exc:
+            raise TypeError(
+                f"fn must be picklable to run in a ProcessPoolExecutor (a top-level function of an "
+                f"importable module), got {_short(fn)}: {exc}"
+            ) from None
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be None, True or False, got {_short(progress)}.")
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a str, got {_short(desc)}.")
+    if not isinstance(rng, np.random.SeedSequence):
+        check_rng(rng)
+    return canon, keys, first_at, path
+
+
+def _sweep_root(rng, keys, done: dict) -> np.random.SeedSequence:
+    """The root seed: the one stored with the file's records when ``rng`` is None, else ``rng``'s."""
+    stored_roots = [_root_of(done[k]["seed"]) for k in keys if k in done]
+    if rng is None and stored_roots:
+        entropy, spawn_key, pool_size = stored_roots[0]
+        entropy = list(entropy) if isinstance(entropy, tuple) else entropy
+        return np.random.SeedSequence(entropy, spawn_key=spawn_key, pool_size=pool_size)
+    return root_seed(rng)
+
+
+def _check_root(path: str, root: np.random.SeedSequence, index: int, record: dict) -> None:
+    """Raise ValueError if ``record`` (of ``configs[index]``) was computed from another root than ``root``."""
+    if _root_of(record["seed"]) != _root_of(_seed_record(_child(root, 0))):
+        raise ValueError(
+            f"results_path {path!r} holds configs[{index}] computed from another root seed "
+            f"(entropy {record['seed'].get('entropy')!r}) than rng gives (entropy "
+            f"{_seed_record(root)['entropy']!r}); resume with the same rng (or rng=None), or "
+            "write to a new results file."
+        )
+
+
+class _SweepRun:
+    """The pending configurations of one sweep: claimed, run, and written one record each."""
+
+    def __init__(self, fn, path: str, *, keys, canon, first_at, root, results, tail, bar):
+        from . import __version__
+
+        self._fn, self._path, self._keys, self._canon = fn, path, keys, canon
+        self._first_at, self._root, self._results, self._tail, self._bar = first_at, root, results, tail, bar
+        self._version = __version__
+        self._writer = _Writer(path)
+        self._claims = _Claims(path)
+
+    def _finish(self, i: int, result: dict) -> None:
+        """Write the record of ``configs[i]``, release its claim and store its result."""
+        seed = _child(self._root, i)
+        self._writer.write(
+            {
+                "key": self._keys[i],
+                "config": self._canon[i],
+                "seed": _seed_record(seed),
+                "result": result,
+                "version": self._version,
+            }
+        )
+        self._claims.release(self._keys[i], done=True)
+        self._results[i] = result
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def _claim(self, indices, blocking: bool):
+        """Claim ``indices``, reading those another sweep finished; return (claimed, held elsewhere)."""
+        claimed, held = [], []
+        for i in indices:
+            if not self._claims.acquire(self._keys[i], blocking=blocking):
+                held.append(i)
+                continue
+            self._tail.refresh()
+            record = self._tail.records.get(self._keys[i])
+            if record is None:
+                claimed.append(i)
+                continue
+            self._claims.release(self._keys[i], done=True)  # finished by another sweep meanwhile
+            _check_root(self._path, self._root, self._first_at[self._keys[i]], record)
+            self._results[i] = record["result"]
+            if self._bar is not None:
+                self._bar.update(1)
+        return claimed, held
+
+    def _run_serially(self, indices) -> None:
+        """Run the claimed ``indices`` one after the other in this process."""
+        for i in indices:
+            try:
+                result = _run_one(self._fn, i, self._canon[i], _child(self._root, i), True)
+            except BaseException as exc:
+                _note(exc, f"while running configs[{i}] = {_short(self._canon[i])}")
+                raise
+            self._finish(i, result)
+
+    def _run_on_executor(self, executor, indices) -> None:
+        """Submit the claimed ``indices`` at once; write each as it finishes; re-raise the first error."""
+        fn, canon, root = self._fn, self._canon, self._root
+        futures = {executor.submit(_run_one, fn, i, canon[i], _child(root, i), True): i for i in indices}
+        first_error = None
+        try:
+            for fut in cf.as_completed(futures):
+                i = futures[fut]
+                if fut.cancelled():
+                    continue
+                exc = fut.exception()
+                if exc is not None:
+                    if first_error is None:
+                        first_error = exc
+                        _note(exc, f"while running configs[{i}] = {_short(canon[i])}")
+                        for other in futures:
+                            other.cancel()
+                    continue
+                self._finish(i, fut.result())
+        finally:
+            for other in futures:  # on KeyboardInterrupt too: start nothing more
+                other.cancel()
+        if first_error is not None:
+            raise first_error
+
+    def run(self, pending, executor) -> None:
+        """Claim and run ``pending``, then those another sweep held; close the files and the bar."""
+        try:
+            if executor is None:
+                # one claim at a time, so that a concurrent sweep on the same file takes the others
+                held = []
+                for i in pending:
+                    claimed, later = self._claim([i], blocking=False)
+                    held += later
+                    self._run_serially(claimed)
+                for i in held:  # running in another sweep: wait for it, then take its record (or run it)
+                    self._run_serially(self._claim([i], blocking=True)[0])
+            else:
+                claimed, held = self._claim(pending, blocking=False)
+                self._run_on_executor(executor, claimed)
+                if held:
+                    self._run_on_executor(executor, self._claim(held, blocking=True)[0])
+        finally:
+            self._writer.close()
+            self._claims.close()
+            if self._bar is not None:
+                self._bar.close()
+
+
 def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=None, desc="sweep"):
     r"""Run ``fn`` on every configuration, appending each result to a results file at once; resumable.
 
@@ -669,170 +838,21 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     >>> first == again, n_lines, first[1]["x"] > 5
     (True, 2, True)
     """
-    # ---- validation, before any work ----
-    if not callable(fn):
-        raise TypeError(f"fn must be callable as fn(config, seed_sequence) -> dict, got {_short(fn)}.")
-    if isinstance(configs, (Mapping, str, bytes)) or not hasattr(configs, "__iter__"):
-        hint = " (wrap a single configuration as [config])" if isinstance(configs, Mapping) else ""
-        raise TypeError(f"configs must be a sequence of dicts{hint}, got {_short(configs)}.")
-    configs = list(configs)
-    canon = [_canonical_config(c, f"configs[{i}]") for i, c in enumerate(configs)]
-    keys = [hashlib.sha256(_dumps(c, canonical=True).encode("ascii")).hexdigest() for c in canon]
-    first_at: dict[str, int] = {}
-    for i, k in enumerate(keys):
-        if k in first_at:
-            raise ValueError(
-                f"configs[{first_at[k]}] and configs[{i}] are the same configuration (key {k[:12]}...); "
-                "each configuration must appear once (add a seed index to repeat a setting)."
-            )
-        first_at[k] = i
-    path = _check_path(results_path)
-    if executor is not None and not callable(getattr(executor, "submit", None)):
-        raise TypeError(
-            f"executor must be None or a concurrent.futures.Executor (with a submit method), "
-            f"got {_short(executor)}."
-        )
-    if isinstance(executor, cf.ProcessPoolExecutor):
-        try:
-            pickle.dumps(fn)
-        except Exception as exc:
-            raise TypeError(
-                f"fn must be picklable to run in a ProcessPoolExecutor (a top-level function of an "
-                f"importable module), got {_short(fn)}: {exc}"
-            ) from None
-    if progress is not None and not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be None, True or False, got {_short(progress)}.")
-    if not isinstance(desc, str):
-        raise TypeError(f"desc must be a str, got {_short(desc)}.")
-    if not isinstance(rng, np.random.SeedSequence):
-        check_rng(rng)
-
+    canon, keys, first_at, path = _checked_arguments(fn, configs, results_path, executor, rng, progress, desc)
     tail = _Tail(path)
     stored = tail.records
     done = {k: stored[k] for k in keys if k in stored}
     pending = [i for i, k in enumerate(keys) if k not in done]
-
-    # ---- the root seed ----
-    stored_roots = [_root_of(done[k]["seed"]) for k in keys if k in done]
-    if rng is None and stored_roots:
-        entropy, spawn_key, pool_size = stored_roots[0]
-        entropy = list(entropy) if isinstance(entropy, tuple) else entropy
-        root = np.random.SeedSequence(entropy, spawn_key=spawn_key, pool_size=pool_size)
-    else:
-        root = root_seed(rng)
-    mine = _root_of(_seed_record(_child(root, 0)))
-
-    def check_root(k: str, record: dict) -> None:
-        if _root_of(record["seed"]) != mine:
-            raise ValueError(
-                f"results_path {path!r} holds configs[{first_at[k]}] computed from another root seed "
-                f"(entropy {record['seed'].get('entropy')!r}) than rng gives (entropy "
-                f"{_seed_record(root)['entropy']!r}); resume with the same rng (or rng=None), or "
-                "write to a new results file."
-            )
-
+    root = _sweep_root(rng, keys, done)
     for k in keys:
         if k in done:
-            check_root(k, done[k])
+            _check_root(path, root, first_at[k], done[k])
     results: list = _results.SweepResults([done[k]["result"] if k in done else None for k in keys], canon)
     if not pending:
         return results
-
-    # ---- the run ----
-    from . import __version__
-
     bar = _progress_bar(progress, len(keys), len(keys) - len(pending), desc)
-    writer = _Writer(path)
-    claims = _Claims(path)
-
-    def finish(i: int, result: dict) -> None:
-        seed = _child(root, i)
-        writer.write(
-            {
-                "key": keys[i],
-                "config": canon[i],
-                "seed": _seed_record(seed),
-                "result": result,
-                "version": __version__,
-            }
-        )
-        claims.release(keys[i], done=True)
-        results[i] = result
-        if bar is not None:
-            bar.update(1)
-
-    def claim(indices, blocking: bool):
-        """Claim ``indices`` for this sweep; those another sweep finished meanwhile are read instead.
-
-        Returns the claimed indices and those another sweep holds now (``blocking=False`` only).
-        """
-        claimed, held = [], []
-        for i in indices:
-            if not claims.acquire(keys[i], blocking=blocking):
-                held.append(i)
-                continue
-            tail.refresh()
-            record = tail.records.get(keys[i])
-            if record is None:
-                claimed.append(i)
-                continue
-            claims.release(keys[i], done=True)  # finished by another sweep meanwhile
-            check_root(keys[i], record)
-            results[i] = record["result"]
-            if bar is not None:
-                bar.update(1)
-        return claimed, held
-
-    def run_serially(indices) -> None:
-        for i in indices:
-            try:
-                result = _run_one(fn, i, canon[i], _child(root, i), True)
-            except BaseException as exc:
-                _note(exc, f"while running configs[{i}] = {_short(canon[i])}")
-                raise
-            finish(i, result)
-
-    def run_on_executor(indices) -> None:
-        futures = {executor.submit(_run_one, fn, i, canon[i], _child(root, i), True): i for i in indices}
-        first_error = None
-        try:
-            for fut in cf.as_completed(futures):
-                i = futures[fut]
-                if fut.cancelled():
-                    continue
-                exc = fut.exception()
-                if exc is not None:
-                    if first_error is None:
-                        first_error = exc
-                        _note(exc, f"while running configs[{i}] = {_short(canon[i])}")
-                        for other in futures:
-                            other.cancel()
-                    continue
-                finish(i, fut.result())
-        finally:
-            for other in futures:  # on KeyboardInterrupt too: start nothing more
-                other.cancel()
-        if first_error is not None:
-            raise first_error
-
-    try:
-        if executor is None:
-            # one claim at a time, so that a concurrent sweep on the same file takes the others
-            held = []
-            for i in pending:
-                claimed, later = claim([i], blocking=False)
-                held += later
-                run_serially(claimed)
-            for i in held:  # running in another sweep: wait for it, then take its record (or run it)
-                run_serially(claim([i], blocking=True)[0])
-        else:
-            claimed, held = claim(pending, blocking=False)
-            run_on_executor(claimed)
-            if held:
-                run_on_executor(claim(held, blocking=True)[0])
-    finally:
-        writer.close()
-        claims.close()
-        if bar is not None:
-            bar.close()
+    sweep = _SweepRun(
+        fn, path, keys=keys, canon=canon, first_at=first_at, root=root, results=results, tail=tail, bar=bar
+    )
+    sweep.run(pending, executor)
     return results

@@ -12,7 +12,6 @@ arrows from ``m_max``: they are lower bounds on :math:`m^*`.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -958,8 +958,8 @@ def conclusions(summary) -> list:
     cfg = summary["config"]
     T = str(cfg["T_grid"][-1])
     lines = []
-    for fam, fits in summary["fits"].items():
-        for crit, key in (("error <= %g" % cfg["eps"], "fits"), ("risk <= beta", "fits_risk")):
+    for fam in summary["fits"]:
+        for crit, key in ((f"error <= {cfg['eps']:g}", "fits"), ("risk <= beta", "fits_risk")):
             parts = []
             for lab in ("soft", "hard"):
                 f = summary[key][fam][lab]

@@ -40,7 +40,6 @@ import json
 import numbers
 import os
 import pickle
-import sys
 import threading
 
 try:

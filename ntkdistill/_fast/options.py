@@ -55,7 +55,7 @@ class Options:
                 raise ValueError(f"{name} == {value!r}, must be None or an int >= 1.")
 
 
-_CURRENT = contextvars.ContextVar("ntkdistill_fast_options", default=Options())
+_CURRENT = contextvars.ContextVar("ntkdistill_fast_options", default=Options())  # noqa: B039 (Options is frozen)
 
 
 def current() -> Options:

@@ -187,7 +187,7 @@ def update_docs(docs_dir="docs", *, check=False, names=None):
         body = renderer(record)
         if found[0] != body + "\n":
             stale.append(name)
-            new = pat.sub(lambda _m, b=body: f"{begin}\n{b}\n{end}", new)
+            new = pat.sub(lambda _m, b=body, lo=begin, hi=end: f"{lo}\n{b}\n{hi}", new)
     if not check and new != text:
         page.write_text(new, encoding="utf-8")
     return stale

@@ -156,9 +156,13 @@ def test_pgd_to_xarray_and_netcdf(pgd_result, tmp_path):
 def _study_summary():
     """A requirement study's summary (the schema of docs/sweeps.md) with one level, censored at T = 10."""
     side = {"m_star": {"10": None, "100": 4}, "censored": False, "lower_bound": 64}
-    return {"config": {"T_grid": [10, 100]}, "conclusions": ["a generated line"],
-            "levels": [{"family": "pairs", "level": 3, "gamma": 0.14, "soft": side,
-                        "hard": dict(side, m_star={"10": 2, "100": 2})}]}
+    return {
+        "config": {"T_grid": [10, 100]},
+        "conclusions": ["a generated line"],
+        "levels": [
+            {"family": "pairs", "level": 3, "gamma": 0.14, "soft": side, "hard": dict(side, m_star={"10": 2, "100": 2})}
+        ],
+    }
 
 
 def test_requirement_study_to_xarray(every):

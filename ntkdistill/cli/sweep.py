@@ -43,7 +43,7 @@ def register(sub):
         ),
     )
     p.add_argument("--preset", choices=("quick", "default", "full"), default="default",
-                   help="sizes: quick (under a minute on 2 cores), default (about 45 minutes on a loaded 2-core machine), full (about 10 CPU-hours: "
+                   help="sizes: quick (under a minute on 2 cores), default (about 3 minutes with --workers 2 on an idle 2-core machine), full (about 10 CPU-hours: "
                         "meant for --dask ADDRESS or many --workers); see docs/sweeps.md")
     p.add_argument("--quick", action="store_true", help="same as --preset quick")
     p.add_argument("--family", action="append", default=None,

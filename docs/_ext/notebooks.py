@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -23,14 +24,13 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _nav_paths(nav):
-    if isinstance(nav, str):
-        yield nav
-    elif isinstance(nav, dict):
-        for value in nav.values():
-            yield from _nav_paths(value)
-    elif isinstance(nav, list):
-        for item in nav:
-            yield from _nav_paths(item)
+    """The page paths of the nav, as the API pages' hook walks them (docs/_ext/hooks.py)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from hooks import _nav_paths as walk
+    finally:
+        sys.path.pop(0)
+    return walk(nav)
 
 
 def _text(value) -> str:

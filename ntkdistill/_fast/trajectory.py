@@ -47,9 +47,8 @@ errors, E6).
 
 **Threads and determinism.** The networks are shared among the threads (``numba.prange`` over
 networks), each running its own steps in order, so the threads never wait for each other
-between steps (a barrier per step, with tasks of chunks of every network, ran 20 to 30 times
-slower on two threads of a shared 2-core machine: one thread was often descheduled while the
-other waited). Within a network the sweep runs over chunks of ``CHUNK`` pairs, whose partial
+between steps (a barrier per step measured slower: benchmarks/README.md, "The trajectory
+kernel"). Within a network the sweep runs over chunks of ``CHUNK`` pairs, whose partial
 logits are added in chunk order. Nothing depends on the number of threads, so results are the
 same bit for bit for any thread count; with K networks on P threads the work is balanced to
 within one network.

@@ -37,7 +37,7 @@ def register(sub):
             "p = mu(z / tau)) and hard labels (logistic), by two criteria: iteration-averaged error <= EPS and "
             "iteration-averaged risk <= beta (Corollary 4, Proposition 5). One step-size rule for both label types, "
             "paired seeds, censored levels (not reached up to --m-max) fitted as lower bounds (Tobit), exponents "
-            "with 95%% intervals beside the bounds' 2 and 4, and conclusions generated from the numbers. Writes "
+            "with 95% intervals beside the bounds' 2 and 4, and conclusions generated from the numbers. Writes "
             "OUT/summary.json (schema in docs/sweeps.md), OUT/table.txt and figures; every finished job is "
             "appended to OUT/results.jsonl at once, and re-running the same command resumes."
         ),

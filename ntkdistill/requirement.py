@@ -29,7 +29,7 @@ from .pgd import network_seeds, pgd
 __all__ = [
     "WidthSearch", "min_width", "SlopeFit", "fit_loglog_slope", "averaged_risk", "is_converged", "converged_at",
     "CensoredFit", "fit_censored_slope", "paired_difference", "conclusions", "width_grid", "search_widths", "median_width",
-    "requirement_job", "PRESETS", "RequirementStudy", "requirement_study", "summary_frame",
+    "requirement_job", "PRESETS", "RequirementStudy", "requirement_study", "summarize_requirement", "summary_frame",
 ]
 
 _CRITERIA = ("final", "average")
@@ -1130,58 +1130,163 @@ def requirement_study(preset="default", *, results_path, families=None, eps=0.1,
     records = run_sweep(requirement_job, configs, results_path=results_path, executor=executor, rng=rng,
                         progress=progress, desc="requirement")
     wall = time.perf_counter() - t0
-    by = {(c["family"], c["level_index"], c["labels"], c["tau"]): r for c, r in zip(configs, records)}
-    Tmax = str(T_grid[-1])
-    levels, paired, fits, fits_risk = [], {}, {}, {}
-    for name, lvs in families.items():
-        fam_levels = []
-        paired[name] = []
-        for i, lv in enumerate(lvs):
-            soft, hard = by[(name, i, "soft", 1.0)], by[(name, i, "hard", 1.0)]
-            row = {"family": name, "level": lv, "gamma": soft["gamma"], "gamma_lower": soft["gamma_lower"],
-                   "gamma_upper": soft["gamma_upper"], "margin_kind": soft["margin_kind"], "n": soft["n"],
-                   "d": soft["d"], "tau": 1.0}
-            for lab, r in (("soft", soft), ("hard", hard)):
-                row[lab] = {"m_star": r["m_star"]["error"], "censored": r["censored"]["error"][Tmax],
-                            "m_star_risk": r["m_star"]["risk"], "censored_risk": r["censored"]["risk"][Tmax],
-                            "censored_by_T": r["censored"]["error"], "converged": r["converged"], "eta": r["eta"],
-                            "eta_pilot": r["eta_pilot"], "beta": r["beta"], "B": r["B"], "predicted": r["predicted"],
-                            "m_max": r["m_max"], "lower_bound": r["lower_bound"],
-                            "per_seed": r["per_seed"]["error"][Tmax]}
-            pd_ = paired_difference(soft["per_seed"]["error"][Tmax], hard["per_seed"]["error"][Tmax])
-            pd_.update(level=lv, gamma=soft["gamma"], soft_censored=row["soft"]["censored"],
-                       hard_censored=row["hard"]["censored"])
-            row["paired"] = pd_
-            paired[name].append(pd_)
-            fam_levels.append(row)
-        levels += fam_levels
-        fits[name] = {lab: _fit_dict(fam_levels, lab, "error", Tmax) for lab in _LABELS}
-        fits_risk[name] = {lab: _fit_dict(fam_levels, lab, "risk", Tmax) for lab in _LABELS}
-    temperature_rows = []
-    if temp:
-        for tau in temp["taus"]:
-            key = (fam_t, i_t, "soft", float(tau))
-            if key not in by:
-                continue
-            r = by[key]
-            hard = by[(fam_t, i_t, "hard", 1.0)]
-            temperature_rows.append({"family": fam_t, "level": lv_t, "gamma": r["gamma"], "tau": float(tau),
-                                     "m_star": r["m_star"]["error"], "m_star_risk": r["m_star"]["risk"],
-                                     "censored": r["censored"]["error"][Tmax], "eta": r["eta"], "m_max": r["m_max"],
-                                     "lower_bound": r["lower_bound"],
-                                     "hard_m_star": hard["m_star"]["error"][Tmax]})
     import platform
 
-    config = dict(base, preset=preset, families={k: list(v) for k, v in families.items()}, version=__version__,
-                  results_path=str(results_path), wall_s=wall, machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
-                  criterion="iteration-averaged error <= eps and iteration-averaged risk <= beta (soft: KL, "
-                            "beta = (gamma/tau)^2 eps / 32, Corollary 4; hard: logistic, beta = eps ln 2, Proposition 5)",
-                  convergence=f"|A(T) - A(T/2)| <= {rtol} A(T) + 0.01 beta, A the iteration-averaged risk",
-                  m_star_rule="smallest width of the geometric grid reached by at least half the seeds")
-    summary = {"schema": "ntkdistill.requirement/2", "config": config, "levels": levels, "fits": fits,
+    config = dict(base, preset=preset, families={k: list(v) for k, v in families.items()},
+                  temperature_spec=dict(family=fam_t, level=lv_t, taus=[float(t) for t in temp["taus"]]) if temp else None,
+                  version=__version__,
+                  results_path=str(results_path), wall_s=wall, machine=f"{platform.machine()}, {os.cpu_count()} CPUs")
+    del records  # the summary is built from the whole results file, this run's records included
+    return summarize_requirement(results_path, config)
+
+
+_PROTOCOL = ("eps", "delta", "T_grid", "eta_rule", "eta_grid", "pilot_m", "seeds", "m_max", "B", "n_samples",
+             "n_certify", "data_seed", "rtol")
+"""The fields of a requirement job's configuration shared by every job of one study (its protocol)."""
+
+_JOB_FIELDS = frozenset(_PROTOCOL) | {"family", "level", "level_index", "n", "labels", "tau"}
+
+
+def _protocol_records(results_path, config):
+    """The results of every requirement job in the file with ``config``'s protocol, by (family, index, level, labels, tau).
+
+    Returns the mapping and the counts of records in the file and of those left out (another
+    protocol, or not a requirement job).
+    """
+    import json
+
+    from .sweep import _canonical_config, read_results
+
+    want = json.dumps(_canonical_config({k: config[k] for k in _PROTOCOL}, "config"), sort_keys=True)
+    records = read_results(results_path)
+    by, other = {}, 0
+    for rec in records.values():
+        c = rec.get("config")
+        if (not isinstance(c, dict) or set(c) != _JOB_FIELDS
+                or json.dumps({k: c[k] for k in _PROTOCOL}, sort_keys=True) != want):
+            other += 1
+            continue
+        by.setdefault((c["family"], int(c["level_index"]), c["level"], c["labels"], float(c["tau"])), rec["result"])
+    return by, len(records), other
+
+
+def summarize_requirement(results_path, config) -> RequirementStudy:
+    r"""The requirement study's summary built from every record of a results file with one protocol.
+
+    .. math::
+
+        \{(	ext{family}, \ell)\ :\ 	ext{soft and hard jobs of } \ell 	ext{ in the file}\}
+        \ 	o\ 	ext{levels, Tobit fits, paired differences, temperature rows, conclusions}
+
+    :func:`requirement_study` ends with this call; ``ntkdistill sweep`` calls it again under a
+    lock before writing ``summary.json``, so that two sweeps sharing one results file (say one
+    family each) both leave a summary of everything finished, whichever ends last. Records of
+    another protocol (different ``eps``, grids, seeds, ``rng``...) are counted in
+    ``config["records_other_protocol"]`` and left out; a level whose soft or hard job is not in
+    the file yet is counted in ``config["levels_incomplete"]``; a family from the file outside
+    ``config["families"]`` joins when it has at least 3 complete levels.
+
+    Parameters
+    ----------
+    results_path : str or os.PathLike
+        The JSON-lines results file of :func:`ntkdistill.sweep.run_sweep`.
+    config : dict
+        The protocol fields (``eps``, ``delta``, ``T_grid``, ``eta_rule``, ``eta_grid``,
+        ``pilot_m``, ``seeds``, ``m_max``, ``B``, ``n_samples``, ``n_certify``, ``data_seed``,
+        ``rtol``), ``families`` (``{name: levels}``, the order of the output) and optionally
+        ``temperature_spec`` (``{"family", "level", "taus"}``): ``summary["config"]`` of a study.
+
+    Returns
+    -------
+    RequirementStudy
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = os.path.join(d, "r.jsonl")
+    ...     st = requirement_study("quick", results_path=path, families={"circle": (1, 2, 3)},
+    ...                            T_grid=[20, 40], m_max=8, seeds=2, eta_grid=[2.0], temperature=False, progress=False)
+    ...     again = summarize_requirement(path, st.summary["config"])
+    >>> again.summary["levels"] == st.summary["levels"], again.summary["config"]["records_of_protocol"]
+    (True, 6)
+    """
+    missing = [k for k in _PROTOCOL + ("families",) if k not in config]
+    if missing:
+        raise ValueError(f"config lacks {missing}: pass summary['config'] of a requirement study.")
+    by, n_file, n_other = _protocol_records(results_path, config)
+    T_grid = [int(t) for t in config["T_grid"]]
+    Tmax = str(T_grid[-1])
+    order = list(config["families"]) + [f for f, *_ in by if f not in config["families"]]
+    order = list(dict.fromkeys(order))
+    levels, paired, fits, fits_risk, incomplete = [], {}, {}, {}, 0
+    for name in order:
+        keys = sorted({(i, lv) for f, i, lv, _, _ in by if f == name})
+        fam_levels, fam_paired = [], []
+        for i, lv in keys:
+            ks, kh = (name, i, lv, "soft", 1.0), (name, i, lv, "hard", 1.0)
+            if ks not in by or kh not in by:
+                incomplete += 1
+                continue
+            row = _level_row(name, lv, by[ks], by[kh], Tmax)
+            fam_levels.append(row)
+            fam_paired.append(row["paired"])
+        if not fam_levels or (name not in config["families"] and len(fam_levels) < 3):
+            continue
+        levels += fam_levels
+        paired[name] = fam_paired
+        fits[name] = {lab: _fit_dict(fam_levels, lab, "error", Tmax) for lab in _LABELS}
+        fits_risk[name] = {lab: _fit_dict(fam_levels, lab, "risk", Tmax) for lab in _LABELS}
+    temperature_rows = _temperature_rows(by, config.get("temperature_spec"), Tmax)
+    cfg = dict(config, families={f: [lv["level"] for lv in levels if lv["family"] == f] for f in fits},
+               records_in_file=n_file, records_of_protocol=len(by), records_other_protocol=n_other,
+               levels_incomplete=incomplete,
+               criterion="iteration-averaged error <= eps and iteration-averaged risk <= beta (soft: KL, "
+                         "beta = (gamma/tau)^2 eps / 32, Corollary 4; hard: logistic, beta = eps ln 2, Proposition 5)",
+               convergence=f"|A(T) - A(T/2)| <= {config['rtol']} A(T) + 0.01 beta, A the iteration-averaged risk",
+               m_star_rule="smallest width of the geometric grid reached by at least half the seeds")
+    summary = {"schema": "ntkdistill.requirement/2", "config": cfg, "levels": levels, "fits": fits,
                "fits_risk": fits_risk, "paired": paired, "temperature": temperature_rows}
     summary["conclusions"] = conclusions(summary)
     return RequirementStudy(summary)
+
+
+def _level_row(name, lv, soft, hard, Tmax):
+    """One entry of ``summary["levels"]`` from the soft and hard results of a level."""
+    row = {"family": name, "level": lv, "gamma": soft["gamma"], "gamma_lower": soft["gamma_lower"],
+           "gamma_upper": soft["gamma_upper"], "margin_kind": soft["margin_kind"], "n": soft["n"],
+           "d": soft["d"], "tau": 1.0}
+    for lab, r in (("soft", soft), ("hard", hard)):
+        row[lab] = {"m_star": r["m_star"]["error"], "censored": r["censored"]["error"][Tmax],
+                    "m_star_risk": r["m_star"]["risk"], "censored_risk": r["censored"]["risk"][Tmax],
+                    "censored_by_T": r["censored"]["error"], "converged": r["converged"], "eta": r["eta"],
+                    "eta_pilot": r["eta_pilot"], "beta": r["beta"], "B": r["B"], "predicted": r["predicted"],
+                    "m_max": r["m_max"], "lower_bound": r["lower_bound"],
+                    "per_seed": r["per_seed"]["error"][Tmax]}
+    pd_ = paired_difference(soft["per_seed"]["error"][Tmax], hard["per_seed"]["error"][Tmax])
+    pd_.update(level=lv, gamma=soft["gamma"], soft_censored=row["soft"]["censored"],
+               hard_censored=row["hard"]["censored"])
+    row["paired"] = pd_
+    return row
+
+
+def _temperature_rows(by, spec, Tmax):
+    """The softness study's rows: every temperature of the spec's (family, level) in the file, hottest first."""
+    if not spec:
+        return []
+    fam, level = spec["family"], spec["level"]
+    soft = sorted(((k, r) for k, r in by.items() if k[0] == fam and k[2] == level and k[3] == "soft"),
+                  key=lambda kr: (-kr[0][4], kr[0][1]))
+    rows = []
+    for (f, i, lv, _, tau), r in soft:
+        hard = by.get((f, i, lv, "hard", 1.0))
+        if hard is None or any(row["tau"] == tau for row in rows):
+            continue
+        rows.append({"family": f, "level": lv, "gamma": r["gamma"], "tau": tau, "m_star": r["m_star"]["error"],
+                     "m_star_risk": r["m_star"]["risk"], "censored": r["censored"]["error"][Tmax], "eta": r["eta"],
+                     "m_max": r["m_max"], "lower_bound": r["lower_bound"],
+                     "hard_m_star": hard["m_star"]["error"][Tmax]})
+    return rows
 
 
 def summary_frame(summary):

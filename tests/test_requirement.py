@@ -147,6 +147,7 @@ from ntkdistill.requirement import (
     median_width,
     paired_difference,
     requirement_study,
+    summarize_requirement,
     search_widths,
     width_grid,
 )
@@ -393,3 +394,52 @@ def test_sweep_command_errors(tmp_path, capsys):
     assert "--levels needs one --family" in capsys.readouterr().err
     assert main(["sweep", "--family", "circle", "--levels", "1,x", "--out", str(tmp_path)]) == 2
     assert "--levels '1,x': must be comma-separated numbers" in capsys.readouterr().err
+
+
+def test_summary_is_built_from_the_whole_results_file(tmp_path):
+    """Two studies sharing one results file: the summary covers both; another protocol is counted, left out."""
+    path = tmp_path / "r.jsonl"
+    first = requirement_study("quick", results_path=path, **_TINY).to_dict()
+    xor = dict(_TINY, families={"xor": (0, 1.5, 3)})
+    both = requirement_study("quick", results_path=path, **xor).to_dict()
+    assert [lv["family"] for lv in both["levels"]] == ["xor"] * 3 + ["circle"] * 3
+    assert both["fits"]["circle"] == first["fits"]["circle"]
+    assert both["levels"][3:] == first["levels"]
+    assert both["config"]["families"] == {"xor": [0, 1.5, 3], "circle": [1, 2, 3]}
+    assert both["config"]["records_of_protocol"] == 12 and both["config"]["records_other_protocol"] == 0
+    # a study with another protocol (here eps) in the same file: its records are counted, not mixed in
+    other = requirement_study("quick", results_path=path, **dict(_TINY, families={"circle": (1, 2, 3)}),
+                              eps=0.2).to_dict()
+    assert other["config"]["records_other_protocol"] == 12 and other["config"]["records_of_protocol"] == 6
+    assert [lv["family"] for lv in other["levels"]] == ["circle"] * 3
+    again = summarize_requirement(path, both["config"])
+    assert again.summary["levels"] == both["levels"] and again.summary["config"]["records_other_protocol"] == 6
+    # a level whose hard job is missing is counted as incomplete, never half-shown
+    lines = path.read_text().splitlines()
+    keep = [ln for ln in lines if not ('"family": "circle"' in ln and '"level": 3' in ln and '"hard"' in ln
+                                       and '"eps": 0.1' in ln)]
+    assert len(keep) == len(lines) - 1
+    path.write_text("\n".join(keep) + "\n")
+    part = summarize_requirement(path, both["config"]).summary
+    assert part["config"]["levels_incomplete"] == 1
+    assert [lv["level"] for lv in part["levels"] if lv["family"] == "circle"] == [1, 2]
+    with pytest.raises(ValueError, match="config lacks"):
+        summarize_requirement(path, {"eps": 0.1})
+
+
+def test_two_sweep_commands_into_one_folder_both_end_with_the_whole_summary(tmp_path):
+    """Two CLI sweeps at once, one family each, one --out: both summaries written last hold both families."""
+    out = tmp_path / "s"
+    env = dict(os.environ, MPLBACKEND="Agg")
+    common = ["--quick", "--T-grid", "20,40", "--seeds", "2", "--m-max", "8", "--no-temperature", "--no-figures",
+              "--out", str(out)]
+    procs = [subprocess.Popen([sys.executable, "-m", "ntkdistill", "sweep", "--family", fam, "--levels", lv, *common],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for fam, lv in (("circle", "1,2,3"), ("xor", "0,1.5,3"))]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted({lv["family"] for lv in summary["levels"]}) == ["circle", "xor"]
+    assert len((out / "results.jsonl").read_text().splitlines()) == 12
+    assert "xor" in (out / "table.txt").read_text() and "circle" in (out / "table.txt").read_text()

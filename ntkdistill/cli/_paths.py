@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -44,3 +45,20 @@ def write_atomic(path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Hold an exclusive ``flock`` on ``folder/.summary.lock`` for the block (none where fcntl is missing).
+
+    Writers of a folder's summary take it around reading the results file and writing the
+    summary, so the last summary written has read every record finished before it.
+    """
+    from ..sweep import _locked
+
+    fd = os.open(os.path.join(folder, ".summary.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        with _locked(fd):
+            yield
+    finally:
+        os.close(fd)

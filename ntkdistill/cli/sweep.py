@@ -8,7 +8,7 @@ import sys
 import time
 
 from . import CLIError
-from ._paths import prepare_out, write_atomic
+from ._paths import folder_lock, prepare_out, write_atomic
 
 DEFAULT_OUT = os.path.join("ntkdistill-out", "sweep")
 DASK_TIMEOUT = 5.0
@@ -85,7 +85,7 @@ def run(args) -> int:
     if args.seed < 0:
         raise CLIError(f"--seed {args.seed}: must be >= 0.")
     from ..datasets.families import FAMILIES
-    from ..requirement import PRESETS, requirement_study
+    from ..requirement import PRESETS, requirement_study, summarize_requirement
 
     preset = "quick" if args.quick else args.preset
     families = dict(PRESETS[preset]["families"])
@@ -144,19 +144,22 @@ def run(args) -> int:
             executor.shutdown()
         if client is not None:
             client.close()
-    summary = study.to_dict()
-    summary["config"]["command"] = "ntkdistill sweep " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["sweep"] else None
-    summary["config"]["command_wall_s"] = time.perf_counter() - t0
-    write_atomic(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2, allow_nan=False))
-    table = study.format_table()
-    write_atomic(os.path.join(args.out, "table.txt"), table + "\n")
-    if not args.no_figures:
-        try:
-            from .._requirement_plots import plot_requirement_figure
+    with folder_lock(args.out):  # the summary of the whole results file, whichever sweep sharing it ends last
+        study = summarize_requirement(results, study.summary["config"])
+        summary = study.to_dict()
+        summary["config"]["command"] = ("ntkdistill sweep " + " ".join(sys.argv[2:])
+                                        if sys.argv[1:2] == ["sweep"] else None)
+        summary["config"]["command_wall_s"] = time.perf_counter() - t0
+        write_atomic(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2, allow_nan=False))
+        table = study.format_table()
+        write_atomic(os.path.join(args.out, "table.txt"), table + "\n")
+        if not args.no_figures:
+            try:
+                from .._requirement_plots import plot_requirement_figure
 
-            plot_requirement_figure(summary, path=os.path.join(args.out, "requirement.png"))
-        except ImportError as exc:
-            print(f"[sweep] figures skipped: {exc}", file=sys.stderr)
+                plot_requirement_figure(summary, path=os.path.join(args.out, "requirement.png"))
+            except ImportError as exc:
+                print(f"[sweep] figures skipped: {exc}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

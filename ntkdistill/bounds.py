@@ -470,7 +470,7 @@ class Comparison(_results.ResultMixin):
     soft: Corollary4Requirement
     hard: Proposition5Requirement
     ratio: np.ndarray
-    fewer: np.ndarray
+    fewer: np.ndarray | str
 
     _counts = ("n",)
     _frame_rows, __repr__ = _results.comparison_frame_rows, _results.comparison_repr

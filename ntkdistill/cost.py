@@ -270,7 +270,7 @@ def trajectory_seconds(
         try:
             import numba
 
-            threads = numba.config.NUMBA_NUM_THREADS
+            threads = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at import, unknown to mypy
         except ImportError:  # pragma: no cover - depends on the environment
             threads = 1
     threads = check_int("threads", threads, minimum=1)

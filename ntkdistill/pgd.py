@@ -201,7 +201,7 @@ def network_seeds(
         for s in seeds:
             if isinstance(s, np.random.SeedSequence):
                 out.append(s)
-            elif isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)) and s >= 0:
+            elif isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)) and int(s) >= 0:
                 out.append(np.random.SeedSequence(int(s)))
             else:
                 raise TypeError(

@@ -430,7 +430,7 @@ def _profile(k, x, y, cens, start):
 
 
 def fit_censored_slope(
-    gamma: ArrayLike, widths: ArrayLike, censored: ArrayLike, level: float = 0.95
+    gamma: ArrayLike, widths: Sequence[float | None], censored: ArrayLike, level: float = 0.95
 ) -> CensoredFit:
     r"""Fit the exponent :math:`k` of :math:`m^* \propto \gamma^{-k}` with right-censored widths (Tobit).
 
@@ -548,7 +548,7 @@ def paired_difference(soft: Sequence[float | None], hard: Sequence[float | None]
     if len(soft) != len(hard):
         raise ValueError(f"soft and hard must hold one width per seed each, got {len(soft)} and {len(hard)}.")
     d = [math.log(a) - math.log(b) for a, b in zip(soft, hard) if a is not None and b is not None]
-    out = {"n_pairs": len(d), "n_censored_pairs": len(soft) - len(d),
+    out: dict[str, Any] = {"n_pairs": len(d), "n_censored_pairs": len(soft) - len(d),
            "soft_only_censored": sum(a is None and b is not None for a, b in zip(soft, hard)),
            "hard_only_censored": sum(b is None and a is not None for a, b in zip(soft, hard)),
            "mean": None, "ci": None, "level": level}
@@ -851,7 +851,7 @@ ETA_GRID = tuple(0.5 * 2.0**k for k in range(12))
 the largest step of a grid ending at 16 in 43 of 48 jobs. The summary's conclusions count how often
 each end of the grid is chosen."""
 
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     "quick": dict(families={"pairs": (0, 2, 4, 6), "xor": (0, 1.5, 3, 4.5)}, T_grid=(100, 1000), m_max=128, seeds=3,
                   eta_grid=(1.0, 4.0), pilot_m=32, n_samples=10000, n_certify=100000,
                   temperature=dict(family="pairs", level=4, taus=(1.0, 0.25))),
@@ -1147,7 +1147,7 @@ def requirement_study(
     pilot_m = min(int(P["pilot_m"]), m_max)
     base = {"eps": eps, "delta": delta, "T_grid": T_grid, "eta_rule": eta_rule, "eta_grid": eta_grid,
             "pilot_m": pilot_m, "seeds": seeds, "m_max": m_max,
-            "B": B if B == "theory" else (float(B) if math.isfinite(B) else "inf"),
+            "B": B if isinstance(B, str) else (float(B) if math.isfinite(B) else "inf"),  # "theory" or a checked float
             "n_samples": P["n_samples"], "n_certify": P["n_certify"], "data_seed": rng, "rtol": rtol}
     configs = []
     for name, lvs in families.items():
@@ -1174,7 +1174,10 @@ def requirement_study(
     wall = time.perf_counter() - t0
     by = {(c["family"], c["level_index"], c["labels"], c["tau"]): r for c, r in zip(configs, records)}
     Tmax = str(T_grid[-1])
-    levels, paired, fits, fits_risk = [], {}, {}, {}
+    levels: list[dict] = []
+    paired: dict[str, list[dict]] = {}
+    fits: dict[str, dict] = {}
+    fits_risk: dict[str, dict] = {}
     for name, lvs in families.items():
         fam_levels = []
         paired[name] = []
@@ -1226,7 +1229,7 @@ def requirement_study(
     return RequirementStudy(summary)
 
 
-def summary_frame(summary: Mapping[str, Any] | str | os.PathLike[str]) -> pandas.DataFrame:
+def summary_frame(summary: dict[str, Any] | str | os.PathLike[str]) -> pandas.DataFrame:
     r"""``summary.json`` (a path or the loaded dict) as a pandas DataFrame, one row per level (needs pandas).
 
     .. math::

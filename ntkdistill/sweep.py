@@ -45,9 +45,9 @@ import threading
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # None marks the module absent (not POSIX)
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -183,7 +183,8 @@ def _child(root: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
 
 def _seed_record(seed: np.random.SeedSequence) -> dict:
     entropy = seed.entropy
-    entropy = [int(e) for e in entropy] if isinstance(entropy, (list, tuple, np.ndarray)) else int(entropy)
+    # numpy types SeedSequence.entropy as possibly None; the constructor always sets it
+    entropy = [int(e) for e in entropy] if isinstance(entropy, (list, tuple, np.ndarray)) else int(entropy)  # type: ignore[arg-type]
     return {"entropy": entropy, "spawn_key": [int(k) for k in seed.spawn_key], "pool_size": int(seed.pool_size)}
 
 
@@ -432,7 +433,7 @@ class _Writer:
 
     def __init__(self, path: str):
         self._path = path
-        self._f = None  # opened at the first record: a sweep that fails at once leaves no file
+        self._f: IO[bytes] | None = None  # opened at the first record: a sweep that fails at once leaves no file
 
     def write(self, record: dict) -> None:
         if self._f is None:
@@ -859,7 +860,7 @@ def run_sweep(
     for k in keys:
         if k in done:
             _check_root(path, root, first_at[k], done[k])
-    results: list = _results.SweepResults([done[k]["result"] if k in done else None for k in keys], canon)
+    results = _results.SweepResults([done[k]["result"] if k in done else None for k in keys], canon)
     if not pending:
         return results
     bar = _progress_bar(progress, len(keys), len(keys) - len(pending), desc)

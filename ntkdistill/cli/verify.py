@@ -191,8 +191,9 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--seed {args.seed}: must be >= 0.")
     checks = _checks(args.only)
     X, y, gamma_known, z_known, name = _load(args)
+    n, d = X.shape
     _guards.announce("verify", f"the margin and the teacher logits at --n-samples {args.n_samples}",
-                     _guards.margin_seconds(*X.shape, args.n_samples) + _guards.teacher_seconds(*X.shape, args.n_samples),
+                     _guards.margin_seconds(n, d, args.n_samples) + _guards.teacher_seconds(n, d, args.n_samples),
                      "--n-samples")
     log = None if (args.quiet or args.json) else (lambda s: print(f"[verify] {s}", file=sys.stderr, flush=True))
 

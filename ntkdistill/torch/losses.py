@@ -136,6 +136,6 @@ def distillation_loss(
     log_r = F.log_softmax(student_logits / tau, dim=1)
     log_q = F.log_softmax(teacher_logits / tau, dim=1)
     loss = (1.0 - alpha) * tau**2 * F.kl_div(log_r, log_q, log_target=True, reduction="batchmean")
-    if alpha > 0:
+    if labels is not None and alpha > 0:
         loss = loss + alpha * F.cross_entropy(student_logits, labels)
     return loss

@@ -367,6 +367,7 @@ def fit(
             elif epoch - best_epoch >= patience:
                 stopped_early = epoch < max_epochs
                 break
+    assert best_state is not None  # set at the first epoch, whose accuracy (>= 0) beats -1
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(

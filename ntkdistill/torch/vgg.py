@@ -133,7 +133,7 @@ class VGG(nn.Module):
                 raise ValueError(f"config == {config!r}, must be one of {sorted(VGG_CONFIGS)} or a sequence of widths and 'M'.")
             layers = VGG_CONFIGS[config]
         elif isinstance(config, (tuple, list)) and all(
-            c == "M" or (isinstance(c, numbers.Integral) and not isinstance(c, bool) and c > 0) for c in config
+            c == "M" or (isinstance(c, numbers.Integral) and not isinstance(c, bool) and int(c) > 0) for c in config
         ) and any(c != "M" for c in config):
             layers = tuple(config)
         else:

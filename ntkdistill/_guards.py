@@ -79,7 +79,7 @@ def _cgroup_room():
         return None
 
 
-def available_memory():
+def available_memory() -> tuple[int | None, str]:
     """``(bytes, source)``: the memory a new allocation can use now, and where the figure came from.
 
     ``bytes`` is None when it cannot be read on this system (then no memory limit applies unless
@@ -139,7 +139,7 @@ def _parse(variable: str, text: str, units: dict) -> float:
                      f"optional unit ({example}).")
 
 
-def memory_limit():
+def memory_limit() -> tuple[float, str]:
     """``(bytes, description)``: the limit a memory estimate is held to (``inf`` for none).
 
     Examples
@@ -159,7 +159,7 @@ def memory_limit():
     return float(free), f"available memory ({source})"
 
 
-def time_limit():
+def time_limit() -> tuple[float, str]:
     """``(seconds, description)``: the limit a time estimate is held to (``inf`` for none).
 
     Examples

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from typing import Any
 
 __all__ = ["AUTO_DELAY", "in_notebook", "progress_bar"]
 
@@ -52,7 +53,7 @@ def _stderr_is_terminal() -> bool:
         return False
 
 
-def check_progress(progress) -> None:
+def check_progress(progress: object) -> None:
     """Refuse anything but None, True or False (numpy booleans included)."""
     import numpy as np
 
@@ -60,7 +61,9 @@ def check_progress(progress) -> None:
         raise TypeError(f"progress must be None, True or False, got {progress!r}.")
 
 
-def progress_bar(progress, *, total: int, desc: str, initial: int = 0, leave: bool = True, terminal: bool = False):
+def progress_bar(
+    progress: bool | None, *, total: int, desc: str, initial: int = 0, leave: bool = True, terminal: bool = False
+) -> Any:
     """A tqdm bar following the module's rule, or None where none is to be shown.
 
     ``terminal`` says whether ``progress=None`` shows a bar on a terminal (after :data:`AUTO_DELAY`

@@ -12,8 +12,15 @@ arrows from ``m_max``: they are lower bounds on :math:`m^*`.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_mstar", "plot_mstar_T", "plot_temperature", "plot_requirement_figure"]
 
@@ -44,7 +51,15 @@ def _Tkey(summary, T):
     return str(summary["config"]["T_grid"][-1] if T is None else T)
 
 
-def plot_mstar(summary, family, *, criterion="error", T=None, ax=None, path=None):
+def plot_mstar(
+    summary: Mapping[str, Any],
+    family: str,
+    *,
+    criterion: str = "error",
+    T: int | str | None = None,
+    ax: Axes | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Axes:
     r"""Measured :math:`m^*` against :math:`1/\gamma`, soft and hard, with fitted lines, bands and the bounds' slopes.
 
     .. math::
@@ -112,7 +127,15 @@ def plot_mstar(summary, family, *, criterion="error", T=None, ax=None, path=None
     return ax
 
 
-def plot_mstar_T(summary, family, *, labels="soft", criterion="error", ax=None, path=None):
+def plot_mstar_T(
+    summary: Mapping[str, Any],
+    family: str,
+    *,
+    labels: str = "soft",
+    criterion: str = "error",
+    ax: Axes | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Axes:
     r"""Measured :math:`m^*(T)` against :math:`T`, one line per level: the convergence in :math:`T`.
 
     .. math::
@@ -150,7 +173,9 @@ def plot_mstar_T(summary, family, *, labels="soft", criterion="error", ax=None, 
     return ax
 
 
-def plot_temperature(summary, *, ax=None, path=None):
+def plot_temperature(
+    summary: Mapping[str, Any], *, ax: Axes | None = None, path: str | os.PathLike[str] | None = None
+) -> Axes:
     r"""Soft :math:`m^*` against the temperature :math:`\tau` of the labels :math:`p = \mu(z/\tau)`, at one margin.
 
     .. math::
@@ -188,7 +213,7 @@ def plot_temperature(summary, *, ax=None, path=None):
     return ax
 
 
-def plot_requirement_figure(summary, *, path=None):
+def plot_requirement_figure(summary: Mapping[str, Any], *, path: str | os.PathLike[str] | None = None) -> Figure:
     r"""The study's figure: per family :math:`m^*` against :math:`1/\gamma` and :math:`m^*(T)`, and :math:`m^*(\tau)`.
 
     .. math::

@@ -25,9 +25,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import os
+    from types import ModuleType
+
+    import pandas
+    import xarray
 
 __all__ = ["ResultMixin", "jsonable", "require"]
 
@@ -35,7 +43,7 @@ _REPR_MAX = 400  # characters: the bound every short repr stays under
 _SMALL = 6  # arrays with at most this many entries are shown in a repr
 
 
-def require(module: str, extra: str, what: str):
+def require(module: str, extra: str, what: str) -> ModuleType:
     """Import an optional ``module`` or raise an ImportError naming the extra that installs it."""
     import importlib
 
@@ -131,7 +139,7 @@ def _short(v: Any, count: bool = False) -> str:
     return f"<{type(v).__name__}>"
 
 
-def short_repr(obj) -> str:
+def short_repr(obj: Any) -> str:
     """``Name(field=value, ...)``: scalars and small arrays only, at most ``_REPR_MAX`` characters."""
     counts = set(getattr(obj, "_counts", ()))
     parts = []
@@ -188,7 +196,7 @@ class ResultMixin:
             rows.append(row)
         return rows
 
-    def to_frame(self, *args, **kwargs):
+    def to_frame(self, *args: Any, **kwargs: Any) -> pandas.DataFrame:
         """A tidy :class:`pandas.DataFrame` (one observation per row); needs pandas (``frames`` extra)."""
         pd = require("pandas", "frames", f"{type(self).__name__}.to_frame()")
         return pd.DataFrame(self._frame_rows(*args, **kwargs))
@@ -216,13 +224,13 @@ def _pgd_grid(res):
     return uniq, per
 
 
-def pgd_to_dict(self, weights: bool = False) -> dict:
+def pgd_to_dict(self: Any, weights: bool = False) -> dict:
     """Every field as JSON types; the weights ``W``, ``W0``, ``a`` only with ``weights=True``."""
     skip = () if weights else ("W", "W0", "a")
     return {n: jsonable(getattr(self, n), count=n in self._counts) for n in _fields(self) if n not in skip}
 
 
-def pgd_frame_rows(self, what: str = "history") -> list[dict]:
+def pgd_frame_rows(self: Any, what: str = "history") -> list[dict]:
     """Rows of :meth:`PGDResult.to_frame`: ``"history"`` (one per network and recorded iteration) or
     ``"networks"`` (one per network: the averages, final values and largest distance)."""
     if what not in ("history", "networks"):
@@ -247,7 +255,7 @@ def pgd_frame_rows(self, what: str = "history") -> list[dict]:
     return rows
 
 
-def pgd_to_xarray(self):
+def pgd_to_xarray(self: Any) -> xarray.Dataset:
     """An :class:`xarray.Dataset` with dimensions ``width``, ``seed`` and ``iteration`` (needs xarray).
 
     Variables ``risk`` and ``error`` (width, seed, iteration); ``avg_risk``, ``avg_error``,
@@ -258,7 +266,7 @@ def pgd_to_xarray(self):
     xr = require("xarray", "frames", "PGDResult.to_xarray()")
     uniq, per = _pgd_grid(self)
     shape = (len(uniq), per)
-    data = {
+    data: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
         n: (("width", "seed", "iteration"), np.asarray(getattr(self, n)).reshape(shape + (-1,)))
         for n in ("risk", "error")
     }
@@ -273,13 +281,13 @@ def pgd_to_xarray(self):
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
-def to_netcdf(self, path, **kwargs):
+def to_netcdf(self: Any, path: str | os.PathLike[str], **kwargs: Any) -> Any:
     """Write :meth:`to_xarray` to a netCDF file (``engine="scipy"`` unless given: no netCDF4 needed)."""
     kwargs.setdefault("engine", "scipy")
     return self.to_xarray().to_netcdf(path, **kwargs)
 
 
-def pgd_repr(self) -> str:
+def pgd_repr(self: Any) -> str:
     """One line: the grid, the settings, and the range of the final risk and error over networks."""
     uniq, per = _pgd_grid(self)
 
@@ -299,7 +307,7 @@ def pgd_repr(self) -> str:
 # ------------------------------------------------------------------------------- the others
 
 
-def teacher_frame_rows(self) -> list[dict]:
+def teacher_frame_rows(self: Any) -> list[dict]:
     """Rows of :meth:`TeacherLogits.to_frame`: one per point (and per count for running estimates)."""
     z, se = np.asarray(self.z), np.asarray(self.stderr)
     counts = np.atleast_1d(np.asarray(self.n_samples))
@@ -311,7 +319,7 @@ def teacher_frame_rows(self) -> list[dict]:
     ]
 
 
-def comparison_frame_rows(self) -> list[dict]:
+def comparison_frame_rows(self: Any) -> list[dict]:
     """Rows of :meth:`Comparison.to_frame`: the arguments, then each side's width, iterations, step, radius."""
     rows = ResultMixin._frame_rows(self)
     for side in ("soft", "hard"):
@@ -323,7 +331,7 @@ def comparison_frame_rows(self) -> list[dict]:
     return rows
 
 
-def comparison_repr(self) -> str:
+def comparison_repr(self: Any) -> str:
     """One line: the arguments, each side's width and iterations, the ratio and which needs fewer."""
     head = ", ".join(f"{n}={_short(getattr(self, n), n == 'n')}" for n in ("gamma", "eps", "n", "delta", "c"))
     sides = "; ".join(
@@ -333,7 +341,7 @@ def comparison_repr(self) -> str:
     return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 4] + "...)"
 
 
-def check_frame_rows(self) -> list[dict]:
+def check_frame_rows(self: Any) -> list[dict]:
     """Rows of :meth:`Check.to_frame`: one per predicted or measured quantity that is a number."""
     rows = []
     for kind in ("predicted", "measured"):
@@ -351,12 +359,12 @@ def check_frame_rows(self) -> list[dict]:
     return rows
 
 
-def report_frame_rows(self) -> list[dict]:
+def report_frame_rows(self: Any) -> list[dict]:
     """Rows of :meth:`VerifyReport.to_frame`: those of every check."""
     return [row for c in self.checks for row in check_frame_rows(c)]
 
 
-def report_repr(self) -> str:
+def report_repr(self: Any) -> str:
     """One line: the data set, its size and each check's verdict."""
     checks = ", ".join(f"{c.name}: {c.status}" for c in self.checks)
     text = (
@@ -366,7 +374,7 @@ def report_repr(self) -> str:
     return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 4] + "...)"
 
 
-def width_search_rows(self) -> list[dict]:
+def width_search_rows(self: Any) -> list[dict]:
     """Rows of :meth:`WidthSearch.to_frame`: one per width trained and seed."""
     return [
         {"width": int(w), "seed": s, "error": _cell(e), "median_error": _cell(self.evaluated[w])}
@@ -375,10 +383,10 @@ def width_search_rows(self) -> list[dict]:
     ]
 
 
-def records_rows(attr: str):
+def records_rows(attr: str) -> Callable[[Any], list[dict]]:
     """A ``_frame_rows`` returning the list of dicts held in field ``attr`` (summary rows, levels)."""
 
-    def rows(self) -> list[dict]:
+    def rows(self: Any) -> list[dict]:
         return [
             {k: _cell(v) for k, v in r.items() if not isinstance(v, (dict, list, tuple))} for r in getattr(self, attr)
         ]
@@ -387,10 +395,10 @@ def records_rows(attr: str):
     return rows
 
 
-def list_repr(attr: str, keys: tuple):
+def list_repr(attr: str, keys: tuple) -> Callable[[Any], str]:
     """A ``__repr__`` naming how many rows ``attr`` holds and the first ``keys`` of each (a small table)."""
 
-    def rep(self) -> str:
+    def rep(self: Any) -> str:
         items = getattr(self, attr)
         items = [i if isinstance(i, dict) else dataclasses.asdict(i) for i in items]
         lines = [f"{type(self).__name__}({len(items)} {attr})"]
@@ -403,7 +411,7 @@ def list_repr(attr: str, keys: tuple):
     return rep
 
 
-def table1_frame_rows(self, which: str = "rows") -> list[dict]:
+def table1_frame_rows(self: Any, which: str = "rows") -> list[dict]:
     """Rows of :meth:`Table1Result.to_frame`: ``"rows"`` (Table 1), ``"seeds"`` (one per row, label
     type and seed: the per-seed test accuracies), ``"sweep"`` (the gap against B) or ``"teachers"``."""
     if which == "seeds":
@@ -421,7 +429,7 @@ def table1_frame_rows(self, which: str = "rows") -> list[dict]:
     ]
 
 
-def figure1_frame_rows(self, which: str = "records") -> list[dict]:
+def figure1_frame_rows(self: Any, which: str = "records") -> list[dict]:
     """Rows of :meth:`Figure1Result.to_frame`: ``"records"`` (one per noise level and run) or
     ``"summary"`` (one per noise level)."""
     if which not in ("records", "summary"):
@@ -441,7 +449,7 @@ class SweepResults(list):
     beside it, and ``to_dict()``, ``to_frame()``, ``to_xarray()``, ``to_netcdf()``.
     """
 
-    def __init__(self, results=(), configs=()):
+    def __init__(self, results: Iterable[Any] = (), configs: Iterable[Mapping[str, Any]] = ()) -> None:
         super().__init__(results)
         self.configs = [dict(c) for c in configs]
 
@@ -465,12 +473,12 @@ class SweepResults(list):
             rows.append(row)
         return rows
 
-    def to_frame(self):
+    def to_frame(self) -> pandas.DataFrame:
         """One row per configuration: its keys, then the result's (lists stay lists); needs pandas."""
         pd = require("pandas", "frames", "SweepResults.to_frame()")
         return pd.DataFrame(self._frame_rows())
 
-    def to_xarray(self, dims=None):
+    def to_xarray(self, dims: Sequence[str] | None = None) -> xarray.Dataset:
         """An :class:`xarray.Dataset` indexed by the configuration keys (``dims``, default all of
         them, e.g. ``("width", "seed")``); the scalar results become variables. Needs xarray."""
         require("xarray", "frames", "SweepResults.to_xarray()")
@@ -484,7 +492,7 @@ class SweepResults(list):
         ]
         return frame[keys + scalar].set_index(keys).to_xarray()
 
-    def to_netcdf(self, path, dims=None, **kwargs):
+    def to_netcdf(self, path: str | os.PathLike[str], dims: Sequence[str] | None = None, **kwargs: Any) -> Any:
         """Write :meth:`to_xarray` to netCDF (``engine="scipy"`` unless given)."""
         kwargs.setdefault("engine", "scipy")
         return self.to_xarray(dims).to_netcdf(path, **kwargs)
@@ -493,14 +501,14 @@ class SweepResults(list):
 # ------------------------------------------------------------------------------- composition
 
 
-def is_result(value) -> bool:
+def is_result(value: Any) -> bool:
     """Whether ``value`` is one of the library's result objects."""
     return isinstance(value, (ResultMixin, SweepResults)) or (
         isinstance(value, tuple) and hasattr(value, "_fields") and callable(getattr(value, "to_dict", None))
     )
 
 
-def reject(name: str, value, what: str = "an array or a number") -> None:
+def reject(name: str, value: Any, what: str = "an array or a number") -> None:
     """Raise a TypeError naming the fields to pass when ``value`` is a result object."""
     if not is_result(value):
         return
@@ -517,7 +525,7 @@ def reject(name: str, value, what: str = "an array or a number") -> None:
     )
 
 
-def unwrap(name: str, value, field: str):
+def unwrap(name: str, value: Any, field: str) -> Any:
     """``value.<field>`` when ``value`` is a result object holding ``field``; ``value`` itself otherwise
     (a result without that field is refused by :func:`reject`)."""
     if is_result(value) and hasattr(value, field):
@@ -526,10 +534,10 @@ def unwrap(name: str, value, field: str):
     return value
 
 
-def records_xarray(attr: str, dim: str):
+def records_xarray(attr: str, dim: str) -> Callable[[Any], xarray.Dataset]:
     """A ``to_xarray`` for a result whose ``_frame_rows`` are one per ``dim`` (a requirement study's levels)."""
 
-    def to_xarray(self):
+    def to_xarray(self: Any) -> xarray.Dataset:
         """An :class:`xarray.Dataset` indexed by ``dim``, the scalar columns as variables (needs xarray)."""
         require("xarray", "frames", f"{type(self).__name__}.to_xarray()")
         return self.to_frame().set_index(dim).to_xarray()

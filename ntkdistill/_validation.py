@@ -287,6 +287,7 @@ def check_axis(name: str, axis, ndim: int):
         return None
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"{name} must be an int or None, got {_short(axis)}.")
+    axis = int(axis)
     if not -max(ndim, 1) <= axis < max(ndim, 1):
         raise ValueError(f"{name} == {axis}, out of range for an array of {ndim} dimension(s).")
-    return int(axis)
+    return axis

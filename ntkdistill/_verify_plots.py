@@ -10,8 +10,15 @@ entries of :attr:`ntkdistill.verify.VerifyReport.curves`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .verify import VerifyReport
 
 __all__ = ["plot_lemma3", "plot_lemma6", "plot_training_check", "save_verify_figures"]
 
@@ -37,7 +44,9 @@ def _finish(ax, path):
     return ax
 
 
-def plot_training_check(curve, ax=None, path=None):
+def plot_training_check(
+    curve: Mapping[str, Any], ax: Axes | None = None, path: str | os.PathLike[str] | None = None
+) -> Axes:
     r"""Risk (or error) along the iterations for every seed of one training check, against its target.
 
     .. math::
@@ -97,7 +106,7 @@ def plot_training_check(curve, ax=None, path=None):
     return _finish(ax, path)
 
 
-def plot_lemma3(curve, ax=None, path=None):
+def plot_lemma3(curve: Mapping[str, Any], ax: Axes | None = None, path: str | os.PathLike[str] | None = None) -> Axes:
     r"""Lemma 3's two sides along a trajectory: the error and :math:`\min(1, 32 R_{KL}/\gamma_z^2)`.
 
     .. math::
@@ -134,7 +143,7 @@ def plot_lemma3(curve, ax=None, path=None):
     return _finish(ax, path)
 
 
-def plot_lemma6(curve, ax=None, path=None):
+def plot_lemma6(curve: Mapping[str, Any], ax: Axes | None = None, path: str | os.PathLike[str] | None = None) -> Axes:
     r"""Lemma 6: :math:`\max_i |f^0_i(U) - z_i|` per initialisation against the width, with both radii.
 
     .. math::
@@ -177,7 +186,7 @@ _FILES = {"Theorem 2": "theorem2.png", "Corollary 4": "corollary4.png", "Proposi
           "Lemma 3": "lemma3.png", "Lemma 6": "lemma6.png"}
 
 
-def save_verify_figures(report, out):
+def save_verify_figures(report: VerifyReport, out: str | os.PathLike[str]) -> list[str]:
     """Draw every figure ``report.curves`` has data for into the folder ``out``; return the paths.
 
     Examples
@@ -186,7 +195,7 @@ def save_verify_figures(report, out):
     >>> save_verify_figures(VerifyReport({}, {}, []), ".")
     []
     """
-    paths = []
+    paths: list[str] = []
     for name, curve in report.curves.items():
         path = os.path.join(out, _FILES[name])
         if name == "Lemma 3":

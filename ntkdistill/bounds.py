@@ -40,12 +40,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _results
 from ._validation import _short, check_int, check_probabilities
 from .losses import kl_loss
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from ._typing import ArrayLike
 
 __all__ = [
     "C1_PRINTED",
@@ -464,7 +470,7 @@ class Comparison(_results.ResultMixin):
     soft: Corollary4Requirement
     hard: Proposition5Requirement
     ratio: np.ndarray
-    fewer: np.ndarray
+    fewer: np.ndarray | str
 
     _counts = ("n",)
     _frame_rows, __repr__ = _results.comparison_frame_rows, _results.comparison_repr
@@ -473,7 +479,9 @@ class Comparison(_results.ResultMixin):
 # ----------------------------------------------------------------------------------- the results
 
 
-def theorem2(beta, n, delta, c=1.0, C1="printed") -> Theorem2Requirement:
+def theorem2(
+    beta: ArrayLike, n: ArrayLike, delta: ArrayLike, c: ArrayLike = 1.0, C1: ArrayLike | str = "printed"
+) -> Theorem2Requirement:
     r"""Width, iterations, step and radius that Theorem 2 asks for soft-label training.
 
     .. math::
@@ -555,7 +563,9 @@ def theorem2(beta, n, delta, c=1.0, C1="printed") -> Theorem2Requirement:
     )
 
 
-def corollary4(gamma, eps, n, delta, c=1.0, C1="printed") -> Corollary4Requirement:
+def corollary4(
+    gamma: ArrayLike, eps: ArrayLike, n: ArrayLike, delta: ArrayLike, c: ArrayLike = 1.0, C1: ArrayLike | str = "printed"
+) -> Corollary4Requirement:
     r"""Width, iterations, step and radius that Corollary 4 asks for a classification error ``eps``.
 
     Theorem 2 at :math:`\beta = \gamma^2\epsilon/32` combined with Lemma 3:
@@ -640,7 +650,9 @@ def corollary4(gamma, eps, n, delta, c=1.0, C1="printed") -> Corollary4Requireme
     )
 
 
-def proposition5(gamma, beta, n, delta, c=1.0, eta=1.0) -> Proposition5Requirement:
+def proposition5(
+    gamma: ArrayLike, beta: ArrayLike, n: ArrayLike, delta: ArrayLike, c: ArrayLike = 1.0, eta: ArrayLike = 1.0
+) -> Proposition5Requirement:
     r"""Width, iterations and radius that Proposition 5 asks for hard-label (logistic) training.
 
     With :math:`L = \ln\bigl(2 / (\ln(2)\beta)\bigr)`,
@@ -724,7 +736,9 @@ def proposition5(gamma, beta, n, delta, c=1.0, eta=1.0) -> Proposition5Requireme
     )
 
 
-def neurons_required(gamma, eps, n, delta, c=1.0, C1="printed") -> Comparison:
+def neurons_required(
+    gamma: ArrayLike, eps: ArrayLike, n: ArrayLike, delta: ArrayLike, c: ArrayLike = 1.0, C1: ArrayLike | str = "printed"
+) -> Comparison:
     r"""The paper's comparison: neurons needed for an averaged classification error ``eps``.
 
     Soft labels: Corollary 4 at :math:`(\gamma, \epsilon)`; hard labels: Proposition 5 at
@@ -796,7 +810,7 @@ def neurons_required(gamma, eps, n, delta, c=1.0, C1="printed") -> Comparison:
 # ----------------------------------------------------------------------------------- the lemmas
 
 
-def lemma3(risk_kl, gamma):
+def lemma3(risk_kl: ArrayLike, gamma: ArrayLike) -> np.float64 | NDArray[np.float64]:
     r"""Classification error implied by a KL risk (Lemma 3), capped at 1.
 
     If :math:`0 < p_i < 1` and :math:`y_i z_i \ge \gamma` for every i,
@@ -838,7 +852,7 @@ def lemma3(risk_kl, gamma):
 _LEMMA6_INITS = ("symmetric", "independent")
 
 
-def lemma6_radius(m, n, delta, init="symmetric"):
+def lemma6_radius(m: ArrayLike, n: ArrayLike, delta: ArrayLike, init: str = "symmetric") -> np.float64 | NDArray[np.float64]:
     r"""Radius of Lemma 6: how far the linearised student at :math:`U` is from the teacher logits.
 
     With :math:`U_j = \frac{a_j}{\sqrt m} v(W_j(0))`, with probability at least :math:`1 - \delta`,
@@ -892,7 +906,7 @@ def lemma6_radius(m, n, delta, init="symmetric"):
     return _out(out, shape)
 
 
-def kl_risk_at_init(p) -> float:
+def kl_risk_at_init(p: ArrayLike) -> float:
     r"""KL risk at the symmetric initialisation, :math:`R_{KL}(W(0))`: the level below which Theorem 2 says something.
 
     Under the symmetric initialisation :math:`f(x; W(0)) = 0`, so :math:`\mu(f) = 1/2` and

@@ -25,10 +25,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._validation import check_int, check_real, resolve_dtype
+
+if TYPE_CHECKING:
+    from ._typing import DTypeLike, SeedLike
 
 __all__ = ["Cost", "estimate_cost", "trajectory_seconds", "format_seconds", "format_bytes"]
 
@@ -123,7 +127,17 @@ def format_bytes(b: float) -> str:
     return f"{b:.0f} B"
 
 
-def estimate_cost(n, d, neurons, T, *, dtype=None, measure=True, max_probe_seconds=2.0, rng=0) -> Cost:
+def estimate_cost(
+    n: int,
+    d: int,
+    neurons: int,
+    T: int,
+    *,
+    dtype: DTypeLike | None = None,
+    measure: bool = True,
+    max_probe_seconds: float = 2.0,
+    rng: SeedLike = 0,
+) -> Cost:
     r"""Estimate what a batched PGD run with ``neurons`` neurons in all would cost.
 
     .. math::
@@ -206,7 +220,18 @@ _TRAJ_NS = {"float32": (0.67, 2.4, 66.0, 231.0), "float64": (1.2, 4.1, 65.0, 251
 _TRAJ_COMPILE_S = 20.0
 
 
-def trajectory_seconds(n, d, m, T, seeds, *, rank=None, dtype=None, threads=None, compile=True) -> float:
+def trajectory_seconds(
+    n: int,
+    d: int,
+    m: int,
+    T: int,
+    seeds: int,
+    *,
+    rank: int | None = None,
+    dtype: DTypeLike | None = None,
+    threads: int | None = None,
+    compile: bool = True,
+) -> float:
     r"""Predicted wall time of :func:`ntkdistill._fast.trajectory.run_trajectory` on an idle machine.
 
     .. math::
@@ -245,7 +270,7 @@ def trajectory_seconds(n, d, m, T, seeds, *, rank=None, dtype=None, threads=None
         try:
             import numba
 
-            threads = numba.config.NUMBA_NUM_THREADS
+            threads = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at import, unknown to mypy
         except ImportError:  # pragma: no cover - depends on the environment
             threads = 1
     threads = check_int("threads", threads, minimum=1)

@@ -21,6 +21,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from ._validation import (
     root_seed,
 )
 from .kernel import _gaussian_blocks, ntk_kernel
+
+if TYPE_CHECKING:
+    from ._typing import ArrayLike, SeedLike
 
 __all__ = [
     "margin",
@@ -362,7 +366,7 @@ class MaxMarginField:
     [[0.707107, -0.707107], [1.0, 0.0], [0.0, 0.0]]
     """
 
-    def __init__(self, X, y, q, eps=0.0):
+    def __init__(self, X: ArrayLike, y: ArrayLike, q: ArrayLike, eps: float = 0.0) -> None:
         X = check_matrix("X", X)
         y = check_labels("y", y, X.shape[0])
         q = np.asarray(q, dtype=np.float64)
@@ -399,7 +403,7 @@ class MaxMarginField:
         """``(v(Z), None)`` from the full masks ``A`` (b, n): the form ``field_sums`` takes."""
         return self._batch(Z, A)[0], None
 
-    def __call__(self, Z):
+    def __call__(self, Z: ArrayLike) -> np.ndarray:
         Z = check_matrix("Z", Z, dtype=self.X.dtype)
         if Z.shape[1] != self.d:
             raise ValueError(f"Z has {Z.shape[1]} columns but the data have d = {self.d}; they must match.")
@@ -485,7 +489,7 @@ class MarginResult(_results.ResultMixin):
     _skip, _counts = ("v",), ("n_samples", "n_certify", "iterations")  # to_frame(): one row per point
 
     @property
-    def support(self):
+    def support(self) -> np.ndarray:
         """Indices of the support vectors (:math:`q_i > 0`)."""
         return np.flatnonzero(self.q > 0)
 
@@ -526,17 +530,17 @@ def _levels(total, block):
 
 
 def margin(
-    X,
-    y,
+    X: ArrayLike,
+    y: ArrayLike,
     *,
-    n_samples=20000,
-    n_certify=None,
-    delta=0.05,
-    tol=None,
-    max_iter=2000,
-    kernel_bound=None,
-    rng=None,
-):
+    n_samples: int = 20000,
+    n_certify: int | None = None,
+    delta: float = 0.05,
+    tol: float | None = None,
+    max_iter: int = 2000,
+    kernel_bound: bool | None = None,
+    rng: SeedLike = None,
+) -> MarginResult:
     r"""NTK margin :math:`\gamma` of Assumption 1 with a certified confidence interval.
 
     .. math::
@@ -717,7 +721,7 @@ def _kernel_qp(X, y, tol, max_iter):
     return _spg(fg, np.full(n, 1.0 / n), tol=tol, max_iter=max_iter)
 
 
-def kernel_margin_bound(X, y, *, tol=1e-8, max_iter=5000):
+def kernel_margin_bound(X: ArrayLike, y: ArrayLike, *, tol: float = 1e-8, max_iter: int = 5000) -> float:
     r"""Deterministic upper bound on the NTK margin from the kernel: a hard-margin kernel SVM.
 
     .. math::

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import importlib.util
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,13 +46,16 @@ from ._validation import (
 )
 from .student import _forward_paired, init_symmetric, risk_and_grad
 
+if TYPE_CHECKING:
+    from ._typing import ArrayLike, DTypeLike, SeedLike
+
 __all__ = ["PGDResult", "network_seeds", "pgd", "project_rows"]
 
 _LOSSES = ("kl", "logistic")
 _BACKENDS = ("auto", "reference", "fast", "trajectory")
 
 
-def project_rows(W, W0, radius):
+def project_rows(W: ArrayLike, W0: ArrayLike, radius: float) -> np.ndarray:
     r"""Project every row of ``W`` onto its ball around ``W0``: the set :math:`S_B` (E9).
 
     .. math::
@@ -151,7 +156,7 @@ class PGDResult(_results.ResultMixin):
     def __len__(self) -> int:
         return len(self.W)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Logits of every network on ``X``: an array of shape (K, n)."""
         X = check_matrix("X", X, dtype=self.W[0].dtype)
         d = self.W[0].shape[1]
@@ -162,14 +167,16 @@ class PGDResult(_results.ResultMixin):
             out[k] = _forward_paired(X, W, a)
         return out
 
-    def error_on(self, X, y) -> np.ndarray:
+    def error_on(self, X: ArrayLike, y: ArrayLike) -> np.ndarray:
         """Classification error of every network on (``X``, ``y``), ties counted (E6): shape (K,)."""
         f = self.predict(X)
         y = check_labels("y", y, n=f.shape[1]).astype(f.dtype)
         return np.mean(y * f <= 0, axis=1)
 
 
-def network_seeds(seeds, rng=None):
+def network_seeds(
+    seeds: int | Sequence[int | np.random.SeedSequence] | np.ndarray, rng: SeedLike = None
+) -> list[np.random.SeedSequence]:
     r"""The list of :class:`numpy.random.SeedSequence`, one per network seed, that :func:`pgd` uses.
 
     .. math::
@@ -194,7 +201,7 @@ def network_seeds(seeds, rng=None):
         for s in seeds:
             if isinstance(s, np.random.SeedSequence):
                 out.append(s)
-            elif isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)) and s >= 0:
+            elif isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)) and int(s) >= 0:
                 out.append(np.random.SeedSequence(int(s)))
             else:
                 raise TypeError(
@@ -217,23 +224,23 @@ def _check_widths(m):
 
 
 def pgd(
-    X,
-    targets,
+    X: ArrayLike,
+    targets: ArrayLike,
     *,
-    m,
-    eta,
-    T,
-    B=np.inf,
-    loss="kl",
-    seeds=1,
-    rng=None,
-    dtype=None,
-    labels=None,
-    record_every=1,
-    init=None,
-    progress=None,
-    backend="auto",
-):
+    m: int | Sequence[int],
+    eta: float,
+    T: int,
+    B: float = np.inf,
+    loss: str = "kl",
+    seeds: int | Sequence[int | np.random.SeedSequence] = 1,
+    rng: SeedLike = None,
+    dtype: DTypeLike | None = None,
+    labels: ArrayLike | None = None,
+    record_every: int | None = 1,
+    init: tuple[ArrayLike, ArrayLike] | Sequence[tuple[ArrayLike, ArrayLike]] | None = None,
+    progress: bool | None = None,
+    backend: str = "auto",
+) -> PGDResult:
     r"""Train two-layer ReLU students (eq. 1) by projected gradient descent.
 
     .. math::

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import math
 import os
+import concurrent.futures as cf
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
@@ -25,6 +28,12 @@ from scipy import stats
 from . import _results
 from ._validation import check_int, check_real
 from .pgd import network_seeds, pgd
+
+if TYPE_CHECKING:
+    import pandas
+    import xarray
+
+    from ._typing import ArrayLike, DTypeLike, SeedLike
 
 __all__ = [
     "WidthSearch", "min_width", "SlopeFit", "fit_loglog_slope", "averaged_risk", "is_converged", "converged_at",
@@ -75,22 +84,22 @@ class WidthSearch(_results.ResultMixin):
 
 
 def min_width(
-    X,
-    targets,
+    X: ArrayLike,
+    targets: ArrayLike,
     *,
-    eps,
-    T,
-    eta,
-    B=np.inf,
-    loss="kl",
-    labels=None,
-    seeds=5,
-    rng=None,
-    m_max=1024,
-    criterion="final",
-    method="bisect",
-    dtype=None,
-):
+    eps: float,
+    T: int,
+    eta: float,
+    B: float = np.inf,
+    loss: str = "kl",
+    labels: ArrayLike | None = None,
+    seeds: int | Sequence[int | np.random.SeedSequence] = 5,
+    rng: SeedLike = None,
+    m_max: int = 1024,
+    criterion: str = "final",
+    method: str = "bisect",
+    dtype: DTypeLike | None = None,
+) -> WidthSearch:
     r"""Smallest even width whose median error over seeds reaches ``eps`` within ``T`` iterations.
 
     .. math::
@@ -218,7 +227,7 @@ class SlopeFit(_results.ResultMixin):
         return bool(self.ci_low <= k <= self.ci_high)
 
 
-def fit_loglog_slope(gamma, widths, level=0.95) -> SlopeFit:
+def fit_loglog_slope(gamma: ArrayLike, widths: Sequence[float | None], level: float = 0.95) -> SlopeFit:
     r"""Fit the exponent :math:`k` in :math:`m^* \propto \gamma^{-k}` by least squares on log-log axes.
 
     .. math::
@@ -258,7 +267,7 @@ def fit_loglog_slope(gamma, widths, level=0.95) -> SlopeFit:
 # ---------------------------------------------------------------------------- convergence in T
 
 
-def averaged_risk(risk) -> np.ndarray:
+def averaged_risk(risk: ArrayLike) -> np.ndarray:
     r"""Iteration-averaged risk :math:`A(T) = \frac1T\sum_{\tau<T} R(\tau)` for every :math:`T \ge 1`.
 
     .. math::
@@ -277,7 +286,7 @@ def averaged_risk(risk) -> np.ndarray:
     return np.cumsum(r, axis=-1) / np.arange(1, r.shape[-1] + 1)
 
 
-def is_converged(avg_at_T, avg_at_half, *, rtol=0.01, atol=0.0):
+def is_converged(avg_at_T: ArrayLike, avg_at_half: ArrayLike, *, rtol: float = 0.01, atol: float = 0.0) -> np.ndarray:
     r"""The convergence criterion on the iteration-averaged risk.
 
     .. math::
@@ -298,7 +307,7 @@ def is_converged(avg_at_T, avg_at_half, *, rtol=0.01, atol=0.0):
     return np.abs(a - b) <= rtol * np.abs(a) + atol
 
 
-def converged_at(risk, T, *, rtol=0.01, atol=0.0) -> bool:
+def converged_at(risk: ArrayLike, T: int, *, rtol: float = 0.01, atol: float = 0.0) -> bool:
     r"""Whether a risk curve :math:`R(W(\tau))`, :math:`\tau = 0, 1, \dots`, has converged by :math:`T`.
 
     .. math::
@@ -420,7 +429,9 @@ def _profile(k, x, y, cens, start):
     return float(res.fun), res.x
 
 
-def fit_censored_slope(gamma, widths, censored, level=0.95) -> CensoredFit:
+def fit_censored_slope(
+    gamma: ArrayLike, widths: Sequence[float | None], censored: ArrayLike, level: float = 0.95
+) -> CensoredFit:
     r"""Fit the exponent :math:`k` of :math:`m^* \propto \gamma^{-k}` with right-censored widths (Tobit).
 
     .. math::
@@ -508,7 +519,7 @@ def fit_censored_slope(gamma, widths, censored, level=0.95) -> CensoredFit:
     return CensoredFit(k_hat, a_hat, math.exp(s_hat), [float(v) for v in ci], N, n_obs, N - n_obs, level)
 
 
-def paired_difference(soft, hard, level=0.95) -> dict:
+def paired_difference(soft: Sequence[float | None], hard: Sequence[float | None], level: float = 0.95) -> dict:
     r"""Per-level paired difference :math:`\ln m^*_{soft,s} - \ln m^*_{hard,s}` over seeds, with a t interval.
 
     .. math::
@@ -537,7 +548,7 @@ def paired_difference(soft, hard, level=0.95) -> dict:
     if len(soft) != len(hard):
         raise ValueError(f"soft and hard must hold one width per seed each, got {len(soft)} and {len(hard)}.")
     d = [math.log(a) - math.log(b) for a, b in zip(soft, hard) if a is not None and b is not None]
-    out = {"n_pairs": len(d), "n_censored_pairs": len(soft) - len(d),
+    out: dict[str, Any] = {"n_pairs": len(d), "n_censored_pairs": len(soft) - len(d),
            "soft_only_censored": sum(a is None and b is not None for a, b in zip(soft, hard)),
            "hard_only_censored": sum(b is None and a is not None for a, b in zip(soft, hard)),
            "mean": None, "ci": None, "level": level}
@@ -553,7 +564,7 @@ def paired_difference(soft, hard, level=0.95) -> dict:
 # ---------------------------------------------------------------------------- the width search over a T grid
 
 
-def width_grid(m_max) -> list:
+def width_grid(m_max: int) -> list[int]:
     r"""The geometric grid of even widths the search lands on: :math:`2\cdot 2^{j/4}` rounded to even, up to ``m_max``.
 
     .. math::
@@ -589,8 +600,23 @@ def _criteria_values(res, T_grid, beta, rtol, atol):
     return A_err[:, idx], A_risk[:, idx], conv
 
 
-def search_widths(X, targets, labels, *, loss, eta, B, T_grid, eps, beta, seeds, m_max, rtol=0.01, atol=0.0,
-                  chunk=2):
+def search_widths(
+    X: ArrayLike,
+    targets: ArrayLike,
+    labels: ArrayLike,
+    *,
+    loss: str,
+    eta: float,
+    B: float,
+    T_grid: Sequence[int],
+    eps: float,
+    beta: float,
+    seeds: Sequence[np.random.SeedSequence],
+    m_max: int,
+    rtol: float = 0.01,
+    atol: float = 0.0,
+    chunk: int = 2,
+) -> dict:
     r"""Per seed and per :math:`T` of a grid: the smallest width reaching each criterion, from shared runs.
 
     .. math::
@@ -676,7 +702,7 @@ def search_widths(X, targets, labels, *, loss, eta, B, T_grid, eps, beta, seeds,
     return {"per_seed": per_seed, "evaluated": evaluated, "T_grid": T_grid, "largest": max(evaluated)}
 
 
-def median_width(per_seed) -> int | None:
+def median_width(per_seed: Sequence[float | None]) -> int | None:
     r"""The smallest width reached by at least half the seeds: :math:`m^* = w_{(\lceil S/2 \rceil)}`.
 
     .. math::
@@ -728,7 +754,7 @@ def _level_data(config):
     return ds, gamma, lower, upper, z, kind, s_nets
 
 
-def requirement_job(config: dict, seed) -> dict:
+def requirement_job(config: dict, seed: object) -> dict:
     r"""One (family, level, label type, temperature) of the requirement study: a sweep job.
 
     .. math::
@@ -825,7 +851,7 @@ ETA_GRID = tuple(0.5 * 2.0**k for k in range(12))
 the largest step of a grid ending at 16 in 43 of 48 jobs. The summary's conclusions count how often
 each end of the grid is chosen."""
 
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     "quick": dict(families={"pairs": (0, 2, 4, 6), "xor": (0, 1.5, 3, 4.5)}, T_grid=(100, 1000), m_max=128, seeds=3,
                   eta_grid=(1.0, 4.0), pilot_m=32, n_samples=10000, n_certify=100000,
                   temperature=dict(family="pairs", level=4, taus=(1.0, 0.25))),
@@ -879,7 +905,7 @@ class RequirementStudy(_results.ResultMixin):
                                  "censored": w is None, "lower_bound": lv[lab].get("lower_bound")})
         return rows
 
-    def to_xarray(self):
+    def to_xarray(self) -> xarray.Dataset:
         """An :class:`xarray.Dataset` of ``m_star`` with dimensions family, level, label and T (needs xarray)."""
         _results.require("xarray", "frames", "RequirementStudy.to_xarray()")
         return self.to_frame().set_index(["family", "level", "label", "T"]).to_xarray()
@@ -942,7 +968,7 @@ def _fit_dict(levels, lab, crit, T):
     return out
 
 
-def conclusions(summary) -> list:
+def conclusions(summary: Mapping[str, Any]) -> list[str]:
     r"""The conclusion lines of a summary, generated from its numbers (never written by hand).
 
     .. math::
@@ -1019,9 +1045,25 @@ def _points(family):
     return family.default_n if family.default_n in (None, 2) else N_POINTS
 
 
-def requirement_study(preset="default", *, results_path, families=None, eps=0.1, delta=0.1, T_grid=None, m_max=None,
-                      seeds=None, eta_rule="grid", eta_grid=None, B="theory", rtol=0.01, rng=0, executor=None,
-                      progress=None, temperature=True) -> RequirementStudy:
+def requirement_study(
+    preset: str = "default",
+    *,
+    results_path: str | os.PathLike[str],
+    families: Mapping[str, Sequence[float]] | None = None,
+    eps: float = 0.1,
+    delta: float = 0.1,
+    T_grid: Sequence[int] | None = None,
+    m_max: int | None = None,
+    seeds: int | None = None,
+    eta_rule: str = "grid",
+    eta_grid: Sequence[float] | None = None,
+    B: float | str = "theory",
+    rtol: float = 0.01,
+    rng: int = 0,
+    executor: cf.Executor | None = None,
+    progress: bool | None = None,
+    temperature: bool = True,
+) -> RequirementStudy:
     r"""Measure :math:`m^*(\epsilon, T)` soft and hard across families of falling margin; fit exponents with censoring.
 
     .. math::
@@ -1105,7 +1147,7 @@ def requirement_study(preset="default", *, results_path, families=None, eps=0.1,
     pilot_m = min(int(P["pilot_m"]), m_max)
     base = {"eps": eps, "delta": delta, "T_grid": T_grid, "eta_rule": eta_rule, "eta_grid": eta_grid,
             "pilot_m": pilot_m, "seeds": seeds, "m_max": m_max,
-            "B": B if B == "theory" else (float(B) if math.isfinite(B) else "inf"),
+            "B": B if isinstance(B, str) else (float(B) if math.isfinite(B) else "inf"),  # "theory" or a checked float
             "n_samples": P["n_samples"], "n_certify": P["n_certify"], "data_seed": rng, "rtol": rtol}
     configs = []
     for name, lvs in families.items():
@@ -1170,7 +1212,7 @@ def _protocol_records(results_path, config):
     return by, len(records), other
 
 
-def summarize_requirement(results_path, config) -> RequirementStudy:
+def summarize_requirement(results_path: str | os.PathLike[str], config: Mapping[str, Any]) -> RequirementStudy:
     r"""The requirement study's summary built from every record of a results file with one protocol.
 
     .. math::
@@ -1289,7 +1331,7 @@ def _temperature_rows(by, spec, Tmax):
     return rows
 
 
-def summary_frame(summary):
+def summary_frame(summary: dict[str, Any] | str | os.PathLike[str]) -> pandas.DataFrame:
     r"""``summary.json`` (a path or the loaded dict) as a pandas DataFrame, one row per level (needs pandas).
 
     .. math::

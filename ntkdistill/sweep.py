@@ -45,13 +45,17 @@ import threading
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None
-from collections.abc import Mapping
+    fcntl = None  # type: ignore[assignment]  # None marks the module absent (not POSIX)
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _progress, _results
 from ._validation import _short, check_rng, root_seed
+
+if TYPE_CHECKING:
+    from ._typing import SeedLike
 
 __all__ = ["config_key", "run_sweep", "read_results", "record_seed", "single_blas_thread"]
 
@@ -118,7 +122,7 @@ def _canonical_config(config, where: str):
     return _to_json(config, where)
 
 
-def config_key(config) -> str:
+def config_key(config: Mapping[str, Any]) -> str:
     r"""A stable hash of one configuration: the key of its record in a results file.
 
     .. math::
@@ -179,7 +183,8 @@ def _child(root: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
 
 def _seed_record(seed: np.random.SeedSequence) -> dict:
     entropy = seed.entropy
-    entropy = [int(e) for e in entropy] if isinstance(entropy, (list, tuple, np.ndarray)) else int(entropy)
+    # numpy types SeedSequence.entropy as possibly None; the constructor always sets it
+    entropy = [int(e) for e in entropy] if isinstance(entropy, (list, tuple, np.ndarray)) else int(entropy)  # type: ignore[arg-type]
     return {"entropy": entropy, "spawn_key": [int(k) for k in seed.spawn_key], "pool_size": int(seed.pool_size)}
 
 
@@ -190,7 +195,7 @@ def _root_of(seed_dict: dict):
     return (entropy, tuple(seed_dict.get("spawn_key", ()))[:-1], seed_dict.get("pool_size"))
 
 
-def record_seed(record) -> np.random.SeedSequence:
+def record_seed(record: Mapping[str, Any]) -> np.random.SeedSequence:
     r"""The :class:`numpy.random.SeedSequence` a record of a results file was computed with.
 
     .. math::
@@ -237,7 +242,7 @@ def record_seed(record) -> np.random.SeedSequence:
 # --------------------------------------------------------------------------------------------
 
 
-def single_blas_thread():
+def single_blas_thread() -> contextlib.AbstractContextManager[Any]:
     r"""Limit BLAS and OpenMP thread pools to one thread (threadpoolctl), if threadpoolctl is installed.
 
     .. math::
@@ -377,7 +382,7 @@ def _parse(path: str, data: bytes, first_line: int):
     return records, len(data)
 
 
-def read_results(results_path) -> dict:
+def read_results(results_path: str | os.PathLike[str]) -> dict[str, dict]:
     r"""The records of a JSON-lines results file written by :func:`run_sweep`, by key.
 
     .. math::
@@ -428,7 +433,7 @@ class _Writer:
 
     def __init__(self, path: str):
         self._path = path
-        self._f = None  # opened at the first record: a sweep that fails at once leaves no file
+        self._f: IO[bytes] | None = None  # opened at the first record: a sweep that fails at once leaves no file
 
     def write(self, record: dict) -> None:
         if self._f is None:
@@ -736,7 +741,16 @@ class _SweepRun:
                 self._bar.close()
 
 
-def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=None, desc="sweep"):
+def run_sweep(
+    fn: Callable[[dict, np.random.SeedSequence], Mapping[str, Any] | None],
+    configs: Sequence[Mapping[str, Any]],
+    *,
+    results_path: str | os.PathLike[str],
+    executor: cf.Executor | None = None,
+    rng: SeedLike = None,
+    progress: bool | None = None,
+    desc: str = "sweep",
+) -> _results.SweepResults:
     r"""Run ``fn`` on every configuration, appending each result to a results file at once; resumable.
 
     The :math:`i`-th configuration :math:`c_i` (position in ``configs``, from 0) runs as
@@ -846,7 +860,7 @@ def run_sweep(fn, configs, *, results_path, executor=None, rng=None, progress=No
     for k in keys:
         if k in done:
             _check_root(path, root, first_at[k], done[k])
-    results: list = _results.SweepResults([done[k]["result"] if k in done else None for k in keys], canon)
+    results = _results.SweepResults([done[k]["result"] if k in done else None for k in keys], canon)
     if not pending:
         return results
     bar = _progress_bar(progress, len(keys), len(keys) - len(pending), desc)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -25,6 +25,10 @@ from .bounds import lemma6_radius
 from .kernel import _gaussian_blocks, _sample_counts
 from .losses import sigmoid
 from .student import forward, linearised
+
+if TYPE_CHECKING:
+    from ._typing import ArrayLike, Field, SeedLike
+    from .margin import MarginResult
 
 __all__ = [
     "teacher_logits",
@@ -103,7 +107,9 @@ def _apply_field(v, Z):
     return V.astype(Z.dtype, copy=True)
 
 
-def teacher_logits(X, v, *, n_samples=20000, rng=None):
+def teacher_logits(
+    X: ArrayLike, v: Field | MarginResult, *, n_samples: int = 20000, rng: SeedLike = None
+) -> TeacherLogits:
     r"""Monte Carlo logits of the infinite-width teacher defined by a field ``v``.
 
     .. math::
@@ -185,7 +191,7 @@ def teacher_logits(X, v, *, n_samples=20000, rng=None):
     return TeacherLogits(means[0], errs[0], counts[0])
 
 
-def soft_labels(z, temperature=1.0):
+def soft_labels(z: ArrayLike | TeacherLogits | MarginResult, temperature: float = 1.0) -> np.ndarray:
     r"""Soft labels :math:`p_i = \mu(z_i / \tau)` from logits.
 
     .. math::
@@ -226,7 +232,7 @@ def soft_labels(z, temperature=1.0):
     return sigmoid(z / z.dtype.type(temperature))
 
 
-def network_soft_labels(X, W, a, *, temperature=1.0):
+def network_soft_labels(X: ArrayLike, W: ArrayLike, a: ArrayLike, *, temperature: float = 1.0) -> np.ndarray:
     r"""Soft labels from a finite two-layer network of eq. (1), e.g. a trained wide teacher.
 
     .. math::
@@ -337,7 +343,15 @@ def _is_symmetric(W0, a):
     return bool(np.array_equal(W0[:h], W0[h:]) and np.array_equal(a[:h], -a[h:]))
 
 
-def lemma6_check(X, v, z, W0, a, *, delta=0.05):
+def lemma6_check(
+    X: ArrayLike,
+    v: Field | MarginResult,
+    z: ArrayLike | TeacherLogits,
+    W0: ArrayLike,
+    a: ArrayLike,
+    *,
+    delta: float = 0.05,
+) -> Lemma6Check:
     r"""Lemma 6 at one initialisation: the linearised student at :math:`U` is close to the teacher.
 
     .. math::

@@ -6,14 +6,28 @@ spirit of ``autograd.test_util.check_grads``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._validation import check_int, check_real, check_rng
 
+if TYPE_CHECKING:
+    from ._typing import ArrayLike, SeedLike
+
 __all__ = ["check_grad", "directional_derivatives"]
 
 
-def directional_derivatives(fun, grad, x, *, n_directions=5, eps=1e-6, rng=None):
+def directional_derivatives(
+    fun: Callable[[np.ndarray], float],
+    grad: Callable[[np.ndarray], ArrayLike],
+    x: ArrayLike,
+    *,
+    n_directions: int = 5,
+    eps: float = 1e-6,
+    rng: SeedLike = None,
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Compare a gradient with central differences along random unit directions.
 
     .. math::
@@ -52,7 +66,17 @@ def directional_derivatives(fun, grad, x, *, n_directions=5, eps=1e-6, rng=None)
     return numeric, analytic
 
 
-def check_grad(fun, grad, x, *, n_directions=5, eps=1e-6, rtol=1e-5, atol=1e-7, rng=None):
+def check_grad(
+    fun: Callable[[np.ndarray], float],
+    grad: Callable[[np.ndarray], ArrayLike],
+    x: ArrayLike,
+    *,
+    n_directions: int = 5,
+    eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    rng: SeedLike = None,
+) -> bool:
     r"""Assert that ``grad`` is the gradient of ``fun`` at ``x`` by central differences.
 
     Checks :math:`|D_u - \langle \nabla F(x), u\rangle| \le \mathrm{atol} + \mathrm{rtol}\,|\langle

@@ -35,7 +35,9 @@ of seeds with power 0.8, the default.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
@@ -47,6 +49,10 @@ from . import _fast
 from .cost import estimate_cost, format_seconds, trajectory_seconds
 from .losses import kl_risk, logit
 from .pgd import network_seeds, pgd
+
+if TYPE_CHECKING:
+    from ._typing import ArrayLike, DTypeLike, Field, SeedLike
+    from .pgd import PGDResult
 
 __all__ = [
     "Check",
@@ -154,7 +160,7 @@ def _critical_count(trials: int, promised: float, alpha: float) -> int:
     return int(rejected.max()) if rejected.size else -1
 
 
-def detection_power(trials, promised, alpha=0.01, ratio=0.5) -> float:
+def detection_power(trials: int, promised: float, alpha: float = 0.01, ratio: float = 0.5) -> float:
     r"""Power of the one-sided binomial test to detect a success rate of ``ratio`` times the promise.
 
     .. math::
@@ -175,7 +181,9 @@ def detection_power(trials, promised, alpha=0.01, ratio=0.5) -> float:
     return 0.0 if k < 0 else float(stats.binom.cdf(k, N, ratio * promised))
 
 
-def seeds_for_power(promised, alpha=0.01, power=POWER, ratio=0.5, max_seeds=5000) -> int:
+def seeds_for_power(
+    promised: float, alpha: float = 0.01, power: float = POWER, ratio: float = 0.5, max_seeds: int = 5000
+) -> int:
     r"""The smallest number of seeds whose binomial test has ``power`` against ``ratio`` times the promise.
 
     .. math::
@@ -198,7 +206,9 @@ def seeds_for_power(promised, alpha=0.01, power=POWER, ratio=0.5, max_seeds=5000
                      f"against a success rate of {ratio * promised:g}; use a smaller delta.")
 
 
-def binomial_status(successes: int, trials: int, promised: float, alpha: float = 0.01):
+def binomial_status(
+    successes: int, trials: int, promised: float, alpha: float = 0.01
+) -> tuple[str, float, tuple[float, float]]:
     r"""Verdict on a promised probability from ``successes`` out of ``trials``.
 
     One-sided exact binomial test of :math:`H_0: P(\text{success}) \ge` ``promised``: the p-value is
@@ -437,8 +447,23 @@ def _suggest(make_bound, betas, ns, n, d, seeds, dtype, budget, label="beta"):
 # ---------------------------------------------------------------------------- the checks
 
 
-def check_theorem2(X, p, *, beta, delta, labels=None, c=1.0, C1="printed", seeds=None, rng=None,
-                   budget=60.0, dtype=None, alpha=0.01, record_every=None, empirical=True):
+def check_theorem2(
+    X: ArrayLike,
+    p: ArrayLike,
+    *,
+    beta: float,
+    delta: float,
+    labels: ArrayLike | None = None,
+    c: float = 1.0,
+    C1: float | str = "printed",
+    seeds: int | None = None,
+    rng: SeedLike = None,
+    budget: float = 60.0,
+    dtype: DTypeLike | None = None,
+    alpha: float = 0.01,
+    record_every: int | None = None,
+    empirical: bool = True,
+) -> tuple[Check, PGDResult | None]:
     r"""Check Theorem 2: soft-label PGD at the prescribed (m, T, eta, B) reaches average KL risk beta.
 
     .. math::
@@ -491,8 +516,24 @@ def check_theorem2(X, p, *, beta, delta, labels=None, c=1.0, C1="printed", seeds
     )
 
 
-def check_corollary4(X, p, y, *, gamma, eps, delta, c=1.0, C1="printed", seeds=None, rng=None, budget=60.0,
-                     dtype=None, alpha=0.01, record_every=None, empirical=True):
+def check_corollary4(
+    X: ArrayLike,
+    p: ArrayLike,
+    y: ArrayLike,
+    *,
+    gamma: float,
+    eps: float,
+    delta: float,
+    c: float = 1.0,
+    C1: float | str = "printed",
+    seeds: int | None = None,
+    rng: SeedLike = None,
+    budget: float = 60.0,
+    dtype: DTypeLike | None = None,
+    alpha: float = 0.01,
+    record_every: int | None = None,
+    empirical: bool = True,
+) -> tuple[Check, PGDResult | None]:
     r"""Check Corollary 4: soft-label PGD reaches average classification error eps.
 
     .. math::
@@ -555,8 +596,23 @@ def check_corollary4(X, p, y, *, gamma, eps, delta, c=1.0, C1="printed", seeds=N
     return chk, res
 
 
-def check_proposition5(X, y, *, gamma, beta, delta, c=1.0, eta=1.0, seeds=None, rng=None, budget=60.0,
-                       dtype=None, alpha=0.01, record_every=None, empirical=True):
+def check_proposition5(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    gamma: float,
+    beta: float,
+    delta: float,
+    c: float = 1.0,
+    eta: float = 1.0,
+    seeds: int | None = None,
+    rng: SeedLike = None,
+    budget: float = 60.0,
+    dtype: DTypeLike | None = None,
+    alpha: float = 0.01,
+    record_every: int | None = None,
+    empirical: bool = True,
+) -> tuple[Check, PGDResult | None]:
     r"""Check Proposition 5: hard-label PGD reaches average logistic risk beta.
 
     .. math::
@@ -608,7 +664,7 @@ def check_proposition5(X, y, *, gamma, beta, delta, c=1.0, eta=1.0, seeds=None, 
     )
 
 
-def check_lemma3(p, y, risk_kl, error):
+def check_lemma3(p: ArrayLike, y: ArrayLike, risk_kl: ArrayLike, error: ArrayLike) -> Check:
     r"""Check Lemma 3 at every recorded iterate of every run: a deterministic inequality.
 
     .. math::
@@ -661,7 +717,15 @@ def check_lemma3(p, y, risk_kl, error):
     return Check("Lemma 3", status, claim, {"gamma_z": gz}, measured, note)
 
 
-def check_lemma6(X, v, z, inits, *, delta, alpha=0.01):
+def check_lemma6(
+    X: ArrayLike,
+    v: Field,
+    z: ArrayLike,
+    inits: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    delta: float,
+    alpha: float = 0.01,
+) -> Check:
     r"""Check Lemma 6 over initialisations: the linearised teacher approximates the soft labels.
 
     .. math::
@@ -841,9 +905,30 @@ def _training_curve(chk, res, *, value, ylabel, target, init_value):
             "m_prescribed": float(chk.predicted["m"]), "init_value": init_value}
 
 
-def run_verify(X, y, *, gamma_known=None, beta=None, eps=None, beta_hard=0.5, delta=0.1, c=None, C1="printed",
-               seeds=None, rng=0, budget=30.0, n_samples=20000, dtype=None, dataset="custom", log=None,
-               checks=None, empirical=True, alpha=0.01, on_data=None, z_known=None):
+def run_verify(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    gamma_known: float | None = None,
+    beta: float | None = None,
+    eps: float | None = None,
+    beta_hard: float = 0.5,
+    delta: float = 0.1,
+    c: float | None = None,
+    C1: float | str = "printed",
+    seeds: int | None = None,
+    rng: SeedLike = 0,
+    budget: float = 30.0,
+    n_samples: int = 20000,
+    dtype: DTypeLike | None = None,
+    dataset: str = "custom",
+    log: Callable[[str], Any] | None = None,
+    checks: Iterable[str] | None = None,
+    empirical: bool = True,
+    alpha: float = 0.01,
+    on_data: Callable[[dict], Any] | None = None,
+    z_known: ArrayLike | None = None,
+) -> VerifyReport:
     r"""Run every check of the paper on one data set and collect the report.
 
     1. The NTK margin :math:`\gamma` with its certified interval (:func:`ntkdistill.margin`), and the

@@ -70,7 +70,7 @@ try:  # pragma: no cover - depends on the environment
 
     AVAILABLE = True
 except ImportError:  # pragma: no cover - depends on the environment
-    numba = None
+    numba = None  # type: ignore[assignment]  # None marks the optional module absent
     AVAILABLE = False
 
 __all__: list[str] = []
@@ -683,4 +683,4 @@ def warm_up(dtype, readonly_x=False, workers=1):
     _WARM.add((dt, readonly_x, workers))
 
 
-_WARM = set()
+_WARM: set[tuple] = set()

@@ -11,10 +11,14 @@ import contextlib
 import functools
 import os
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .options import current
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["blas_controller", "blas_threads", "ordered_map", "scratch"]
 
@@ -54,7 +58,7 @@ class _Scratch(threading.local):
 
 scratch = _Scratch()
 
-_POOLS = {}
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 # a forked child inherits the pools but not their threads: it makes its own
 if hasattr(os, "register_at_fork"):

@@ -85,7 +85,7 @@ try:  # pragma: no cover - depends on the environment
 
     AVAILABLE = True
 except ImportError:  # pragma: no cover - depends on the environment
-    numba = None
+    numba = None  # type: ignore[assignment]  # None marks the optional module absent
     AVAILABLE = False
 
 __all__ = ["run_trajectory", "trajectory_pays", "MAX_POINTS", "CHUNK"]

@@ -19,6 +19,7 @@ import importlib
 import os
 import pkgutil
 import sys
+from collections.abc import Sequence
 
 __all__ = ["main", "build_parser", "CLIError"]
 
@@ -61,7 +62,7 @@ def _quiet_stdout() -> None:
         pass
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ntkdistill`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)

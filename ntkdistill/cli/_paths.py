@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 
 from . import CLIError
 
@@ -48,7 +49,7 @@ def write_atomic(path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def folder_lock(folder):
+def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``folder/.summary.lock`` for the block (none where fcntl is missing).
 
     Writers of a folder's summary take it around reading the results file and writing the

@@ -18,7 +18,7 @@ from . import CLIError
 __all__ = ["register", "run", "report"]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``bounds`` sub-command to ``subparsers``."""
     p = subparsers.add_parser(
         "bounds",

@@ -6,6 +6,7 @@ line tool works without it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -17,7 +18,7 @@ from ._paths import prepare_out
 DEFAULT_OUT = os.path.join("ntkdistill-out", "figure1")
 
 
-def register(sub):
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "figure1",
         help="Figure 1: VGG teacher, hard- and soft-label VGG students, test accuracy against input noise",
@@ -72,7 +73,7 @@ def _floats(option, text):
     return values
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     prepare_out("--out", args.out)
     try:
         import torch  # noqa: F401

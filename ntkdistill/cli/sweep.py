@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -27,7 +28,7 @@ def _connect_dask(Client, address, timeout):
                        "the address, or raise --dask-timeout.") from None
 
 
-def register(sub):
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "sweep",
         help="measure the smallest width reaching a target, soft vs hard, as the margin falls",
@@ -80,7 +81,7 @@ def _numbers(flag, text, cast):
         raise CLIError(f"{flag} {text!r}: must be comma-separated numbers.") from None
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     prepare_out("--out", args.out)
     if args.seed < 0:
         raise CLIError(f"--seed {args.seed}: must be >= 0.")

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 from . import CLIError
 from ._paths import prepare_out, write_atomic
@@ -45,7 +46,7 @@ def _ints(text):
         raise argparse.ArgumentTypeError(f"{text!r}: expected integers separated by commas, e.g. 250,500,1000,2000") from exc
 
 
-def machine():
+def machine() -> dict[str, Any]:
     """The machine a run is on, for its record: CPU count, architecture, system, BLAS threads."""
     import platform
 
@@ -56,7 +57,7 @@ def machine():
     }
 
 
-def register(sub):
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "table1",
         help="Table 1 of the paper: small students on hard labels vs a teacher's soft labels (MNIST)",
@@ -119,7 +120,7 @@ def _settings(args):
     return kwargs
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     prepare_out("--out", args.out)
     from ..datasets.mnist import load_mnist
     from ..experiments.table1 import plot_gap_vs_B, run_table1

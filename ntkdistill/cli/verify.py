@@ -50,7 +50,7 @@ def _prescriptions():
             "c4_T": int(c4.T)}
 
 
-def commands():
+def commands() -> list[tuple[str, str, str]]:
     """The list of (results, command, cost) with the prescriptions filled in."""
     values = _prescriptions()
     return [(what, cmd, cost.format(**values)) for what, cmd, cost in COMMANDS]
@@ -64,7 +64,7 @@ def _epilog():
             + "\n\nverdicts:\n" + "\n".join("  " + line for line in verdict_legend().splitlines()))
 
 
-def register(sub):
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "verify",
         help="run each theorem's prescribed training and compare with its promise",
@@ -182,7 +182,7 @@ def _data_lines(name, d):
              f"min y_i z_i = {d['teacher_logits_min_yz']:.4g}, R_KL(W(0)) = {d['kl_risk_at_init']:.4g}")]
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from .. import verify as _verify
 
     start = time.perf_counter()
@@ -191,8 +191,9 @@ def run(args) -> int:
         raise CLIError(f"--seed {args.seed}: must be >= 0.")
     checks = _checks(args.only)
     X, y, gamma_known, z_known, name = _load(args)
+    n, d = X.shape
     _guards.announce("verify", f"the margin and the teacher logits at --n-samples {args.n_samples}",
-                     _guards.margin_seconds(*X.shape, args.n_samples) + _guards.teacher_seconds(*X.shape, args.n_samples),
+                     _guards.margin_seconds(n, d, args.n_samples) + _guards.teacher_seconds(n, d, args.n_samples),
                      "--n-samples")
     log = None if (args.quiet or args.json) else (lambda s: print(f"[verify] {s}", file=sys.stderr, flush=True))
 

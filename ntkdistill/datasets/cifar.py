@@ -248,7 +248,7 @@ def _load_torchvision(root: Path, split: str) -> ImageData:
     )
 
 
-def load_cifar10(root, *, split="train", source="auto") -> ImageData:
+def load_cifar10(root: str | os.PathLike[str], *, split: str = "train", source: str = "auto") -> ImageData:
     r"""Load CIFAR-10 as an :class:`ImageData` with ``X`` in [0, 1], shape ``(n, 3072)``.
 
     .. math::

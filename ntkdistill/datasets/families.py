@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,13 +28,16 @@ from .._validation import _short, check_int, check_real, check_rng
 from .synthetic import FAMILIES as _SYNTHETIC
 from .synthetic import Family, SyntheticData
 
+if TYPE_CHECKING:
+    from .._typing import SeedLike
+
 __all__ = ["FAMILIES", "make_family", "mnist_contrast"]
 
 _MNIST_DIGITS = (3, 5)
 _MNIST_COMPONENTS = 15
 
 
-def mnist_contrast(level, *, n=32, rng=None):
+def mnist_contrast(level: float, *, n: int = 32, rng: SeedLike = None) -> SyntheticData:
     r"""MNIST threes against fives at contrast :math:`s = 2^{-\ell/2}` (see the module docstring).
 
     .. math::
@@ -104,7 +108,7 @@ FAMILIES["mnist"] = Family(
 """Every family by name: the synthetic ones and ``"mnist"`` (see :class:`~ntkdistill.datasets.synthetic.Family`)."""
 
 
-def make_family(name, level, *, n=None, rng=None):
+def make_family(name: str, level: float, *, n: int | None = None, rng: SeedLike = None) -> SyntheticData:
     r"""A member of a family at a difficulty level (gamma falls as the level rises).
 
     .. math::

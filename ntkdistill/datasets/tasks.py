@@ -11,11 +11,16 @@ Inputs stay as the loaders give them, in [0, 1]; rescale with
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validation import _short, check_matrix, check_real, check_rng
 from ._base import ImageData
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike, SeedLike
 
 __all__ = [
     "binary_mnist",
@@ -39,7 +44,7 @@ def _check_data(name, data):
     return data
 
 
-def binary_mnist(data, variant="full"):
+def binary_mnist(data: ImageData, variant: str = "full") -> tuple[np.ndarray, np.ndarray]:
     r"""The binary MNIST task of Table 1: digits above 4 against the rest.
 
     .. math::
@@ -89,7 +94,7 @@ def binary_mnist(data, variant="full"):
     return X, y
 
 
-def cat_vs_dog(data):
+def cat_vs_dog(data: ImageData) -> tuple[np.ndarray, np.ndarray]:
     r"""The binary CIFAR-10 task of Figure 1: cat against dog.
 
     .. math::
@@ -129,7 +134,7 @@ def cat_vs_dog(data):
     return data.X[keep], np.where(data.labels[keep] == _DOG, 1.0, -1.0)
 
 
-def add_gaussian_noise(X, std, rng=None):
+def add_gaussian_noise(X: ArrayLike, std: float, rng: SeedLike = None) -> np.ndarray:
     r"""Add independent Gaussian noise of standard deviation ``std`` to every entry.
 
     .. math::
@@ -198,7 +203,9 @@ def _split_counts(n, fr):
     return n_train, n_val, n - n_train - n_val
 
 
-def train_val_test_split(n, fractions=(0.8, 0.1, 0.1), rng=None, *, stratify=None):
+def train_val_test_split(
+    n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), rng: SeedLike = None, *, stratify: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Random disjoint train, validation and test index sets covering ``range(n)``.
 
     .. math::

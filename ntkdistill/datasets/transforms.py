@@ -17,15 +17,19 @@ Every function keeps float32 as float32 (other inputs become float64) and never 
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validation import check_matrix, check_real
 
+if TYPE_CHECKING:
+    from .._typing import ArrayLike
+
 __all__ = ["scale_to_unit_ball", "scale_to_unit_norm", "add_bias"]
 
 
-def scale_to_unit_ball(X, *, radius=1.0):
+def scale_to_unit_ball(X: ArrayLike, *, radius: float = 1.0) -> np.ndarray:
     r"""Divide all rows by the largest row norm, so that :math:`\max_i \|x_i\| = ` ``radius``.
 
     .. math::
@@ -94,7 +98,7 @@ def scale_to_unit_ball(X, *, radius=1.0):
     return out
 
 
-def scale_to_unit_norm(X):
+def scale_to_unit_norm(X: ArrayLike) -> np.ndarray:
     r"""Put every row on the unit sphere.
 
     .. math::
@@ -133,7 +137,7 @@ def scale_to_unit_norm(X):
     return X / norms[:, None]
 
 
-def add_bias(X, value=1.0):
+def add_bias(X: ArrayLike, value: float = 1.0) -> np.ndarray:
     r"""Append a constant coordinate ``value`` to every row.
 
     .. math::

@@ -45,12 +45,19 @@ import math
 import numbers
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import _results
 from .._validation import _short, check_int, check_real, root_seed
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .._typing import ArrayLike, SeedLike
 
 __all__ = [
     "Figure1Config",
@@ -226,7 +233,9 @@ def default_noise(data: str = "mnist") -> tuple:
     raise ValueError(f"data == {data!r}, must be 'mnist' or 'cifar10'.")
 
 
-def load_figure1_data(data: str = "mnist", data_dir=None, *, mnist_variant: str = "full"):
+def load_figure1_data(
+    data: str = "mnist", data_dir: str | os.PathLike[str] | None = None, *, mnist_variant: str = "full"
+) -> tuple[np.ndarray, np.ndarray, str]:
     r"""Images and :math:`\pm 1` labels for Figure 1, pooled before the 80/10/10 split.
 
     .. math::
@@ -477,7 +486,7 @@ class Figure1Result(_results.ResultMixin):
             "records": self.records,
         }
 
-    def write(self, out_dir, *, plot: bool = True) -> dict:
+    def write(self, out_dir: str | os.PathLike[str], *, plot: bool = True) -> dict[str, str]:
         r"""Write the tables (and the figure) to ``out_dir``; return ``{kind: path}``.
 
         Files: ``figure1.json`` (everything), ``figure1_summary.csv`` (one row per noise level),
@@ -517,7 +526,7 @@ class Figure1Result(_results.ResultMixin):
                 pass
         return paths
 
-    def plot(self, path=None, *, ax=None):
+    def plot(self, path: str | os.PathLike[str] | None = None, *, ax: Axes | None = None) -> Axes:
         r"""Draw test accuracy against noise std for hard and soft labels (and the teacher).
 
         .. math::
@@ -587,8 +596,17 @@ def _check_noise(noise):
 
 
 def figure1(
-    images, labels, *, noise=(0.0, 0.5, 1.0), runs=None, config="cpu", device=None, threads=None, rng=None, log=None
-):
+    images: ArrayLike,
+    labels: ArrayLike,
+    *,
+    noise: Sequence[float] = (0.0, 0.5, 1.0),
+    runs: int | None = None,
+    config: str | Figure1Config = "cpu",
+    device: str | None = None,
+    threads: int | None = None,
+    rng: SeedLike = None,
+    log: Callable[[str], Any] | None = None,
+) -> Figure1Result:
     r"""Run the Figure 1 protocol: teacher, hard- and soft-label students at every noise level.
 
     .. math::

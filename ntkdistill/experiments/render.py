@@ -22,7 +22,10 @@ import argparse
 import json
 import re
 import sys
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .table1 import _num, format_record
 
@@ -30,6 +33,11 @@ __all__ = ["render_table1", "render_figure1", "update_docs", "BLOCKS"]
 
 #: The generated blocks: name -> (JSON file under docs/_data, renderer).
 BLOCKS = {}
+
+
+def _constant(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement function for ``re.sub`` that inserts ``text`` as it is (no escapes, no groups)."""
+    return lambda _match: text
 
 
 def _begin(name):
@@ -40,7 +48,7 @@ def _end(name):
     return f"<!-- END GENERATED {name} -->"
 
 
-def render_table1(record) -> str:
+def render_table1(record: Mapping[str, Any]) -> str:
     r"""The Markdown of the measured Table 1: how it was run, the tables and the computed conclusions.
 
     .. math::
@@ -90,7 +98,7 @@ def render_table1(record) -> str:
 BLOCKS["table1"] = ("table1.json", render_table1)
 
 
-def render_figure1(record) -> str:
+def render_figure1(record: Mapping[str, Any]) -> str:
     r"""The Markdown of the measured Figure 1: how it was run, the table, the slope and the premise check.
 
     .. math::
@@ -137,7 +145,9 @@ def render_figure1(record) -> str:
 BLOCKS["figure1"] = ("figure1.json", render_figure1)
 
 
-def update_docs(docs_dir="docs", *, check=False, names=None):
+def update_docs(
+    docs_dir: str | os.PathLike[str] = "docs", *, check: bool = False, names: Sequence[str] | None = None
+) -> list[str]:
     r"""Rewrite (or, with ``check``, compare) the generated blocks of ``experiments.md``.
 
     .. math::
@@ -187,7 +197,7 @@ def update_docs(docs_dir="docs", *, check=False, names=None):
         body = renderer(record)
         if found[0] != body + "\n":
             stale.append(name)
-            new = pat.sub(lambda _m, b=body, lo=begin, hi=end: f"{lo}\n{b}\n{hi}", new)
+            new = pat.sub(_constant(f"{begin}\n{body}\n{end}"), new)
     if not check and new != text:
         page.write_text(new, encoding="utf-8")
     return stale
@@ -217,7 +227,7 @@ def _plots(docs):
     plt.close(fig)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ntkdistill.experiments.render [--check] [--docs DIR]``."""
     p = argparse.ArgumentParser(prog="python -m ntkdistill.experiments.render", description=__doc__.splitlines()[0])
     p.add_argument("--docs", default="docs", help="the docs folder (default docs)")

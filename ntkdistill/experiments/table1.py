@@ -41,7 +41,10 @@ import json
 import math
 import numbers
 import time
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,6 +62,11 @@ from ..datasets.transforms import scale_to_unit_ball
 from ..losses import sigmoid
 from ..pgd import _Stack
 from ..student import _forward_paired, init_symmetric
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .._typing import ArrayLike, DTypeLike, SeedLike
 
 __all__ = [
     "run_table1",
@@ -92,7 +100,7 @@ TEACHER_GRID = {"layers": ("both", "hidden"), "lr": (3e-3, 1e-2), "batch": (64,)
 SIGNIFICANCE = 2.0
 
 
-def soft_labels(z, tau=1.0):
+def soft_labels(z: ArrayLike, tau: float = 1.0) -> np.ndarray:
     r"""Soft labels at temperature :math:`\tau`: :math:`p_i = \mu(z_i / \tau)`.
 
     .. math::
@@ -111,7 +119,7 @@ def soft_labels(z, tau=1.0):
     return sigmoid(np.asarray(z, dtype=np.float64) / tau)
 
 
-def select_config(val_acc, *, rule="one-se"):
+def select_config(val_acc: ArrayLike, *, rule: str = "one-se") -> int:
     r"""The index of the configuration chosen on validation, the same rule for every label type.
 
     .. math::
@@ -158,8 +166,20 @@ def _teacher_forward(X, W, a):
 
 
 def train_teacher(
-    Xtr, ytr, Xva, yva, *, width=512, layers="both", lr=1e-3, batch=64, max_epochs=60, patience=5, rng=0, dtype=None
-):
+    Xtr: ArrayLike,
+    ytr: ArrayLike,
+    Xva: ArrayLike,
+    yva: ArrayLike,
+    *,
+    width: int = 512,
+    layers: str = "both",
+    lr: float = 1e-3,
+    batch: int = 64,
+    max_epochs: int = 60,
+    patience: int = 5,
+    rng: SeedLike = 0,
+    dtype: DTypeLike | None = None,
+) -> dict:
     r"""Train a two-layer ReLU teacher (eq. 1) by mini-batch Adam with early stopping on validation.
 
     .. math::
@@ -463,7 +483,7 @@ def _fmt_list(values):
     return ", ".join(values) if values else "none"
 
 
-def conclusions(record) -> list:
+def conclusions(record: Mapping[str, Any]) -> list[str]:
     r"""The conclusions of a Table 1 run, as sentences computed from its JSON record.
 
     .. math::
@@ -614,7 +634,7 @@ class Table1Result(_results.ResultMixin):
     _frame_rows = _results.table1_frame_rows  # to_frame(which="rows"|"seeds"|"sweep"|"teachers")
     __repr__ = _results.list_repr("rows", ("variant", "width", "hard_mean", "soft_mean", "gap_mean", "gap_se"))
 
-    def row(self, variant, width) -> Table1Row:
+    def row(self, variant: str, width: int) -> Table1Row:
         """The :class:`Table1Row` of that variant and width (KeyError when there is none)."""
         for r in self.rows:
             if r.variant == variant and r.width == width:
@@ -633,7 +653,7 @@ class Table1Result(_results.ResultMixin):
             }
         )
 
-    def to_json(self, **kwargs) -> str:
+    def to_json(self, **kwargs: Any) -> str:
         """:meth:`to_dict` as a JSON string (``kwargs`` go to :func:`json.dumps`)."""
         return json.dumps(self.to_dict(), **kwargs)
 
@@ -646,7 +666,7 @@ class Table1Result(_results.ResultMixin):
         return format_record(self.to_dict())
 
 
-def format_record(record) -> str:
+def format_record(record: Mapping[str, Any]) -> str:
     r"""The tables and conclusions of a Table 1 run as text, from its JSON record.
 
     .. math::
@@ -1083,28 +1103,28 @@ def _settings(a, source):
 
 
 def run_table1(
-    data=None,
+    data: ImageData | None = None,
     *,
-    test_data=None,
-    variants=("full", "reduced"),
-    widths=(8, 6, 4),
-    teacher_width=512,
-    seeds=16,
-    steps=(250, 500, 1000, 2000),
-    etas=(256.0, 2048.0),
-    radii=(1.0, 4.0, 16.0, 64.0, np.inf),
-    taus=(1.0, 2.0, 4.0, 8.0, 16.0),
-    teacher_grid=None,
-    teacher_max_epochs=40,
-    teacher_patience=8,
-    fractions=(0.6, 0.2, 0.2),
-    subsample=None,
-    student_subsample=None,
-    center=True,
-    selection="one-se",
-    dtype=None,
-    rng=0,
-    log=None,
+    test_data: ImageData | None = None,
+    variants: Sequence[str] = ("full", "reduced"),
+    widths: Sequence[int] = (8, 6, 4),
+    teacher_width: int = 512,
+    seeds: int = 16,
+    steps: int | Sequence[int] = (250, 500, 1000, 2000),
+    etas: float | Sequence[float] = (256.0, 2048.0),
+    radii: float | Sequence[float] = (1.0, 4.0, 16.0, 64.0, np.inf),
+    taus: float | Sequence[float] = (1.0, 2.0, 4.0, 8.0, 16.0),
+    teacher_grid: Mapping[str, Sequence[Any]] | None = None,
+    teacher_max_epochs: int = 40,
+    teacher_patience: int = 8,
+    fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    subsample: int | None = None,
+    student_subsample: int | None = None,
+    center: bool = True,
+    selection: str = "one-se",
+    dtype: DTypeLike | None = None,
+    rng: SeedLike = 0,
+    log: Callable[[str], Any] | None = None,
 ) -> Table1Result:
     r"""Run Table 1: hard-label against soft-label students on binary MNIST, over ``B``, ``tau`` and steps.
 
@@ -1225,7 +1245,15 @@ def run_table1(
     )
 
 
-def plot_gap_vs_B(result, variant="full", width=None, *, ax=None, path=None, matched=False):
+def plot_gap_vs_B(
+    result: Table1Result | Mapping[str, Any],
+    variant: str = "full",
+    width: int | None = None,
+    *,
+    ax: Axes | None = None,
+    path: str | os.PathLike[str] | None = None,
+    matched: bool = False,
+) -> Axes:
     r"""The paired gap (soft minus hard, :math:`\pm` one standard error) against ``B``, one line per ``tau``.
 
     .. math::
@@ -1285,5 +1313,5 @@ def plot_gap_vs_B(result, variant="full", width=None, *, ax=None, path=None, mat
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     if path is not None:
-        ax.figure.savefig(path, dpi=120, bbox_inches="tight")
+        ax.figure.figure.savefig(path, dpi=120, bbox_inches="tight")  # the root Figure (ax may be in a SubFigure)
     return ax

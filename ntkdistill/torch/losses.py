@@ -39,7 +39,7 @@ def _check_classes(labels, logits):
         raise TypeError(f"labels must hold integer class indices 0..{logits.shape[1] - 1}, got dtype {labels.dtype}.")
 
 
-def hard_label_loss(logits, labels):
+def hard_label_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     r"""Mean cross-entropy of the logits against the true classes (hard-label training).
 
     .. math::
@@ -69,7 +69,14 @@ def hard_label_loss(logits, labels):
     return F.cross_entropy(logits, labels)
 
 
-def distillation_loss(student_logits, teacher_logits, labels=None, *, tau: float = 1.0, alpha: float = 0.0):
+def distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    tau: float = 1.0,
+    alpha: float = 0.0,
+) -> torch.Tensor:
     r"""Mean distillation loss of Hinton et al. (2015) over a batch.
 
     .. math::
@@ -129,6 +136,6 @@ def distillation_loss(student_logits, teacher_logits, labels=None, *, tau: float
     log_r = F.log_softmax(student_logits / tau, dim=1)
     log_q = F.log_softmax(teacher_logits / tau, dim=1)
     loss = (1.0 - alpha) * tau**2 * F.kl_div(log_r, log_q, log_target=True, reduction="batchmean")
-    if alpha > 0:
+    if labels is not None and alpha > 0:
         loss = loss + alpha * F.cross_entropy(student_logits, labels)
     return loss

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,6 +31,13 @@ import torch
 from .._validation import _short, check_int, check_real, check_rng
 from .losses import distillation_loss, hard_label_loss
 from .vgg import VGG, _torch_seed
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike, SeedLike
+
+    #: Images or labels as a numpy array (or anything numpy takes) or a tensor.
+    Data = ArrayLike | torch.Tensor
+    Device = str | torch.device
 
 __all__ = [
     "FitResult",
@@ -142,7 +151,9 @@ class FitResult:
 
 
 @torch.no_grad()
-def predict_logits(model, X, *, batch_size: int = 512, device=None) -> torch.Tensor:
+def predict_logits(
+    model: torch.nn.Module, X: Data, *, batch_size: int = 512, device: Device | None = None
+) -> torch.Tensor:
     r"""Logits :math:`s(x_i)` of the model in evaluation mode (no dropout), as a float32 CPU tensor.
 
     .. math::
@@ -179,7 +190,7 @@ def _logits(model, X, batch_size, dev) -> torch.Tensor:
     return torch.cat(out)
 
 
-def accuracy(model, X, y, *, batch_size: int = 512, device=None) -> float:
+def accuracy(model: torch.nn.Module, X: Data, y: Data, *, batch_size: int = 512, device: Device | None = None) -> float:
     r"""Fraction of images whose largest logit is the true class.
 
     .. math::
@@ -211,13 +222,13 @@ def _accuracy(model, X, y, dev, batch_size=512) -> float:
 
 
 def fit(
-    model,
-    X,
-    y,
-    X_val,
-    y_val,
+    model: torch.nn.Module,
+    X: Data,
+    y: Data,
+    X_val: Data,
+    y_val: Data,
     *,
-    teacher_logits=None,
+    teacher_logits: Data | None = None,
     tau: float = 1.0,
     alpha: float = 0.0,
     lr: float = 1e-3,
@@ -225,9 +236,9 @@ def fit(
     batch_size: int = 128,
     max_epochs: int = 100,
     patience: int = 20,
-    device=None,
-    rng=None,
-    callback=None,
+    device: Device | None = None,
+    rng: SeedLike = None,
+    callback: Callable[[int, torch.nn.Module, float], Any] | None = None,
 ) -> FitResult:
     r"""Train ``model`` with Adam and L2 regularisation, with early stopping on validation accuracy.
 
@@ -356,6 +367,7 @@ def fit(
             elif epoch - best_epoch >= patience:
                 stopped_early = epoch < max_epochs
                 break
+    assert best_state is not None  # set at the first epoch, whose accuracy (>= 0) beats -1
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(
@@ -371,7 +383,7 @@ def fit(
     )
 
 
-def save_model(model: VGG, path) -> None:
+def save_model(model: VGG, path: str | os.PathLike[str]) -> None:
     r"""Save a :class:`~ntkdistill.torch.VGG` (architecture and weights) to ``path``.
 
     The file holds only a dict of strings, numbers, lists and tensors, so :func:`load_model` reads
@@ -398,7 +410,7 @@ def save_model(model: VGG, path) -> None:
     torch.save({"format": _FORMAT, "arch": copy.deepcopy(model.arch), "state_dict": state}, os.fspath(path))
 
 
-def load_model(path, *, map_location="cpu") -> VGG:
+def load_model(path: str | os.PathLike[str], *, map_location: Device = "cpu") -> VGG:
     r"""Load a network written by :func:`save_model`, with ``torch.load(..., weights_only=True)``.
 
     .. math::

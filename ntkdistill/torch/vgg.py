@@ -26,11 +26,16 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from .._validation import _short, check_int, check_real, check_rng
+
+if TYPE_CHECKING:
+    from .._typing import SeedLike
 
 __all__ = ["VGG", "VGG_CONFIGS", "vgg_teacher", "vgg_student"]
 
@@ -111,24 +116,24 @@ class VGG(nn.Module):
 
     def __init__(
         self,
-        config="8+3",
+        config: str | Sequence[int | str] = "8+3",
         *,
         in_channels: int = 3,
-        image_size=32,
+        image_size: int | tuple[int, int] = 32,
         num_classes: int = 2,
         width: float = 1.0,
         hidden: int | None = None,
         dropout: float = 0.5,
         batch_norm: bool = False,
-        rng=None,
-    ):
+        rng: SeedLike = None,
+    ) -> None:
         super().__init__()
         if isinstance(config, str):
             if config not in VGG_CONFIGS:
                 raise ValueError(f"config == {config!r}, must be one of {sorted(VGG_CONFIGS)} or a sequence of widths and 'M'.")
             layers = VGG_CONFIGS[config]
         elif isinstance(config, (tuple, list)) and all(
-            c == "M" or (isinstance(c, numbers.Integral) and not isinstance(c, bool) and c > 0) for c in config
+            c == "M" or (isinstance(c, numbers.Integral) and not isinstance(c, bool) and int(c) > 0) for c in config
         ) and any(c != "M" for c in config):
             layers = tuple(config)
         else:
@@ -200,12 +205,14 @@ class VGG(nn.Module):
                     module.weight.normal_(0.0, math.sqrt(gain / module.in_features), generator=generator)
                     module.bias.zero_()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape ``(N, num_classes)`` for images ``x`` of shape ``(N, C, H, W)``."""
         return self.classifier(self.features(x))
 
 
-def vgg_teacher(*, in_channels: int = 3, image_size=32, num_classes: int = 2, width: float = 1.0, **kwargs) -> VGG:
+def vgg_teacher(
+    *, in_channels: int = 3, image_size: int | tuple[int, int] = 32, num_classes: int = 2, width: float = 1.0, **kwargs: Any
+) -> VGG:
     r"""The teacher of Figure 1: VGG 8+3 (VGG-11, configuration A).
 
     .. math::
@@ -226,7 +233,9 @@ def vgg_teacher(*, in_channels: int = 3, image_size=32, num_classes: int = 2, wi
     return VGG("8+3", in_channels=in_channels, image_size=image_size, num_classes=num_classes, width=width, **kwargs)
 
 
-def vgg_student(*, in_channels: int = 3, image_size=32, num_classes: int = 2, width: float = 1.0, **kwargs) -> VGG:
+def vgg_student(
+    *, in_channels: int = 3, image_size: int | tuple[int, int] = 32, num_classes: int = 2, width: float = 1.0, **kwargs: Any
+) -> VGG:
     r"""The student of Figure 1: VGG 2+3.
 
     .. math::

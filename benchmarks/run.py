@@ -97,12 +97,12 @@ def med_ms(t):
 
 
 # ---------------------------------------------------------------------------------------- setup
-def environment():
-    """Lines describing the machine, the BLAS and its thread count, and torch if present."""
+def environment(with_torch=True):
+    """Lines describing the machine, the BLAS and its thread count, and torch if present (``with_torch``)."""
     lines = [
         (
-            f"python {platform.python_version()}, numpy {np.__version__}, "
-            f"{platform.machine()}, {os.cpu_count()} logical CPUs"
+            f"{cpu_model()}, {platform.machine()}, {os.cpu_count()} logical CPUs; "
+            f"python {platform.python_version()}, numpy {np.__version__}"
         ),
     ]
     try:
@@ -126,13 +126,23 @@ def environment():
         import numba
 
         lines.append(f"compiled loops of the PGD step: on (numba {numba.__version__})")
-    torch = _torch()
-    if torch is None:
-        lines.append("torch: not installed; the torch comparison is skipped")
-    else:
-        blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
-        lines.append(f"torch {torch.__version__} ({blas}), {torch.get_num_threads()} threads")
+    if with_torch:
+        torch = _torch()
+        if torch is None:
+            lines.append("torch: not installed; the torch comparison is skipped")
+        else:
+            blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
+            lines.append(f"torch {torch.__version__} ({blas}), {torch.get_num_threads()} threads")
     return lines
+
+
+def cpu_model():
+    """The processor's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown processor"
 
 
 def _torch():

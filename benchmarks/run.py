@@ -348,7 +348,7 @@ def section_public(shapes, dtypes, repeats, lengths=None):
                     else:
                         t1, t2 = lengths
 
-                    def run(T, tgt=tgt, loss=loss, X=X, y=y):
+                    def run(T, tgt=tgt, loss=loss, X=X, y=y, m=m):
                         pgd(X, tgt, m=m, eta=ETA, T=T, B=B, loss=loss, labels=y, rng=2)
 
                     fns = dict(fwd)

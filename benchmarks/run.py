@@ -1,10 +1,12 @@
-"""Benchmark suite: the PGD step against its matrix-product floor, PyTorch and a loop over networks.
+"""Benchmark suite: the PGD step against its matrix-product floor, PyTorch, a loop over networks and ``pgd`` itself.
 
 Run from the repository root::
 
     python -m benchmarks.run                 # everything
     python -m benchmarks.run --repeats 11    # more repeats
     python -m benchmarks.run --sections step,batch --shapes a
+    python -m benchmarks.run --sections public --shapes c --dtypes float32
+    python -m benchmarks.run --sections step,public --shapes 200x10x2000 --repeats 1   # a quick check
 
 Every ratio is the median over ``--repeats`` round-robin repeats of the ratio measured within
 one repeat, where every contender runs back to back, so that the load of the machine at that
@@ -25,12 +27,26 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from ntkdistill import pgd
 from ntkdistill._fast.engine import Engine
 from ntkdistill._fast.threads import blas_threads
 from ntkdistill.pgd import _Stack, project_rows
 from ntkdistill.student import init_symmetric, risk_and_grad
 
 SHAPES = {"a": (60000, 784, 8), "b": (2000, 50, 4096), "c": (200, 10, 20000)}
+
+
+def shape_of(key):
+    """``(n, d, m)`` of a named shape (``a``, ``b``, ``c``) or of one written ``NxDxM`` (m even)."""
+    if key in SHAPES:
+        return SHAPES[key]
+    try:
+        n, d, m = (int(v) for v in key.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"{key!r} is neither one of {sorted(SHAPES)} nor NxDxM (e.g. 200x10x2000)") from None
+    if min(n, d, m) < 1 or m % 2:
+        raise ValueError(f"{key!r}: n, d and m must be positive and m even")
+    return n, d, m
 DTYPES = {"float64": np.float64, "float32": np.float32}
 LOSSES = ("kl", "logistic")
 ETA = 1.0
@@ -81,12 +97,12 @@ def med_ms(t):
 
 
 # ---------------------------------------------------------------------------------------- setup
-def environment():
-    """Lines describing the machine, the BLAS and its thread count, and torch if present."""
+def environment(with_torch=True):
+    """Lines describing the machine, the BLAS and its thread count, and torch if present (``with_torch``)."""
     lines = [
         (
-            f"python {platform.python_version()}, numpy {np.__version__}, "
-            f"{platform.machine()}, {os.cpu_count()} logical CPUs"
+            f"{cpu_model()}, {platform.machine()}, {os.cpu_count()} logical CPUs; "
+            f"python {platform.python_version()}, numpy {np.__version__}"
         ),
     ]
     try:
@@ -110,13 +126,23 @@ def environment():
         import numba
 
         lines.append(f"compiled loops of the PGD step: on (numba {numba.__version__})")
-    torch = _torch()
-    if torch is None:
-        lines.append("torch: not installed; the torch comparison is skipped")
-    else:
-        blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
-        lines.append(f"torch {torch.__version__} ({blas}), {torch.get_num_threads()} threads")
+    if with_torch:
+        torch = _torch()
+        if torch is None:
+            lines.append("torch: not installed; the torch comparison is skipped")
+        else:
+            blas = "MKL" if torch.backends.mkl.is_available() else "no MKL"
+            lines.append(f"torch {torch.__version__} ({blas}), {torch.get_num_threads()} threads")
     return lines
+
+
+def cpu_model():
+    """The processor's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown processor"
 
 
 def _torch():
@@ -250,7 +276,7 @@ def section_step(shapes, dtypes, repeats, use_torch):
         head += f"{'torch ms':>10}{'step/torch':>11}"
     print(head)
     for key in shapes:
-        n, d, m = SHAPES[key]
+        n, d, m = shape_of(key)
         for dname in dtypes:
             X, p, y = problem(n, d, DTYPES[dname])
             W0, a = init_symmetric(m, d, rng=2, dtype=X.dtype)
@@ -273,13 +299,72 @@ def section_step(shapes, dtypes, repeats, use_torch):
                     t = round_robin(fns, repeats)
                 floor = floor_times(t, fwd, bwd)
                 line = (
-                    f"{key} n={n} d={d} m={m:<6}"[:22].ljust(22)
+                    shape_label(key, n, d, m)
                     + f"{dname:<9}{loss:<10}{med_ms(floor):>9.2f}{med_ms(t['step']):>9.2f}"
                     f"{ratio(t['step'], floor):>11.2f}{ratio(t['plain'], floor):>12.2f}"
                 )
                 if torch is not None:
                     line += f"{med_ms(t['torch']):>10.2f}{ratio(t['step'], t['torch']):>11.2f}"
                 print(line, flush=True)
+
+
+def shape_label(key, n, d, m):
+    name = key if key in SHAPES else "-"
+    return f"{name} n={n} d={d} m={m:<6}"[:22].ljust(22)
+
+
+def public_lengths(step_seconds, target=0.1):
+    """Run lengths ``(T1, T2 = 4 T1)`` of ``pgd`` for the public section: ``T2 - T1`` steps take about ``3 target`` s."""
+    t1 = max(2, int(round(target / max(step_seconds, 1e-6))))
+    return t1, 4 * t1
+
+
+def section_public(shapes, dtypes, repeats, lengths=None):
+    print()
+    print("One step of the public ntkdistill.pgd, called as a user calls it (pgd(X, targets, m=m, eta=1, T=T, B=1,")
+    print("loss=loss, labels=y, rng=2): backend 'auto', a record at every step, the default), timed as the")
+    print("difference of two run lengths T1 and T2 over T2 - T1 (set-up, validation and the final evaluation")
+    print("drop out), against the engine's step of the step section ('engine ms', the same networks) and the")
+    print(f"floor of its two matrix products; the two runs, the engine and the floor take turns; medians of {repeats}")
+    print("repeats of ratios within a repeat. 'pgd/engine': what pgd adds to the engine's step per step.")
+    print(f"{'shape':<22}{'dtype':<9}{'loss':<10}{'T1,T2':>10}{'floor ms':>9}{'engine ms':>10}{'pgd ms':>9}"
+          f"{'engine/floor':>13}{'pgd/floor':>10}{'pgd/engine':>11}")  # fmt: skip
+    for key in shapes:
+        n, d, m = shape_of(key)
+        for dname in dtypes:
+            X, p, y = problem(n, d, DTYPES[dname])
+            W0, a = init_symmetric(m, d, rng=2, dtype=X.dtype)
+            fwd, bwd = floor_contenders(X, m)
+            for loss in LOSSES:
+                tgt = p if loss == "kl" else y
+                eng, W = engine_for(X, tgt, y, [(W0, a)], loss)
+                with eng:
+                    if lengths is None:
+                        eng.step(W)
+                        t0 = time.perf_counter()
+                        for _ in range(3):
+                            eng.step(W)
+                        t1, t2 = public_lengths((time.perf_counter() - t0) / 3)
+                    else:
+                        t1, t2 = lengths
+
+                    def run(T, tgt=tgt, loss=loss, X=X, y=y, m=m):
+                        pgd(X, tgt, m=m, eta=ETA, T=T, B=B, loss=loss, labels=y, rng=2)
+
+                    fns = dict(fwd)
+                    fns.update(bwd)
+                    fns["engine"] = lambda eng=eng, W=W: eng.step(W)
+                    fns["pgd T1"] = lambda run=run, t1=t1: run(t1)
+                    fns["pgd T2"] = lambda run=run, t2=t2: run(t2)
+                    t = round_robin(fns, repeats)
+                floor = floor_times(t, fwd, bwd)
+                public = (t["pgd T2"] - t["pgd T1"]) / (t2 - t1)
+                print(
+                    shape_label(key, n, d, m) + f"{dname:<9}{loss:<10}{f'{t1},{t2}':>10}{med_ms(floor):>9.2f}"
+                    f"{med_ms(t['engine']):>10.2f}{med_ms(public):>9.2f}{ratio(t['engine'], floor):>13.2f}"
+                    f"{ratio(public, floor):>10.2f}{ratio(public, t['engine']):>11.2f}",
+                    flush=True,
+                )
 
 
 def gemm_peak(dtype, repeats, size=1536):
@@ -364,17 +449,33 @@ def section_monte_carlo(repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="round-robin repeats per figure (default 7)")
-    parser.add_argument("--sections", default="step,batch,mc", help="comma-separated: step, batch, mc")
-    parser.add_argument("--shapes", default="a,b,c", help="comma-separated shapes for the step section")
+    parser.add_argument("--sections", default="step,public,batch,mc", help="comma-separated: step, public, batch, mc")
+    parser.add_argument("--shapes", default="a,b,c",
+                        help="comma-separated shapes of the step and public sections: a, b, c or NxDxM (e.g. 200x10x2000)")
+    parser.add_argument("--lengths", default=None, metavar="T1,T2",
+                        help="run lengths of pgd in the public section (default: T2 = 4 T1, T2 - T1 steps about 0.3 s)")
     parser.add_argument("--dtypes", default="float64,float32", help="comma-separated dtypes")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch comparison")
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     dtypes = [s.strip() for s in args.dtypes.split(",") if s.strip()]
+    for s in sections:
+        if s not in ("step", "public", "batch", "mc"):
+            parser.error(f"--sections: {s!r} is not one of step, public, batch, mc")
     for s in shapes:
-        if s not in SHAPES:
-            parser.error(f"--shapes: {s!r} is not one of {sorted(SHAPES)}")
+        try:
+            shape_of(s)
+        except ValueError as exc:
+            parser.error(f"--shapes: {exc}")
+    lengths = None
+    if args.lengths is not None:
+        try:
+            lengths = tuple(int(v) for v in args.lengths.split(","))
+        except ValueError:
+            lengths = ()
+        if len(lengths) != 2 or not 1 <= lengths[0] < lengths[1]:
+            parser.error(f"--lengths == {args.lengths!r}, must be T1,T2 with 1 <= T1 < T2")
     for s in dtypes:
         if s not in DTYPES:
             parser.error(f"--dtypes: {s!r} is not one of {sorted(DTYPES)}")
@@ -384,6 +485,8 @@ def main(argv=None):
         print(line)
     if "step" in sections:
         section_step(shapes, dtypes, args.repeats, use_torch=not args.no_torch)
+    if "public" in sections:
+        section_public(shapes, dtypes, args.repeats, lengths)
     if "batch" in sections:
         section_batch(dtypes, args.repeats)
     if "mc" in sections:

@@ -456,12 +456,11 @@ def _engine_loop(problem, inits, records, steps, options):
     if np.isfinite(problem.B):
         radius = (problem.B / np.sqrt(st.widths[st.owner])).astype(X.dtype)
         radius = np.concatenate([radius, radius])
-    owner2 = np.concatenate([st.owner, st.owner])
     W = st.W0.copy()
     with _fast.Engine(X, problem.targets, problem.labels, st, problem.loss, problem.eta, radius, options=options) as engine:
         for t in steps:
             risk, err, dist = engine.step(W)  # risk and error at W(t), then W <- W(t + 1)
-            records.step(t, risk, err, _segment_max(dist, owner2, st.K))
+            records.step(t, risk, err, _segment_max(dist, st.starts, st.h))
         records.final(*engine.evaluate(W))
     return st.unstack(W)
 
@@ -602,7 +601,16 @@ class _Stack:
         return out
 
 
-def _segment_max(values, owner, K):
-    out = np.zeros(K)
-    np.maximum.at(out, owner, values)
+def _segment_max(values, starts, h):
+    """Each network's largest row distance (float64, at least 0) from the stacked rows' ``values``.
+
+    Network k's rows are ``[starts[k], starts[k + 1])`` in each half of the stack (:class:`_Stack`),
+    so one ``reduceat`` per half finds them. ``np.maximum.at`` over an owner index, which this
+    replaced, gave the same values but took 1 ms a step for 20000 float32 rows (its slow path for a
+    cast), half the step of ``pgd`` at n = 200, d = 10, m = 20000 (``python -m benchmarks.run
+    --sections public``).
+    """
+    out = np.zeros(len(starts))
+    np.maximum(out, np.maximum.reduceat(values[:h], starts), out=out)
+    np.maximum(out, np.maximum.reduceat(values[h:], starts), out=out)
     return out

@@ -138,6 +138,27 @@ def test_projection_keeps_rows_in_their_balls():
         assert np.all(res.max_distance <= B / np.sqrt(8) * (1 + 1e-12))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_each_networks_largest_distance_is_the_max_over_its_rows(dtype):
+    """The stacked rows' distances reduced per network (both halves of the stack), NaN kept, in float64."""
+    from ntkdistill.pgd import _segment_max, _Stack
+    from ntkdistill.student import init_symmetric
+
+    rng = np.random.default_rng(3)
+    inits = [init_symmetric(w, 3, rng=k, dtype=dtype) for k, w in enumerate([2, 6, 4, 10])]
+    st = _Stack(inits, dtype)
+    for trial in range(3):
+        values = rng.random(2 * st.h).astype(dtype)
+        if trial == 2:
+            values[st.h + st.starts[1] + 1] = np.nan  # the second network's second half
+        got = _segment_max(values, st.starts, st.h)
+        per_net = st.unstack(values[:, None])  # each network's rows, as pgd returns its weights
+        want = np.array([np.max(v.astype(np.float64)) for v in per_net])
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, want)
+        assert np.isnan(got[1]) == (trial == 2)
+
+
 def test_training_reduces_risk_and_predict_agrees():
     X, y, p = _data(n=30)
     res = nd.pgd(X, y, m=16, eta=4.0, T=200, loss="logistic", seeds=2, rng=0)

@@ -381,8 +381,9 @@ def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=Non
     dtype : None, float32 or float64
         Working dtype (default: that of ``X`` if floating, else float64).
     threads : int, optional
-        Threads of the sweep (``numba.set_num_threads`` for the call; default: numba's).
-        Results do not depend on it.
+        Threads of the sweep (``numba.set_num_threads`` for the call; default: the BLAS thread
+        count where threadpoolctl sees one, so one inside a sweep job, else numba's). Results do
+        not depend on it.
 
     Returns
     -------
@@ -478,6 +479,11 @@ def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=Non
     # ------------------------------------------------------------------ the trajectory, in segments
     seg = max(1, _SEGMENT_WORK // (K * m))
     before = numba.get_num_threads()
+    if threads is None:  # the engine's rule: as many threads as the BLAS (one inside a sweep's job)
+        from .threads import blas_controller, blas_threads
+
+        ctl = blas_controller()
+        threads = min(before, blas_threads(ctl)) if ctl is not None else None
     if threads is not None:
         numba.set_num_threads(threads)
     try:

@@ -114,6 +114,25 @@ def test_several_chunks_and_threads_give_the_same_bits(monkeypatch):
     _compare(runs[0], reference(X, t, W0, a, **kw), np.float64)
 
 
+def test_default_threads_follow_the_blas_limit(monkeypatch):
+    """Inside a sweep's job (one BLAS thread) the kernel runs on one thread, not on all of numba's:
+    two pool workers do not each take every core."""
+    pytest.importorskip("threadpoolctl", reason="the BLAS thread count needs threadpoolctl")
+    from ntkdistill.sweep import single_blas_thread
+
+    seen = []
+    real = numba.set_num_threads
+    monkeypatch.setattr(numba, "set_num_threads", lambda k: (seen.append(k), real(k))[1])
+    X, t, W0, a = _problem(2, 3, 8, 1, 3, np.float64, "kl")
+    kw = {"eta": 1.0, "T": 3, "B": 1.0, "loss": "kl", "labels": np.where(t > 0.5, 1.0, -1.0)}
+    with single_blas_thread():
+        run_trajectory(X, t, W0, a, **kw)
+    assert seen and seen[0] == 1
+    seen.clear()
+    run_trajectory(X, t, W0, a, threads=1, **kw)
+    assert seen[0] == 1
+
+
 def test_segments_continue_the_trajectory(monkeypatch):
     """A run cut into compiled calls of a few steps each gives the run in one call, bit for bit."""
     from ntkdistill._fast import trajectory

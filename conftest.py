@@ -21,5 +21,7 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="the figures need matplotlib (the 'plot' extra)")
     for item in items:
-        if item.nodeid.startswith(("ntkdistill/plotting.py", "ntkdistill/_verify_plots.py", "ntkdistill/_requirement_plots.py")):
+        if item.nodeid.startswith(
+            ("ntkdistill/plotting.py", "ntkdistill/_verify_plots.py", "ntkdistill/_requirement_plots.py")
+        ):
             item.add_marker(skip)

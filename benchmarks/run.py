@@ -47,6 +47,8 @@ def shape_of(key):
     if min(n, d, m) < 1 or m % 2:
         raise ValueError(f"{key!r}: n, d and m must be positive and m even")
     return n, d, m
+
+
 DTYPES = {"float64": np.float64, "float32": np.float32}
 LOSSES = ("kl", "logistic")
 ETA = 1.0
@@ -299,8 +301,7 @@ def section_step(shapes, dtypes, repeats, use_torch):
                     t = round_robin(fns, repeats)
                 floor = floor_times(t, fwd, bwd)
                 line = (
-                    shape_label(key, n, d, m)
-                    + f"{dname:<9}{loss:<10}{med_ms(floor):>9.2f}{med_ms(t['step']):>9.2f}"
+                    shape_label(key, n, d, m) + f"{dname:<9}{loss:<10}{med_ms(floor):>9.2f}{med_ms(t['step']):>9.2f}"
                     f"{ratio(t['step'], floor):>11.2f}{ratio(t['plain'], floor):>12.2f}"
                 )
                 if torch is not None:
@@ -437,7 +438,9 @@ def section_batch(dtypes, repeats, seeds=10, widths=(4, 6, 8)):
 
 def section_monte_carlo(repeats):
     print()
-    missing = [name for name in ("kernel", "margin", "teacher") if importlib.util.find_spec(f"ntkdistill.{name}") is None]
+    missing = [
+        name for name in ("kernel", "margin", "teacher") if importlib.util.find_spec(f"ntkdistill.{name}") is None
+    ]
     if missing:
         print(f"Monte Carlo teacher and margin: skipped (ntkdistill.{', ntkdistill.'.join(missing)} not available).")
         return
@@ -450,10 +453,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="round-robin repeats per figure (default 7)")
     parser.add_argument("--sections", default="step,public,batch,mc", help="comma-separated: step, public, batch, mc")
-    parser.add_argument("--shapes", default="a,b,c",
-                        help="comma-separated shapes of the step and public sections: a, b, c or NxDxM (e.g. 200x10x2000)")
-    parser.add_argument("--lengths", default=None, metavar="T1,T2",
-                        help="run lengths of pgd in the public section (default: T2 = 4 T1, T2 - T1 steps about 0.3 s)")
+    parser.add_argument(
+        "--shapes",
+        default="a,b,c",
+        help="comma-separated shapes of the step and public sections: a, b, c or NxDxM (e.g. 200x10x2000)",
+    )
+    parser.add_argument(
+        "--lengths",
+        default=None,
+        metavar="T1,T2",
+        help="run lengths of pgd in the public section (default: T2 = 4 T1, T2 - T1 steps about 0.3 s)",
+    )
     parser.add_argument("--dtypes", default="float64,float32", help="comma-separated dtypes")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch comparison")
     args = parser.parse_args(argv)

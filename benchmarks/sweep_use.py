@@ -144,8 +144,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m benchmarks.sweep_use", description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=1, help="serial and pool runs, in turns (default 1)")
     ap.add_argument("--workers", type=int, default=os.cpu_count(), help="processes of the pool (default: the CPUs)")
-    ap.add_argument("--families", default=";".join(f"{k}:{','.join(map(str, v))}" for k, v in SUBSET.items()),
-                    help="family:level,level,...;... (default: three levels of each family of the default preset)")
+    ap.add_argument(
+        "--families",
+        default=";".join(f"{k}:{','.join(map(str, v))}" for k, v in SUBSET.items()),
+        help="family:level,level,...;... (default: three levels of each family of the default preset)",
+    )
     ap.add_argument("--T-grid", default=None, help="comma-separated iteration counts (default: the preset's)")
     ap.add_argument("--m-max", type=int, default=None, help="largest width (default: the preset's)")
     ap.add_argument("--seeds", type=int, default=None, help="networks per width (default: the preset's)")
@@ -197,8 +200,12 @@ def main(argv=None):
                   f"{row['longest_first']:>12.2f}{row['contention']:>11.2f}{row['processes']:>6}"
                   f"{'yes' if row['same'] else 'NO':>6}", flush=True)  # fmt: skip
     ratio = float(np.median([r["ratio"] for r in rows]))
-    print(f"pool wall / (sum of the serial jobs' times / {args.workers}): {ratio:.2f} (median of {len(rows)}; target 1.3)")
-    print("'bound': the least any schedule of these jobs can reach (the longest job, or 1); 'in order' and 'longest 1st':")
+    print(
+        f"pool wall / (sum of the serial jobs' times / {args.workers}): {ratio:.2f} (median of {len(rows)}; target 1.3)"
+    )
+    print(
+        "'bound': the least any schedule of these jobs can reach (the longest job, or 1); 'in order' and 'longest 1st':"
+    )
     print("list scheduling of the serial times in the order of submission and longest first; 'contention': the pool's")
     print("job times over the serial ones; 'same': the two runs gave the same results and summary.")
     if args.json:

@@ -261,8 +261,11 @@ def corollary4(runs, threads=None, out=None):
                          "avg_risk": res["avg_risk"].tolist(), "final_error": res["final_error"].tolist(),
                          "final_risk": res["final_risk"].tolist(), "max_distance": res["max_distance"].tolist()}  # fmt: skip
         ns = cpu / (m * seeds * T) * 1e9
-        print(f"{name}, {seeds} seeds: {wall:.0f} s wall, {cpu:.0f} s CPU ({ns:.2f} ns per neuron-step per core of "
-              f"CPU time)", flush=True)
+        print(
+            f"{name}, {seeds} seeds: {wall:.0f} s wall, {cpu:.0f} s CPU ({ns:.2f} ns per neuron-step per core of "
+            f"CPU time)",
+            flush=True,
+        )
         for k in range(seeds):
             print(f"  seed {k}: avg error {res['avg_error'][k]:.6f} (<= eps: {res['avg_error'][k] <= eps}), "
                   f"avg KL risk {res['avg_risk'][k]:.6g} (<= beta: {res['avg_risk'][k] <= beta}), "
@@ -302,12 +305,22 @@ def main(argv=None):
     ap.add_argument("--threads", default="1,2", help="thread counts of the kernel rows")
     ap.add_argument("--no-pgd", action="store_true", help="skip the pgd column")
     ap.add_argument("--no-table", action="store_true")
-    ap.add_argument("--corollary4", nargs="?", const="float32:5,float64:5", default=None,
-                    help="run Corollary 4's prescription (minutes): dtype:seeds,... (default float32:5,float64:5)")
+    ap.add_argument(
+        "--corollary4",
+        nargs="?",
+        const="float32:5,float64:5",
+        default=None,
+        help="run Corollary 4's prescription (minutes): dtype:seeds,... (default float32:5,float64:5)",
+    )
     ap.add_argument("--corollary4-threads", type=int, default=None, help="threads of Corollary 4's runs")
     ap.add_argument("--json", default=None, help="write Corollary 4's results here")
-    ap.add_argument("--compare", nargs=2, metavar=("FLOAT32_JSON", "FLOAT64_JSON"), default=None,
-                    help="compare two runs' --json outputs (float32 and float64) and stop")
+    ap.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("FLOAT32_JSON", "FLOAT64_JSON"),
+        default=None,
+        help="compare two runs' --json outputs (float32 and float64) and stop",
+    )
     args = ap.parse_args(argv)
     try:
         import numba  # noqa: F401

@@ -41,7 +41,9 @@ DEFAULT_MAX_SECONDS = 86400.0
 #: optimistic rates for the time lower bounds
 _FLOPS_PER_SECOND = 1e11  # floating-point operations per second of a PGD step (many cores, AVX)
 _SECONDS_PER_STEP = 2e-6  # fixed cost of one PGD step, whatever its size
-_SECONDS_PER_DIRECTION_POINT = 1e-9  # one Monte Carlo direction against one point, per dimension (measured: 7e-9 to 4e-8)
+_SECONDS_PER_DIRECTION_POINT = (
+    1e-9  # one Monte Carlo direction against one point, per dimension (measured: 7e-9 to 4e-8)
+)
 
 
 class ResourceLimitError(MemoryError, ValueError):
@@ -114,7 +116,7 @@ def _parse(variable: str, text: str, units: dict) -> float:
     if raw in ("inf", "none", "off"):
         return math.inf
     for suffix in sorted(units, key=len, reverse=True):
-        for tail in ((suffix + "ib", suffix + "b", suffix) if units is _UNITS and suffix else (suffix,)):
+        for tail in (suffix + "ib", suffix + "b", suffix) if units is _UNITS and suffix else (suffix,):
             if tail and raw.endswith(tail):
                 number = raw[: -len(tail)]
                 break
@@ -135,8 +137,9 @@ def _parse(variable: str, text: str, units: dict) -> float:
         except ValueError:
             pass
     example = "8G, 512M or inf" if units is _UNITS else "3600, 2h, 3d or inf"
-    raise ValueError(f"the environment variable {variable} == {text!r}, must be a positive number with an "
-                     f"optional unit ({example}).")
+    raise ValueError(
+        f"the environment variable {variable} == {text!r}, must be a positive number with an optional unit ({example})."
+    )
 
 
 def memory_limit() -> tuple[float, str]:
@@ -225,12 +228,16 @@ def pgd_estimates(n, d, widths, T, record_every, itemsize):
 def guard_pgd(n, d, widths, T, record_every, itemsize, networks) -> None:
     """Refuse a :func:`ntkdistill.pgd` call that cannot fit in memory or finish in time."""
     memory, seconds = pgd_estimates(n, d, widths, T, record_every, itemsize)
-    what = (f"pgd with {networks} network(s) of width m = {_widths(widths)} on X of shape ({n}, {d}) for "
-            f"T = {T} iterations")
+    what = (
+        f"pgd with {networks} network(s) of width m = {_widths(widths)} on X of shape ({n}, {d}) for T = {T} iterations"
+    )
     records = 1 + (0 if record_every is None else T // record_every)
     big_records = records * (16.0 * len(widths) + 80.0) > memory / 2
-    check_memory(memory, what=what + (f" recording {records} iterations" if big_records else ""),
-                 argument=("T or record_every (None records only W(0))" if big_records else "m, seeds or the data"))
+    check_memory(
+        memory,
+        what=what + (f" recording {records} iterations" if big_records else ""),
+        argument=("T or record_every (None records only W(0))" if big_records else "m, seeds or the data"),
+    )
     check_time(seconds, what=what, argument="T, m or seeds")
 
 
@@ -252,8 +259,11 @@ def guard_margin(n, d, n_samples, n_certify, kernel_bound) -> None:
         + 64.0 * n
     )
     what = f"margin with n_samples = {n_samples} on X of shape ({n}, {d})"
-    check_memory(memory, what=what + (" and the kernel bound" if kernel_bound else ""),
-                 argument="the data" + (" (or pass kernel_bound=False)" if kernel_bound else ""))
+    check_memory(
+        memory,
+        what=what + (" and the kernel bound" if kernel_bound else ""),
+        argument="the data" + (" (or pass kernel_bound=False)" if kernel_bound else ""),
+    )
     check_time(margin_seconds(n, d, n_samples, n_certify), what=what, argument="n_samples or n_certify")
 
 
@@ -278,8 +288,11 @@ def announce(command, what, seconds, option) -> None:
 
         from .cost import format_seconds
 
-        print(f"[{command}] {what} will take at least {format_seconds(seconds)} (a lower bound; {option} sets it)",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{command}] {what} will take at least {format_seconds(seconds)} (a lower bound; {option} sets it)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def guard_teacher(n, d, counts) -> None:
@@ -307,5 +320,6 @@ def guard_dataset(name, n, d, rotated, exact_margin_nodes=0) -> None:
     )
     what = f"the {name} data set with n = {n} points in d = {d} dimensions" + (" (randomly rotated)" if rotated else "")
     check_memory(memory, what=what, argument="n (or the level)")
-    check_time(_SECONDS_PER_DIRECTION_POINT * 3.0 * nodes * n, what=what + " and its exact margin",
-               argument="n (or the level)")
+    check_time(
+        _SECONDS_PER_DIRECTION_POINT * 3.0 * nodes * n, what=what + " and its exact margin", argument="n (or the level)"
+    )

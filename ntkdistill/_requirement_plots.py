@@ -86,17 +86,20 @@ def plot_mstar(
     fits = summary.get("fits" if criterion == "error" else "fits_risk", {}).get(family, {})
     rows = [lv for lv in summary["levels"] if lv["family"] == family]
     if not rows:
-        raise ValueError(f"family {family!r} is not in the summary; it has {sorted({lv['family'] for lv in summary['levels']})}.")
+        raise ValueError(
+            f"family {family!r} is not in the summary; it has {sorted({lv['family'] for lv in summary['levels']})}."
+        )
     x_all = np.array([1.0 / lv["gamma"] for lv in rows])
     for lab in ("soft", "hard"):
         col = _COLORS[lab]
         obs = [(1.0 / lv["gamma"], lv[lab][key][Tk]) for lv in rows if lv[lab][key][Tk] is not None]
-        cen = [(1.0 / lv["gamma"], lv[lab].get("lower_bound", lv[lab]["m_max"])) for lv in rows if lv[lab][key][Tk] is None]
+        cen = [
+            (1.0 / lv["gamma"], lv[lab].get("lower_bound", lv[lab]["m_max"])) for lv in rows if lv[lab][key][Tk] is None
+        ]
         if obs:
             ax.plot(*zip(*obs), "o", color=col, label=f"{lab} m*")
         for xv, mm in cen:
-            ax.annotate("", xy=(xv, mm * 2.2), xytext=(xv, mm),
-                        arrowprops=dict(arrowstyle="->", color=col, lw=1.5))
+            ax.annotate("", xy=(xv, mm * 2.2), xytext=(xv, mm), arrowprops=dict(arrowstyle="->", color=col, lw=1.5))
             ax.plot([xv], [mm], "_", color=col, ms=10)
         f = fits.get(lab, {})
         if f.get("slope") is not None:
@@ -104,14 +107,16 @@ def plot_mstar(
             lx = np.log(xs)
             xc = float(np.mean(np.log(x_all)))
             yc = f["intercept"] + f["slope"] * xc
-            ax.plot(xs, np.exp(yc + f["slope"] * (lx - xc)), "-", color=col, lw=1,
-                    label=f"{lab} fit k={f['slope']:.2f}")
+            ax.plot(
+                xs, np.exp(yc + f["slope"] * (lx - xc)), "-", color=col, lw=1, label=f"{lab} fit k={f['slope']:.2f}"
+            )
             lo, hi = f["ci"]
             if lo is not None and hi is not None:
                 a, b = np.exp(yc + lo * (lx - xc)), np.exp(yc + hi * (lx - xc))
                 ax.fill_between(xs, np.minimum(a, b), np.maximum(a, b), color=col, alpha=0.15)
-    anchor = [(1.0 / lv["gamma"], lv[lab][key][Tk]) for lab in ("soft", "hard") for lv in rows
-              if lv[lab][key][Tk] is not None]
+    anchor = [
+        (1.0 / lv["gamma"], lv[lab][key][Tk]) for lab in ("soft", "hard") for lv in rows if lv[lab][key][Tk] is not None
+    ]
     if anchor:
         x0, y0 = min(anchor)
         xs = np.geomspace(x_all.min(), x_all.max(), 20)
@@ -159,10 +164,21 @@ def plot_mstar_T(
         r = lv[labels]
         ys = [r[key][str(t)] for t in Ts]
         col = f"C{i % 10}"
-        ax.plot(Ts, [r.get("lower_bound", r["m_max"]) if v is None else v for v in ys], "-", color=col, lw=1,
-                label=f"gamma={lv['gamma']:.3g}")
+        ax.plot(
+            Ts,
+            [r.get("lower_bound", r["m_max"]) if v is None else v for v in ys],
+            "-",
+            color=col,
+            lw=1,
+            label=f"gamma={lv['gamma']:.3g}",
+        )
         ax.plot([t for t, v in zip(Ts, ys) if v is not None], [v for v in ys if v is not None], "o", color=col)
-        ax.plot([t for t, v in zip(Ts, ys) if v is None], [r.get("lower_bound", r["m_max"]) for v in ys if v is None], "^", color=col)
+        ax.plot(
+            [t for t, v in zip(Ts, ys) if v is None],
+            [r.get("lower_bound", r["m_max"]) for v in ys if v is None],
+            "^",
+            color=col,
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("T (iterations)")
@@ -196,10 +212,21 @@ def plot_temperature(
         taus = [r["tau"] for r in rows]
         ys = [r["m_star"][str(t)] for r in rows]
         col = f"C{i}"
-        ax.plot(taus, [r.get("lower_bound", r["m_max"]) if v is None else v for r, v in zip(rows, ys)], "-", color=col, lw=1, label=f"T={t}")
+        ax.plot(
+            taus,
+            [r.get("lower_bound", r["m_max"]) if v is None else v for r, v in zip(rows, ys)],
+            "-",
+            color=col,
+            lw=1,
+            label=f"T={t}",
+        )
         ax.plot([a for a, v in zip(taus, ys) if v is not None], [v for v in ys if v is not None], "o", color=col)
-        ax.plot([a for a, v in zip(taus, ys) if v is None], [r.get("lower_bound", r["m_max"]) for r, v in zip(rows, ys) if v is None], "^",
-                color=col)
+        ax.plot(
+            [a for a, v in zip(taus, ys) if v is None],
+            [r.get("lower_bound", r["m_max"]) for r, v in zip(rows, ys) if v is None],
+            "^",
+            color=col,
+        )
     if rows and rows[0].get("hard_m_star") is not None:
         ax.axhline(rows[0]["hard_m_star"], color="C3", ls="--", lw=1, label=f"hard m* (T={Ts[-1]})")
     ax.set_xscale("log")

@@ -38,8 +38,7 @@ def check_int(name: str, value, *, minimum: int | None = None, even: bool = Fals
         raise ValueError(f"{name} == {value}, must be >= {minimum}.")
     if even and value % 2:
         raise ValueError(
-            f"{name} == {value}, must be even (the symmetric initialisation pairs neuron j "
-            f"with neuron j + {name}/2)."
+            f"{name} == {value}, must be even (the symmetric initialisation pairs neuron j with neuron j + {name}/2)."
         )
     return value
 
@@ -83,9 +82,7 @@ def check_matrix(name: str, X, *, dtype=None) -> np.ndarray:
         except Exception as exc:  # pragma: no cover - exotic inputs
             raise TypeError(f"{name} must be array-like, got {_short(X)}.") from exc
     if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating)
-        or np.issubdtype(arr.dtype, np.integer)
-        or arr.dtype == np.bool_
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_
     ):
         raise TypeError(
             f"{name} must be a real numeric array, got dtype {arr.dtype}. "
@@ -237,8 +234,10 @@ def check_norms(name: str, X: np.ndarray, *, c: float | None = None, atol: float
 def check_real_array(name: str, value) -> np.ndarray:
     """``value`` as a real array of any shape (ints and bools kept), or a TypeError naming ``name``."""
     arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.issubdtype(
-        arr.dtype, np.complexfloating
+    if (
+        arr.dtype == object
+        or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_)
+        or np.issubdtype(arr.dtype, np.complexfloating)
     ):
         raise TypeError(f"{name} must be real numbers, got {_short(value)} (dtype {arr.dtype}).")
     return arr

@@ -84,8 +84,14 @@ def plot_training_check(
     running = np.cumsum(vals, axis=1) / np.arange(1, vals.shape[1] + 1)
     for k in range(vals.shape[0]):
         ax.plot(x, vals[k], color="C0", lw=0.7, alpha=0.5, label="every seed: value at iterate t" if k == 0 else None)
-        ax.plot(x, running[k], color="C1", lw=1.2, alpha=0.7,
-                label="every seed: running average (recorded iterates)" if k == 0 else None)
+        ax.plot(
+            x,
+            running[k],
+            color="C1",
+            lw=1.2,
+            alpha=0.7,
+            label="every seed: running average (recorded iterates)" if k == 0 else None,
+        )
     ax.axhline(curve["target"], color="k", ls="--", label=f"target {curve['target']:.4g}")
     if curve.get("init_value") is not None:
         ax.axhline(curve["init_value"], color="0.4", ls=":", label=f"value at W(0): {curve['init_value']:.4g}")
@@ -99,8 +105,11 @@ def plot_training_check(
     ax.set_xlim(0.4, max(float(curve["T_prescribed"]), float(curve["T_run"])) * 1.5)
     ax.set_xlabel("iteration t (t = 0 drawn at 1/2)")
     ax.set_ylabel(curve["ylabel"])
-    ax.set_title(f"{curve['name']} [{curve['status']}]: m = {curve['m_run']} "
-                 f"(prescribed {curve['m_prescribed']:.4g}), {vals.shape[0]} seeds", fontsize=10)
+    ax.set_title(
+        f"{curve['name']} [{curve['status']}]: m = {curve['m_run']} "
+        f"(prescribed {curve['m_prescribed']:.4g}), {vals.shape[0]} seeds",
+        fontsize=10,
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return _finish(ax, path)
@@ -128,16 +137,32 @@ def plot_lemma3(curve: Mapping[str, Any], ax: Axes | None = None, path: str | os
     err = np.atleast_2d(np.asarray(curve["error"], dtype=np.float64))
     bnd = np.atleast_2d(np.asarray(curve["bound"], dtype=np.float64))
     for k in range(err.shape[0]):
-        ax.plot(x, bnd[k], color="k", ls="--", lw=0.8, alpha=0.6,
-                label=r"bound $\min(1, 32 R_{KL}/\gamma_z^2)$" if k == 0 else None)
-        ax.plot(x, err[k], color="C3", lw=0.8, alpha=0.6, drawstyle="steps-post",
-                label="classification error (ties count)" if k == 0 else None)
+        ax.plot(
+            x,
+            bnd[k],
+            color="k",
+            ls="--",
+            lw=0.8,
+            alpha=0.6,
+            label=r"bound $\min(1, 32 R_{KL}/\gamma_z^2)$" if k == 0 else None,
+        )
+        ax.plot(
+            x,
+            err[k],
+            color="C3",
+            lw=0.8,
+            alpha=0.6,
+            drawstyle="steps-post",
+            label="classification error (ties count)" if k == 0 else None,
+        )
     ax.set_xscale("log")
     ax.set_ylim(-0.03, 1.05)
     ax.set_xlabel("iteration t (t = 0 drawn at 1/2)")
     ax.set_ylabel("classification error")
-    ax.set_title(f"Lemma 3 [{curve['status']}]: gamma_z = {curve['gamma_z']:.4g}, m = {curve['m_run']}, "
-                 f"T = {curve['T_run']}", fontsize=10)
+    ax.set_title(
+        f"Lemma 3 [{curve['status']}]: gamma_z = {curve['gamma_z']:.4g}, m = {curve['m_run']}, T = {curve['T_run']}",
+        fontsize=10,
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     return _finish(ax, path)
@@ -170,8 +195,9 @@ def plot_lemma6(curve: Mapping[str, Any], ax: Axes | None = None, path: str | os
     ax.plot(np.full(chk.size, curve["m_checked"]), chk, "x", color="C3", label="initialisations of the check")
     mm = np.unique(2 * np.round(np.geomspace(widths.min(), widths.max(), 60) / 2).astype(int))
     ax.plot(mm, bounds.lemma6_radius(mm, curve["n"], curve["delta"]), "k-", label="radius, symmetric init (E13)")
-    ax.plot(mm, bounds.lemma6_radius(mm, curve["n"], curve["delta"], init="independent"), "k--",
-            label="radius as printed")
+    ax.plot(
+        mm, bounds.lemma6_radius(mm, curve["n"], curve["delta"], init="independent"), "k--", label="radius as printed"
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("width m")
@@ -182,8 +208,13 @@ def plot_lemma6(curve: Mapping[str, Any], ax: Axes | None = None, path: str | os
     return _finish(ax, path)
 
 
-_FILES = {"Theorem 2": "theorem2.png", "Corollary 4": "corollary4.png", "Proposition 5": "proposition5.png",
-          "Lemma 3": "lemma3.png", "Lemma 6": "lemma6.png"}
+_FILES = {
+    "Theorem 2": "theorem2.png",
+    "Corollary 4": "corollary4.png",
+    "Proposition 5": "proposition5.png",
+    "Lemma 3": "lemma3.png",
+    "Lemma 6": "lemma6.png",
+}
 
 
 def save_verify_figures(report: VerifyReport, out: str | os.PathLike[str]) -> list[str]:

@@ -114,8 +114,7 @@ def _real(name, value, ok, must):
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         where = ", ".join(str(i) for i in idx)
         raise ValueError(
-            f"{name}[{where}] == {float(arr[idx])!r}, must {must}; "
-            f"{int(bad.sum())} of {arr.size} entries are outside."
+            f"{name}[{where}] == {float(arr[idx])!r}, must {must}; {int(bad.sum())} of {arr.size} entries are outside."
         )
     return arr
 
@@ -131,7 +130,13 @@ def _interval(name, value, low, high, low_open, high_open, text, why=""):
 
 def _gamma(value):
     return _interval(
-        "gamma", value, 0.0, 0.5, True, False, "(0, 1/2]",
+        "gamma",
+        value,
+        0.0,
+        0.5,
+        True,
+        False,
+        "(0, 1/2]",
         " (the NTK margin cannot exceed 1/2 when ||x_i|| <= 1)",
     )
 
@@ -157,7 +162,9 @@ def _C1(value):
             f"'alternative' (96(1+e^2) = {C1_ALTERNATIVE:.2f}) or a positive real number."
         )
     return _real(
-        "C1", value, lambda a: a > 0,
+        "C1",
+        value,
+        lambda a: a > 0,
         f"be 'printed' (96/(1+e^2) = {C1_PRINTED:.4f}), 'alternative' (96(1+e^2) = {C1_ALTERNATIVE:.2f}) "
         "or a positive finite real number",
     )
@@ -179,16 +186,13 @@ def _positive_int(name, value, *, even=False):
         raise TypeError(f"{name} must be an integer or an array of integers, got {_short(value)}.")
     arr = np.asarray(value)
     if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise TypeError(f"{name} must be an integer or an array of integers, got {_short(value)} "
-                        f"(dtype {arr.dtype}).")
+        raise TypeError(f"{name} must be an integer or an array of integers, got {_short(value)} (dtype {arr.dtype}).")
     if np.issubdtype(arr.dtype, np.floating):
         with np.errstate(invalid="ignore"):
             frac = ~(np.isfinite(arr) & (np.floor(arr) == arr))
         if np.any(frac):
             idx = tuple(int(i) for i in np.argwhere(frac)[0])
-            raise TypeError(
-                f"{name}[{', '.join(map(str, idx))}] == {float(arr[idx])!r}, must be an integer."
-            )
+            raise TypeError(f"{name}[{', '.join(map(str, idx))}] == {float(arr[idx])!r}, must be an integer.")
     bad = arr < minimum
     if even:
         bad = bad | (np.fmod(arr, 2) != 0)
@@ -564,7 +568,12 @@ def theorem2(
 
 
 def corollary4(
-    gamma: ArrayLike, eps: ArrayLike, n: ArrayLike, delta: ArrayLike, c: ArrayLike = 1.0, C1: ArrayLike | str = "printed"
+    gamma: ArrayLike,
+    eps: ArrayLike,
+    n: ArrayLike,
+    delta: ArrayLike,
+    c: ArrayLike = 1.0,
+    C1: ArrayLike | str = "printed",
 ) -> Corollary4Requirement:
     r"""Width, iterations, step and radius that Corollary 4 asks for a classification error ``eps``.
 
@@ -737,7 +746,12 @@ def proposition5(
 
 
 def neurons_required(
-    gamma: ArrayLike, eps: ArrayLike, n: ArrayLike, delta: ArrayLike, c: ArrayLike = 1.0, C1: ArrayLike | str = "printed"
+    gamma: ArrayLike,
+    eps: ArrayLike,
+    n: ArrayLike,
+    delta: ArrayLike,
+    c: ArrayLike = 1.0,
+    C1: ArrayLike | str = "printed",
 ) -> Comparison:
     r"""The paper's comparison: neurons needed for an averaged classification error ``eps``.
 
@@ -788,7 +802,7 @@ def neurons_required(
     diff = np.asarray(hard.log10_m_bound) - np.asarray(soft.log10_m_bound)
     finite = np.isfinite(hm) & np.isfinite(sm)
     with np.errstate(over="ignore"):
-        ratio = np.where(finite, hm / np.where(finite, sm, 1.0), 10.0 ** diff)
+        ratio = np.where(finite, hm / np.where(finite, sm, 1.0), 10.0**diff)
     # the sign of hard.m - soft.m, from the logarithms where a width is not a finite float64
     sign = np.where(finite, np.sign(hm - np.where(finite, sm, 0.0)), np.sign(diff))
     fewer = np.where(sign > 0, "soft", np.where(sign < 0, "hard", "equal"))
@@ -852,7 +866,9 @@ def lemma3(risk_kl: ArrayLike, gamma: ArrayLike) -> np.float64 | NDArray[np.floa
 _LEMMA6_INITS = ("symmetric", "independent")
 
 
-def lemma6_radius(m: ArrayLike, n: ArrayLike, delta: ArrayLike, init: str = "symmetric") -> np.float64 | NDArray[np.float64]:
+def lemma6_radius(
+    m: ArrayLike, n: ArrayLike, delta: ArrayLike, init: str = "symmetric"
+) -> np.float64 | NDArray[np.float64]:
     r"""Radius of Lemma 6: how far the linearised student at :math:`U` is from the teacher logits.
 
     With :math:`U_j = \frac{a_j}{\sqrt m} v(W_j(0))`, with probability at least :math:`1 - \delta`,

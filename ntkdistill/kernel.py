@@ -208,8 +208,9 @@ def empirical_ntk(X1: ArrayLike, X2: ArrayLike | None = None, *, W: ArrayLike) -
     return (X1 @ X2.T) * (A1 @ A2.T) / X1.dtype.type(W.shape[0])
 
 
-def monte_carlo_kernel(X1: ArrayLike, X2: ArrayLike | None = None, *, n_samples: int | Sequence[int] = 1000,
-                       rng: SeedLike = None) -> MonteCarloEstimate:
+def monte_carlo_kernel(
+    X1: ArrayLike, X2: ArrayLike | None = None, *, n_samples: int | Sequence[int] = 1000, rng: SeedLike = None
+) -> MonteCarloEstimate:
     r"""Monte Carlo estimate of the NTK from Gaussian random features, with standard errors.
 
     .. math::

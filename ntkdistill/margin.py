@@ -310,7 +310,7 @@ def _solve_dual(dual, q, *, tol, max_iter, count=None, scale=None):
     loop ends once :math:`\epsilon \le` ``tol``/4. The first :math:`\epsilon` is 5% of ``scale``, an
     estimate of :math:`F(q)` (evaluated when not given). Returns ``q, F(q), grad, gap, iterations, eps``.
     """
-    fg = (lambda p: dual(p, count))
+    fg = lambda p: dual(p, count)
 
     def done(p, g):
         return dual.last_exact - float(g.min()) <= tol
@@ -504,6 +504,7 @@ class MarginResult(_results.ResultMixin):
 
 def _certify(X, y, norms, field_v, q, gen, count, delta):
     """One pass over ``count`` fresh directions: dual mean, teacher logits and their errors."""
+
     def field(Z, A):
         V, nr = field_v._batch(Z, A)
         return V, float(nr.sum(dtype=np.float64))
@@ -682,9 +683,7 @@ def margin(
             stacklevel=2,
         )
     v = MaxMarginField(X, y, q, eps)
-    lower, upper, z, z_se, dual_mean, primal = _certify(
-        X, y, norms, v, q, np.random.default_rng(s_cert), Sc, delta
-    )
+    lower, upper, z, z_se, dual_mean, primal = _certify(X, y, norms, v, q, np.random.default_rng(s_cert), Sc, delta)
     return MarginResult(
         gamma=float(F),
         lower=lower,

@@ -457,7 +457,9 @@ def _engine_loop(problem, inits, records, steps, options):
         radius = (problem.B / np.sqrt(st.widths[st.owner])).astype(X.dtype)
         radius = np.concatenate([radius, radius])
     W = st.W0.copy()
-    with _fast.Engine(X, problem.targets, problem.labels, st, problem.loss, problem.eta, radius, options=options) as engine:
+    with _fast.Engine(
+        X, problem.targets, problem.labels, st, problem.loss, problem.eta, radius, options=options
+    ) as engine:
         for t in steps:
             risk, err, dist = engine.step(W)  # risk and error at W(t), then W <- W(t + 1)
             records.step(t, risk, err, _segment_max(dist, st.starts, st.h))
@@ -474,9 +476,17 @@ def _trajectory_loop(problem, inits, records, record_every):
     for width in sorted({W0.shape[0] for W0, _ in inits}):
         ks = [k for k, (W0, _) in enumerate(inits) if W0.shape[0] == width]
         out = _fast.run_trajectory(
-            problem.X, problem.targets, np.stack([inits[k][0] for k in ks]), np.stack([inits[k][1] for k in ks]),
-            eta=problem.eta, T=problem.T, B=problem.B, loss=problem.loss, labels=problem.labels,
-            record_every=record_every, dtype=problem.X.dtype,
+            problem.X,
+            problem.targets,
+            np.stack([inits[k][0] for k in ks]),
+            np.stack([inits[k][1] for k in ks]),
+            eta=problem.eta,
+            T=problem.T,
+            B=problem.B,
+            loss=problem.loss,
+            labels=problem.labels,
+            record_every=record_every,
+            dtype=problem.X.dtype,
         )
         records.fill(ks, out)
         for k, Wk in zip(ks, out["W"]):

@@ -130,8 +130,10 @@ def plot_requirement(
     created = ax is None
     ax = _axes(ax)
     g = np.asarray(gamma, dtype=float)
-    for label, w, fit, color, marker in (("soft", soft_width, soft_fit, "C0", "o"),
-                                         ("hard", hard_width, hard_fit, "C3", "s")):
+    for label, w, fit, color, marker in (
+        ("soft", soft_width, soft_fit, "C0", "o"),
+        ("hard", hard_width, hard_fit, "C3", "s"),
+    ):
         wv = np.array([np.nan if v is None else v for v in w], dtype=float)
         keep = np.isfinite(wv)
         text = label

@@ -36,9 +36,26 @@ if TYPE_CHECKING:
     from ._typing import ArrayLike, DTypeLike, SeedLike
 
 __all__ = [
-    "WidthSearch", "min_width", "SlopeFit", "fit_loglog_slope", "averaged_risk", "is_converged", "converged_at",
-    "CensoredFit", "fit_censored_slope", "paired_difference", "conclusions", "width_grid", "search_widths", "median_width",
-    "requirement_job", "PRESETS", "RequirementStudy", "requirement_study", "summarize_requirement", "summary_frame",
+    "WidthSearch",
+    "min_width",
+    "SlopeFit",
+    "fit_loglog_slope",
+    "averaged_risk",
+    "is_converged",
+    "converged_at",
+    "CensoredFit",
+    "fit_censored_slope",
+    "paired_difference",
+    "conclusions",
+    "width_grid",
+    "search_widths",
+    "median_width",
+    "requirement_job",
+    "PRESETS",
+    "RequirementStudy",
+    "requirement_study",
+    "summarize_requirement",
+    "summary_frame",
 ]
 
 _CRITERIA = ("final", "average")
@@ -150,8 +167,19 @@ def min_width(
 
     def reaches(m: int) -> bool:
         if m not in evaluated:
-            res = pgd(X, targets, m=m, eta=eta, T=T, B=B, loss=loss, labels=labels, seeds=seed_list,
-                      record_every=None, dtype=dtype)
+            res = pgd(
+                X,
+                targets,
+                m=m,
+                eta=eta,
+                T=T,
+                B=B,
+                loss=loss,
+                labels=labels,
+                seeds=seed_list,
+                record_every=None,
+                dtype=dtype,
+            )
             errs = res.final_error if criterion == "final" else res.avg_error
             errors[m] = [float(e) for e in errs]
             evaluated[m] = float(np.median(errs))
@@ -184,8 +212,9 @@ def min_width(
                 else:
                     lo = mid
             found = hi
-    return WidthSearch(found, dict(sorted(evaluated.items())), dict(sorted(errors.items())), eps, criterion,
-                       method, m_max)
+    return WidthSearch(
+        found, dict(sorted(evaluated.items())), dict(sorted(errors.items())), eps, criterion, method, m_max
+    )
 
 
 @dataclass(frozen=True)
@@ -416,8 +445,6 @@ def _tobit_nll(params, x, y, cens):
     return nll, np.array([ga, gk, gs * inside])
 
 
-
-
 def _profile(k, x, y, cens, start):
     from scipy.optimize import minimize
 
@@ -480,7 +507,9 @@ def fit_censored_slope(
     if not (np.all(np.isfinite(g)) and np.all(g > 0)):
         raise ValueError(f"gamma must be finite and positive, got {g.tolist()}.")
     if not (np.all(np.isfinite(w)) and np.all(w > 0)):
-        raise ValueError(f"widths must be finite and positive (the largest width tried where censored), got {w.tolist()}.")
+        raise ValueError(
+            f"widths must be finite and positive (the largest width tried where censored), got {w.tolist()}."
+        )
     x, y = np.log(1.0 / g), np.log(w)
     N, n_obs = int(g.size), int((~c).sum())
     nan = float("nan")
@@ -491,8 +520,7 @@ def fit_censored_slope(
     s0 = math.log(max(float(np.sqrt(np.mean(resid**2))), 0.05))
     from scipy.optimize import minimize
 
-    best = minimize(lambda p: _tobit_nll(p, x, y, c), np.array([ols.intercept, ols.slope, s0]), jac=True,
-                    method="BFGS")
+    best = minimize(lambda p: _tobit_nll(p, x, y, c), np.array([ols.intercept, ols.slope, s0]), jac=True, method="BFGS")
     a_hat, k_hat, s_hat = (float(v) for v in best.x)
     nll_hat = float(best.fun)
     tq = stats.t.ppf(0.5 + level / 2, N - 2)
@@ -548,10 +576,15 @@ def paired_difference(soft: Sequence[float | None], hard: Sequence[float | None]
     if len(soft) != len(hard):
         raise ValueError(f"soft and hard must hold one width per seed each, got {len(soft)} and {len(hard)}.")
     d = [math.log(a) - math.log(b) for a, b in zip(soft, hard) if a is not None and b is not None]
-    out: dict[str, Any] = {"n_pairs": len(d), "n_censored_pairs": len(soft) - len(d),
-           "soft_only_censored": sum(a is None and b is not None for a, b in zip(soft, hard)),
-           "hard_only_censored": sum(b is None and a is not None for a, b in zip(soft, hard)),
-           "mean": None, "ci": None, "level": level}
+    out: dict[str, Any] = {
+        "n_pairs": len(d),
+        "n_censored_pairs": len(soft) - len(d),
+        "soft_only_censored": sum(a is None and b is not None for a, b in zip(soft, hard)),
+        "hard_only_censored": sum(b is None and a is not None for a, b in zip(soft, hard)),
+        "mean": None,
+        "ci": None,
+        "level": level,
+    }
     if d:
         out["mean"] = float(np.mean(d))
     if len(d) >= 2:
@@ -663,8 +696,7 @@ def search_widths(
         widths = sorted(set(widths) - set(evaluated))
         if not widths:
             return
-        res = pgd(X, targets, m=widths, eta=eta, T=T_max, B=B, loss=loss, labels=labels, seeds=seeds,
-                  record_every=1)
+        res = pgd(X, targets, m=widths, eta=eta, T=T_max, B=B, loss=loss, labels=labels, seeds=seeds, record_every=1)
         err, risk, conv = _criteria_values(res, T_grid, beta, rtol, atol)
         for j, w in enumerate(widths):
             sl = slice(j * S, (j + 1) * S)
@@ -682,7 +714,7 @@ def search_widths(
     doubling = [w for w in grid if w & (w - 1) == 0] + ([m_max] if m_max & (m_max - 1) else [])
     last_t = len(T_grid) - 1
     for start in range(0, len(doubling), chunk):
-        train(doubling[start:start + chunk])
+        train(doubling[start : start + chunk])
         if all(first(c, s, t) is not None for c, s, t in keys if t == last_t):
             break
     while True:
@@ -739,16 +771,22 @@ def _level_data(config):
     from .datasets.families import make_family
     from .margin import margin
 
-    root = np.random.SeedSequence(config["data_seed"],
-                                  spawn_key=(_family_key(config["family"]), int(config["level_index"])))
+    root = np.random.SeedSequence(
+        config["data_seed"], spawn_key=(_family_key(config["family"]), int(config["level_index"]))
+    )
     s_data, s_margin, s_nets = root.spawn(3)
     ds = make_family(config["family"], config["level"], n=config["n"], rng=np.random.default_rng(s_data))
     if ds.gamma is not None and ds.z is not None:
         gamma = lower = upper = float(ds.gamma)
         z, kind = np.asarray(ds.z, dtype=np.float64), "exact"
     else:
-        mres = margin(ds.X, ds.y, n_samples=config["n_samples"], n_certify=config["n_certify"],
-                      rng=np.random.default_rng(s_margin))
+        mres = margin(
+            ds.X,
+            ds.y,
+            n_samples=config["n_samples"],
+            n_certify=config["n_certify"],
+            rng=np.random.default_rng(s_margin),
+        )
         gamma, lower, upper = float(mres.gamma), float(mres.lower), float(mres.upper)
         z, kind = np.asarray(mres.z, dtype=np.float64), "certified"
     return ds, gamma, lower, upper, z, kind, s_nets
@@ -815,8 +853,18 @@ def requirement_job(config: dict, seed: object) -> dict:
         eta = theory_eta
     else:
         for e in config["eta_grid"]:
-            res = pgd(X, targets, m=int(config["pilot_m"]), eta=float(e), T=T_grid[0], B=B, loss=loss, labels=y,
-                      seeds=seeds, record_every=None)
+            res = pgd(
+                X,
+                targets,
+                m=int(config["pilot_m"]),
+                eta=float(e),
+                T=T_grid[0],
+                B=B,
+                loss=loss,
+                labels=y,
+                seeds=seeds,
+                record_every=None,
+            )
             r = float(np.median(res.avg_risk))
             pilot[str(float(e))] = r if math.isfinite(r) else None
         finite = {float(e): r for e, r in pilot.items() if r is not None}
@@ -824,8 +872,21 @@ def requirement_job(config: dict, seed: object) -> dict:
             raise RuntimeError(f"every step of eta_grid {config['eta_grid']} diverged on the pilot run.")
         eta = min(finite, key=lambda e: (finite[e], e))
     atol = 0.01 * beta
-    out = search_widths(X, targets, y, loss=loss, eta=eta, B=B, T_grid=T_grid, eps=eps, beta=beta, seeds=seeds,
-                        m_max=int(config["m_max"]), rtol=float(config["rtol"]), atol=atol)
+    out = search_widths(
+        X,
+        targets,
+        y,
+        loss=loss,
+        eta=eta,
+        B=B,
+        T_grid=T_grid,
+        eps=eps,
+        beta=beta,
+        seeds=seeds,
+        m_max=int(config["m_max"]),
+        rtol=float(config["rtol"]),
+        atol=atol,
+    )
     m_star, censored, converged = {}, {}, {}
     for c in ("error", "risk"):
         m_star[c] = {str(T): median_width(out["per_seed"][c][T]) for T in T_grid}
@@ -833,15 +894,34 @@ def requirement_job(config: dict, seed: object) -> dict:
     lower_bound = int(out["largest"])
     for t, T in enumerate(T_grid):
         w = m_star["error"][str(T)]
-        converged[str(T)] = (float(np.mean(out["evaluated"][w]["converged"][:, t])) if w is not None else None)
-    evaluated = {str(w): {"error": v["error"].tolist(), "risk": v["risk"].tolist(),
-                          "converged": v["converged"].tolist()} for w, v in sorted(out["evaluated"].items())}
-    return {"gamma": gamma, "gamma_lower": lower, "gamma_upper": upper, "margin_kind": kind, "n": int(X.shape[0]),
-            "d": int(X.shape[1]), "beta": beta, "B": B, "eta": eta, "eta_rule": config["eta_rule"], "eta_pilot": pilot,
-            "theory_eta": theory_eta, "predicted": predicted, "T_grid": T_grid, "m_max": int(config["m_max"]),
-            "lower_bound": lower_bound, "m_star": m_star, "censored": censored, "converged": converged,
-            "per_seed": {c: {str(T): v for T, v in d.items()} for c, d in out["per_seed"].items()},
-            "evaluated": evaluated}
+        converged[str(T)] = float(np.mean(out["evaluated"][w]["converged"][:, t])) if w is not None else None
+    evaluated = {
+        str(w): {"error": v["error"].tolist(), "risk": v["risk"].tolist(), "converged": v["converged"].tolist()}
+        for w, v in sorted(out["evaluated"].items())
+    }
+    return {
+        "gamma": gamma,
+        "gamma_lower": lower,
+        "gamma_upper": upper,
+        "margin_kind": kind,
+        "n": int(X.shape[0]),
+        "d": int(X.shape[1]),
+        "beta": beta,
+        "B": B,
+        "eta": eta,
+        "eta_rule": config["eta_rule"],
+        "eta_pilot": pilot,
+        "theory_eta": theory_eta,
+        "predicted": predicted,
+        "T_grid": T_grid,
+        "m_max": int(config["m_max"]),
+        "lower_bound": lower_bound,
+        "m_star": m_star,
+        "censored": censored,
+        "converged": converged,
+        "per_seed": {c: {str(T): v for T, v in d.items()} for c, d in out["per_seed"].items()},
+        "evaluated": evaluated,
+    }
 
 
 # ---------------------------------------------------------------------------- presets
@@ -852,19 +932,49 @@ the largest step of a grid ending at 16 in 43 of 48 jobs. The summary's conclusi
 each end of the grid is chosen."""
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick": dict(families={"pairs": (0, 2, 4, 6), "xor": (0, 1.5, 3, 4.5)}, T_grid=(100, 1000), m_max=128, seeds=3,
-                  eta_grid=(1.0, 4.0), pilot_m=32, n_samples=10000, n_certify=100000,
-                  temperature=dict(family="pairs", level=4, taus=(1.0, 0.25))),
-    "default": dict(families={"pairs": (0, 1.5, 3, 4.5, 6, 8), "xor": (0, 1, 2, 3, 4, 6),
-                              "circle": (0.5, 1, 1.5, 2, 3, 4), "mnist": (-1, 1, 3, 5, 7, 9)},
-                    T_grid=(100, 1000, 10000), m_max=512, seeds=5, eta_grid=ETA_GRID,
-                    pilot_m=64, n_samples=20000, n_certify=400000,
-                    temperature=dict(family="pairs", level=3, taus=(1.0, 0.5, 0.25, 0.1, 0.05))),
-    "full": dict(families={"pairs": (0, 1, 2, 3, 4, 5, 6, 7, 8), "xor": (0, 0.75, 1.5, 2.25, 3, 3.75, 4.5, 5.25),
-                           "circle": (0.25, 0.5, 1, 1.5, 2, 2.5, 3, 3.5), "mnist": (-1, 0, 1, 3, 5, 7, 9, 11)},
-                 T_grid=(1000, 10000, 100000), m_max=4096, seeds=9, eta_grid=ETA_GRID,
-                 pilot_m=64, n_samples=20000, n_certify=1000000,
-                 temperature=dict(family="pairs", level=3, taus=(1.0, 0.5, 0.25, 0.1, 0.05, 0.02))),
+    "quick": dict(
+        families={"pairs": (0, 2, 4, 6), "xor": (0, 1.5, 3, 4.5)},
+        T_grid=(100, 1000),
+        m_max=128,
+        seeds=3,
+        eta_grid=(1.0, 4.0),
+        pilot_m=32,
+        n_samples=10000,
+        n_certify=100000,
+        temperature=dict(family="pairs", level=4, taus=(1.0, 0.25)),
+    ),
+    "default": dict(
+        families={
+            "pairs": (0, 1.5, 3, 4.5, 6, 8),
+            "xor": (0, 1, 2, 3, 4, 6),
+            "circle": (0.5, 1, 1.5, 2, 3, 4),
+            "mnist": (-1, 1, 3, 5, 7, 9),
+        },
+        T_grid=(100, 1000, 10000),
+        m_max=512,
+        seeds=5,
+        eta_grid=ETA_GRID,
+        pilot_m=64,
+        n_samples=20000,
+        n_certify=400000,
+        temperature=dict(family="pairs", level=3, taus=(1.0, 0.5, 0.25, 0.1, 0.05)),
+    ),
+    "full": dict(
+        families={
+            "pairs": (0, 1, 2, 3, 4, 5, 6, 7, 8),
+            "xor": (0, 0.75, 1.5, 2.25, 3, 3.75, 4.5, 5.25),
+            "circle": (0.25, 0.5, 1, 1.5, 2, 2.5, 3, 3.5),
+            "mnist": (-1, 0, 1, 3, 5, 7, 9, 11),
+        },
+        T_grid=(1000, 10000, 100000),
+        m_max=4096,
+        seeds=9,
+        eta_grid=ETA_GRID,
+        pilot_m=64,
+        n_samples=20000,
+        n_certify=1000000,
+        temperature=dict(family="pairs", level=3, taus=(1.0, 0.5, 0.25, 0.1, 0.05, 0.02)),
+    ),
 }
 """The sizes of ``ntkdistill sweep --preset``: quick (minutes), default, full (meant for a cluster)."""
 
@@ -900,9 +1010,18 @@ class RequirementStudy(_results.ResultMixin):
         for lv in self.summary.get("levels", []):
             for lab in ("soft", "hard"):
                 for T, w in lv[lab]["m_star"].items():
-                    rows.append({"family": lv["family"], "level": lv["level"], "gamma": lv["gamma"], "label": lab,
-                                 "T": int(T), "m_star": None if w is None else int(w),
-                                 "censored": w is None, "lower_bound": lv[lab].get("lower_bound")})
+                    rows.append(
+                        {
+                            "family": lv["family"],
+                            "level": lv["level"],
+                            "gamma": lv["gamma"],
+                            "label": lab,
+                            "T": int(T),
+                            "m_star": None if w is None else int(w),
+                            "censored": w is None,
+                            "lower_bound": lv[lab].get("lower_bound"),
+                        }
+                    )
         return rows
 
     def to_xarray(self) -> xarray.Dataset:
@@ -913,8 +1032,10 @@ class RequirementStudy(_results.ResultMixin):
     def __repr__(self) -> str:
         levels = self.summary.get("levels", [])
         fams = sorted({lv["family"] for lv in levels})
-        return (f"RequirementStudy({len(levels)} levels, families {fams}, "
-                f"{len(self.summary.get('conclusions', []))} conclusion lines)")
+        return (
+            f"RequirementStudy({len(levels)} levels, families {fams}, "
+            f"{len(self.summary.get('conclusions', []))} conclusion lines)"
+        )
 
     def format_conclusions(self) -> str:
         """The generated conclusion lines."""
@@ -935,8 +1056,10 @@ class RequirementStudy(_results.ResultMixin):
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
-        lines.append("'>W': censored, the target was not reached by half the seeds up to W, the largest width tried "
-                     "(a lower bound on m*); the fits use it as such.")
+        lines.append(
+            "'>W': censored, the target was not reached by half the seeds up to W, the largest width tried "
+            "(a lower bound on m*); the fits use it as such."
+        )
         return "\n".join(lines + [""] + s["conclusions"])
 
 
@@ -995,12 +1118,16 @@ def conclusions(summary: Mapping[str, Any]) -> list[str]:
             for lab in ("soft", "hard"):
                 f = summary[key][fam][lab]
                 if f["slope"] is None:
-                    parts.append(f"{lab}: no exponent ({f['n_observed']} observed, {f['n_censored']} censored of "
-                                 f"{f['n_levels']} levels)")
+                    parts.append(
+                        f"{lab}: no exponent ({f['n_observed']} observed, {f['n_censored']} censored of "
+                        f"{f['n_levels']} levels)"
+                    )
                     continue
-                verdict = ("contains" if f["contains_bound"] else "excludes")
-                parts.append(f"{lab} exponent {f['slope']:.2f}, 95% CI {_fmt_ci(f['ci'])} ({f['n_observed']} observed, "
-                             f"{f['n_censored']} censored), {verdict} the bound's {f['bound_exponent']}")
+                verdict = "contains" if f["contains_bound"] else "excludes"
+                parts.append(
+                    f"{lab} exponent {f['slope']:.2f}, 95% CI {_fmt_ci(f['ci'])} ({f['n_observed']} observed, "
+                    f"{f['n_censored']} censored), {verdict} the bound's {f['bound_exponent']}"
+                )
             lines.append(f"{fam} [{crit}, T = {T}]: " + "; ".join(parts) + ".")
         pairs = summary["paired"][fam]
         below = sum(1 for p in pairs if p["ci"] is not None and p["ci"][1] < 0)
@@ -1008,10 +1135,12 @@ def conclusions(summary: Mapping[str, Any]) -> list[str]:
         soft_only = sum(1 for p in pairs if p["ci"] is None and p["soft_censored"] and not p["hard_censored"])
         hard_only = sum(1 for p in pairs if p["ci"] is None and p["hard_censored"] and not p["soft_censored"])
         rest = len(pairs) - below - above
-        lines.append(f"{fam} [paired, error, T = {T}]: soft needed fewer neurons than hard at {below} of {len(pairs)} "
-                     f"levels (95% interval of the paired log-difference below 0), more at {above} (above 0), "
-                     f"undecided or censored at {rest} (of which soft alone censored at {soft_only}, hard alone at "
-                     f"{hard_only}).")
+        lines.append(
+            f"{fam} [paired, error, T = {T}]: soft needed fewer neurons than hard at {below} of {len(pairs)} "
+            f"levels (95% interval of the paired log-difference below 0), more at {above} (above 0), "
+            f"undecided or censored at {rest} (of which soft alone censored at {soft_only}, hard alone at "
+            f"{hard_only})."
+        )
         fs, fh = summary["fits"][fam]["soft"], summary["fits"][fam]["hard"]
         if fs["slope"] is not None and fh["slope"] is not None and fs["ci"][1] is not None and fh["ci"][0] is not None:
             if fs["ci"][1] < fh["ci"][0]:
@@ -1026,14 +1155,18 @@ def conclusions(summary: Mapping[str, Any]) -> list[str]:
         jobs = [lv[lab]["eta"] for lv in summary["levels"] for lab in ("soft", "hard")]
         at_top, at_bottom = sum(e == top for e in jobs), sum(e == bottom for e in jobs)
         if at_top or at_bottom:
-            lines.append(f"step rule: the grid's largest step ({top:g}) was chosen for {at_top} of {len(jobs)} jobs and "
-                         f"its smallest ({bottom:g}) for {at_bottom}; where it is the largest, a wider grid may lower m* "
-                         "at small T.")
+            lines.append(
+                f"step rule: the grid's largest step ({top:g}) was chosen for {at_top} of {len(jobs)} jobs and "
+                f"its smallest ({bottom:g}) for {at_bottom}; where it is the largest, a wider grid may lower m* "
+                "at small T."
+            )
     if summary["temperature"]:
         t = summary["temperature"]
         ws = ", ".join(f"tau={r['tau']:g}: {_w(r['m_star'][T], r['lower_bound'])}" for r in t)
-        lines.append(f"temperature ({t[0]['family']}, gamma = {t[0]['gamma']:.3g}, error, T = {T}): soft m* {ws}"
-                     + f"; hard m* {_w(t[0]['hard_m_star'], t[0]['m_max'])}.")
+        lines.append(
+            f"temperature ({t[0]['family']}, gamma = {t[0]['gamma']:.3g}, error, T = {T}): soft m* {ws}"
+            + f"; hard m* {_w(t[0]['hard_m_star'], t[0]['m_max'])}."
+        )
     return lines
 
 
@@ -1145,16 +1278,28 @@ def requirement_study(
     rtol = check_real("rtol", rtol, low=0.0)
     rng = check_int("rng", rng, minimum=0)
     pilot_m = min(int(P["pilot_m"]), m_max)
-    base = {"eps": eps, "delta": delta, "T_grid": T_grid, "eta_rule": eta_rule, "eta_grid": eta_grid,
-            "pilot_m": pilot_m, "seeds": seeds, "m_max": m_max,
-            "B": B if isinstance(B, str) else (float(B) if math.isfinite(B) else "inf"),  # "theory" or a checked float
-            "n_samples": P["n_samples"], "n_certify": P["n_certify"], "data_seed": rng, "rtol": rtol}
+    base = {
+        "eps": eps,
+        "delta": delta,
+        "T_grid": T_grid,
+        "eta_rule": eta_rule,
+        "eta_grid": eta_grid,
+        "pilot_m": pilot_m,
+        "seeds": seeds,
+        "m_max": m_max,
+        "B": B if isinstance(B, str) else (float(B) if math.isfinite(B) else "inf"),  # "theory" or a checked float
+        "n_samples": P["n_samples"],
+        "n_certify": P["n_certify"],
+        "data_seed": rng,
+        "rtol": rtol,
+    }
     configs = []
     for name, lvs in families.items():
         for i, lv in enumerate(lvs):
             for lab in _LABELS:
-                configs.append(dict(base, family=name, level=lv, level_index=i, n=_points(FAMILIES[name]),
-                                    labels=lab, tau=1.0))
+                configs.append(
+                    dict(base, family=name, level=lv, level_index=i, n=_points(FAMILIES[name]), labels=lab, tau=1.0)
+                )
     temp = P.get("temperature") if temperature else None
     if temp:
         fam_t = temp["family"]
@@ -1163,27 +1308,65 @@ def requirement_study(
         i_t = lv_list.index(lv_t) if fam_t in families else 0
         for tau in temp["taus"]:
             if float(tau) != 1.0 or fam_t not in families:
-                configs.append(dict(base, family=fam_t, level=lv_t, level_index=i_t, n=_points(FAMILIES[fam_t]),
-                                    labels="soft", tau=float(tau)))
+                configs.append(
+                    dict(
+                        base,
+                        family=fam_t,
+                        level=lv_t,
+                        level_index=i_t,
+                        n=_points(FAMILIES[fam_t]),
+                        labels="soft",
+                        tau=float(tau),
+                    )
+                )
         if fam_t not in families:
-            configs.append(dict(base, family=fam_t, level=lv_t, level_index=i_t, n=_points(FAMILIES[fam_t]),
-                                labels="hard", tau=1.0))
+            configs.append(
+                dict(
+                    base, family=fam_t, level=lv_t, level_index=i_t, n=_points(FAMILIES[fam_t]), labels="hard", tau=1.0
+                )
+            )
     t0 = time.perf_counter()
-    records = run_sweep(requirement_job, configs, results_path=results_path, executor=executor, rng=rng,
-                        progress=progress, desc="requirement")
+    records = run_sweep(
+        requirement_job,
+        configs,
+        results_path=results_path,
+        executor=executor,
+        rng=rng,
+        progress=progress,
+        desc="requirement",
+    )
     wall = time.perf_counter() - t0
     import platform
 
-    config = dict(base, preset=preset, families={k: list(v) for k, v in families.items()},
-                  temperature_spec=dict(family=fam_t, level=lv_t, taus=[float(t) for t in temp["taus"]]) if temp else None,
-                  version=__version__,
-                  results_path=str(results_path), wall_s=wall, machine=f"{platform.machine()}, {os.cpu_count()} CPUs")
+    config = dict(
+        base,
+        preset=preset,
+        families={k: list(v) for k, v in families.items()},
+        temperature_spec=dict(family=fam_t, level=lv_t, taus=[float(t) for t in temp["taus"]]) if temp else None,
+        version=__version__,
+        results_path=str(results_path),
+        wall_s=wall,
+        machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
+    )
     del records  # the summary is built from the whole results file, this run's records included
     return summarize_requirement(results_path, config)
 
 
-_PROTOCOL = ("eps", "delta", "T_grid", "eta_rule", "eta_grid", "pilot_m", "seeds", "m_max", "B", "n_samples",
-             "n_certify", "data_seed", "rtol")
+_PROTOCOL = (
+    "eps",
+    "delta",
+    "T_grid",
+    "eta_rule",
+    "eta_grid",
+    "pilot_m",
+    "seeds",
+    "m_max",
+    "B",
+    "n_samples",
+    "n_certify",
+    "data_seed",
+    "rtol",
+)
 """The fields of a requirement job's configuration shared by every job of one study (its protocol)."""
 
 _JOB_FIELDS = frozenset(_PROTOCOL) | {"family", "level", "level_index", "n", "labels", "tau"}
@@ -1204,8 +1387,11 @@ def _protocol_records(results_path, config):
     by, other = {}, 0
     for rec in records.values():
         c = rec.get("config")
-        if (not isinstance(c, dict) or set(c) != _JOB_FIELDS
-                or json.dumps({k: c[k] for k in _PROTOCOL}, sort_keys=True) != want):
+        if (
+            not isinstance(c, dict)
+            or set(c) != _JOB_FIELDS
+            or json.dumps({k: c[k] for k in _PROTOCOL}, sort_keys=True) != want
+        ):
             other += 1
             continue
         by.setdefault((c["family"], int(c["level_index"]), c["level"], c["labels"], float(c["tau"])), rec["result"])
@@ -1280,34 +1466,65 @@ def summarize_requirement(results_path: str | os.PathLike[str], config: Mapping[
         fits[name] = {lab: _fit_dict(fam_levels, lab, "error", Tmax) for lab in _LABELS}
         fits_risk[name] = {lab: _fit_dict(fam_levels, lab, "risk", Tmax) for lab in _LABELS}
     temperature_rows = _temperature_rows(by, config.get("temperature_spec"), Tmax)
-    cfg = dict(config, families={f: [lv["level"] for lv in levels if lv["family"] == f] for f in fits},
-               records_in_file=n_file, records_of_protocol=len(by), records_other_protocol=n_other,
-               levels_incomplete=incomplete,
-               criterion="iteration-averaged error <= eps and iteration-averaged risk <= beta (soft: KL, "
-                         "beta = (gamma/tau)^2 eps / 32, Corollary 4; hard: logistic, beta = eps ln 2, Proposition 5)",
-               convergence=f"|A(T) - A(T/2)| <= {config['rtol']} A(T) + 0.01 beta, A the iteration-averaged risk",
-               m_star_rule="smallest width of the geometric grid reached by at least half the seeds")
-    summary = {"schema": "ntkdistill.requirement/2", "config": cfg, "levels": levels, "fits": fits,
-               "fits_risk": fits_risk, "paired": paired, "temperature": temperature_rows}
+    cfg = dict(
+        config,
+        families={f: [lv["level"] for lv in levels if lv["family"] == f] for f in fits},
+        records_in_file=n_file,
+        records_of_protocol=len(by),
+        records_other_protocol=n_other,
+        levels_incomplete=incomplete,
+        criterion="iteration-averaged error <= eps and iteration-averaged risk <= beta (soft: KL, "
+        "beta = (gamma/tau)^2 eps / 32, Corollary 4; hard: logistic, beta = eps ln 2, Proposition 5)",
+        convergence=f"|A(T) - A(T/2)| <= {config['rtol']} A(T) + 0.01 beta, A the iteration-averaged risk",
+        m_star_rule="smallest width of the geometric grid reached by at least half the seeds",
+    )
+    summary = {
+        "schema": "ntkdistill.requirement/2",
+        "config": cfg,
+        "levels": levels,
+        "fits": fits,
+        "fits_risk": fits_risk,
+        "paired": paired,
+        "temperature": temperature_rows,
+    }
     summary["conclusions"] = conclusions(summary)
     return RequirementStudy(summary)
 
 
 def _level_row(name, lv, soft, hard, Tmax):
     """One entry of ``summary["levels"]`` from the soft and hard results of a level."""
-    row = {"family": name, "level": lv, "gamma": soft["gamma"], "gamma_lower": soft["gamma_lower"],
-           "gamma_upper": soft["gamma_upper"], "margin_kind": soft["margin_kind"], "n": soft["n"],
-           "d": soft["d"], "tau": 1.0}
+    row = {
+        "family": name,
+        "level": lv,
+        "gamma": soft["gamma"],
+        "gamma_lower": soft["gamma_lower"],
+        "gamma_upper": soft["gamma_upper"],
+        "margin_kind": soft["margin_kind"],
+        "n": soft["n"],
+        "d": soft["d"],
+        "tau": 1.0,
+    }
     for lab, r in (("soft", soft), ("hard", hard)):
-        row[lab] = {"m_star": r["m_star"]["error"], "censored": r["censored"]["error"][Tmax],
-                    "m_star_risk": r["m_star"]["risk"], "censored_risk": r["censored"]["risk"][Tmax],
-                    "censored_by_T": r["censored"]["error"], "converged": r["converged"], "eta": r["eta"],
-                    "eta_pilot": r["eta_pilot"], "beta": r["beta"], "B": r["B"], "predicted": r["predicted"],
-                    "m_max": r["m_max"], "lower_bound": r["lower_bound"],
-                    "per_seed": r["per_seed"]["error"][Tmax]}
+        row[lab] = {
+            "m_star": r["m_star"]["error"],
+            "censored": r["censored"]["error"][Tmax],
+            "m_star_risk": r["m_star"]["risk"],
+            "censored_risk": r["censored"]["risk"][Tmax],
+            "censored_by_T": r["censored"]["error"],
+            "converged": r["converged"],
+            "eta": r["eta"],
+            "eta_pilot": r["eta_pilot"],
+            "beta": r["beta"],
+            "B": r["B"],
+            "predicted": r["predicted"],
+            "m_max": r["m_max"],
+            "lower_bound": r["lower_bound"],
+            "per_seed": r["per_seed"]["error"][Tmax],
+        }
     pd_ = paired_difference(soft["per_seed"]["error"][Tmax], hard["per_seed"]["error"][Tmax])
-    pd_.update(level=lv, gamma=soft["gamma"], soft_censored=row["soft"]["censored"],
-               hard_censored=row["hard"]["censored"])
+    pd_.update(
+        level=lv, gamma=soft["gamma"], soft_censored=row["soft"]["censored"], hard_censored=row["hard"]["censored"]
+    )
     row["paired"] = pd_
     return row
 
@@ -1317,17 +1534,30 @@ def _temperature_rows(by, spec, Tmax):
     if not spec:
         return []
     fam, level = spec["family"], spec["level"]
-    soft = sorted(((k, r) for k, r in by.items() if k[0] == fam and k[2] == level and k[3] == "soft"),
-                  key=lambda kr: (-kr[0][4], kr[0][1]))
+    soft = sorted(
+        ((k, r) for k, r in by.items() if k[0] == fam and k[2] == level and k[3] == "soft"),
+        key=lambda kr: (-kr[0][4], kr[0][1]),
+    )
     rows = []
     for (f, i, lv, _, tau), r in soft:
         hard = by.get((f, i, lv, "hard", 1.0))
         if hard is None or any(row["tau"] == tau for row in rows):
             continue
-        rows.append({"family": f, "level": lv, "gamma": r["gamma"], "tau": tau, "m_star": r["m_star"]["error"],
-                     "m_star_risk": r["m_star"]["risk"], "censored": r["censored"]["error"][Tmax], "eta": r["eta"],
-                     "m_max": r["m_max"], "lower_bound": r["lower_bound"],
-                     "hard_m_star": hard["m_star"]["error"][Tmax]})
+        rows.append(
+            {
+                "family": f,
+                "level": lv,
+                "gamma": r["gamma"],
+                "tau": tau,
+                "m_star": r["m_star"]["error"],
+                "m_star_risk": r["m_star"]["risk"],
+                "censored": r["censored"]["error"][Tmax],
+                "eta": r["eta"],
+                "m_max": r["m_max"],
+                "lower_bound": r["lower_bound"],
+                "hard_m_star": hard["m_star"]["error"][Tmax],
+            }
+        )
     return rows
 
 

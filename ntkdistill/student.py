@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 
-def init_symmetric(m: int, d: int, rng: SeedLike = None, dtype: DTypeLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+def init_symmetric(
+    m: int, d: int, rng: SeedLike = None, dtype: DTypeLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Symmetric initialisation of the student (THEORY.md, "Notation").
 
     .. math::
@@ -199,8 +201,9 @@ def linearised(X: ArrayLike, W_t: ArrayLike, a: ArrayLike, W: ArrayLike) -> np.n
     return (mask * H) @ (a / np.sqrt(X.dtype.type(m)))
 
 
-def risk_and_grad(X: ArrayLike, targets: ArrayLike, W: ArrayLike, a: ArrayLike,
-                  loss: str = "kl") -> tuple[float, np.ndarray]:
+def risk_and_grad(
+    X: ArrayLike, targets: ArrayLike, W: ArrayLike, a: ArrayLike, loss: str = "kl"
+) -> tuple[float, np.ndarray]:
     r"""Surrogate risk of one student and its hand-written gradient in ``W`` (E1, E3).
 
     .. math::

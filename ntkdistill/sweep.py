@@ -176,9 +176,7 @@ def config_key(config: Mapping[str, Any]) -> str:
 
 def _child(root: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
     """The ``index``-th child of ``root``: ``root.spawn(n)[index]`` for a root that spawned nothing."""
-    return np.random.SeedSequence(
-        root.entropy, spawn_key=tuple(root.spawn_key) + (index,), pool_size=root.pool_size
-    )
+    return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (index,), pool_size=root.pool_size)
 
 
 def _seed_record(seed: np.random.SeedSequence) -> dict:
@@ -318,8 +316,7 @@ def _run_one(fn, index: int, config: dict, seed: np.random.SeedSequence, limit_b
         result = fn(config, seed)
     if not isinstance(result, Mapping):
         raise TypeError(
-            f"fn must return a dict (the result of one configuration), got {_short(result)} "
-            f"for configs[{index}]."
+            f"fn must return a dict (the result of one configuration), got {_short(result)} for configs[{index}]."
         )
     return _to_json(result, f"the result of configs[{index}]")
 
@@ -337,8 +334,7 @@ def _check_path(results_path) -> str:
         path = os.fsdecode(path)
     if os.path.isdir(path):
         raise ValueError(
-            f"results_path == {path!r} is a directory; it must be a file path (a JSON-lines file, "
-            "created if absent)."
+            f"results_path == {path!r} is a directory; it must be a file path (a JSON-lines file, created if absent)."
         )
     return path
 
@@ -593,8 +589,7 @@ def _checked_arguments(fn, configs, results_path, executor, rng, progress, desc)
     path = _check_path(results_path)
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(
-            f"executor must be None or a concurrent.futures.Executor (with a submit method), "
-            f"got {_short(executor)}."
+            f"executor must be None or a concurrent.futures.Executor (with a submit method), got {_short(executor)}."
         )
     if isinstance(executor, cf.ProcessPoolExecutor):
         try:

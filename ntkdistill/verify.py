@@ -79,17 +79,17 @@ POWER = 0.8
 
 VERDICTS = {
     PASS: "consistent with the promise (exact one-sided binomial test at alpha = {alpha:g} does not reject it) "
-          "and enough seeds for power >= 0.8 to detect a success rate of half the promise.",
+    "and enough seeds for power >= 0.8 to detect a success rate of half the promise.",
     FAIL: "the frequency is significantly below the promise (p < alpha = {alpha:g}), or a deterministic "
-          "inequality (Lemma 3) was violated.",
+    "inequality (Lemma 3) was violated.",
     INCONCLUSIVE: "not rejected, but too few seeds: power < 0.8 to detect a success rate of half the promise, "
-                  "so this is no evidence for the claim.",
+    "so this is no evidence for the claim.",
     VACUOUS: "the claim holds trivially: the target is at or above the risk at initialisation, or the bound "
-             "is met by any possible value.",
+    "is met by any possible value.",
     REFUSED: "the estimated cost exceeds the budget and nothing was run; the note gives the estimate and the "
-             "largest setting that fits (larger target, fewer seeds, fewer points).",
+    "largest setting that fits (larger target, fewer seeds, fewer points).",
     EMPIRICAL: "the prescription did not fit the budget; the same training ran at the largest width and length "
-               "that fit, and what it reached is reported (never a PASS).",
+    "that fit, and what it reached is reported (never a PASS).",
 }
 """One line per verdict: what it means (``{alpha}`` is the test's level)."""
 
@@ -202,8 +202,10 @@ def seeds_for_power(
     for N in range(1, max_seeds + 1):
         if detection_power(N, promised, alpha, ratio) >= power:
             return N
-    raise ValueError(f"promised == {promised:g}: no number of seeds up to {max_seeds} reaches power {power:g} "
-                     f"against a success rate of {ratio * promised:g}; use a smaller delta.")
+    raise ValueError(
+        f"promised == {promised:g}: no number of seeds up to {max_seeds} reaches power {power:g} "
+        f"against a success rate of {ratio * promised:g}; use a smaller delta."
+    )
 
 
 def binomial_status(
@@ -316,15 +318,43 @@ def _seed_suggestion(cost_seconds, S, budget, promised, alpha):
     return f"--seeds {k}{tag}"
 
 
-def _run_check(name, claim, *, X, targets, labels, loss, bound, target, measure, seeds, rng, delta,
-               budget, vacuous, vacuous_note, suggest, dtype, alpha, record_every, extra_measured=None,
-               empirical=True, promised=None):
+def _run_check(
+    name,
+    claim,
+    *,
+    X,
+    targets,
+    labels,
+    loss,
+    bound,
+    target,
+    measure,
+    seeds,
+    rng,
+    delta,
+    budget,
+    vacuous,
+    vacuous_note,
+    suggest,
+    dtype,
+    alpha,
+    record_every,
+    extra_measured=None,
+    empirical=True,
+    promised=None,
+):
     """Shared body of the three training checks."""
     n, d = X.shape
     promised = 1 - 3 * delta if promised is None else promised
     m_f, T_f = float(bound.m), float(bound.T)
-    predicted = {"m": m_f, "T": T_f, "eta": float(bound.eta), "B": float(bound.B), "target": float(target),
-                 "confidence": promised}
+    predicted = {
+        "m": m_f,
+        "T": T_f,
+        "eta": float(bound.eta),
+        "B": float(bound.B),
+        "target": float(target),
+        "confidence": promised,
+    }
     seed_list = network_seeds(seeds, rng)
     S = len(seed_list)
     huge = not (m_f * S * n < 2**40 and T_f < 2**40)
@@ -342,8 +372,10 @@ def _run_check(name, claim, *, X, targets, labels, loss, bound, target, measure,
     m_run, T_run = (int(m_f), int(T_f)) if fits else (None, None)
     refusal = ""
     if not fits:
-        refusal = (f"{name} prescribes m = {m_f:.6g}, T = {T_f:.6g} for {S} seeds: {estimate}, which exceeds the "
-                   f"budget of {format_seconds(budget)}.")
+        refusal = (
+            f"{name} prescribes m = {m_f:.6g}, T = {T_f:.6g} for {S} seeds: {estimate}, which exceeds the "
+            f"budget of {format_seconds(budget)}."
+        )
         sugg = list(suggest(budget))
         if math.isfinite(cost_seconds):
             s = _seed_suggestion(cost_seconds, S, budget, promised, alpha)
@@ -358,8 +390,19 @@ def _run_check(name, claim, *, X, targets, labels, loss, bound, target, measure,
             measured = {"cost": cost.to_dict() if cost else {"estimate": estimate}, "seeds": S}
             return Check(name, REFUSED, claim, predicted, measured, refusal), None
         m_run, T_run, cost = fit
-    res = pgd(X, targets, m=m_run, eta=float(bound.eta), T=T_run, B=float(bound.B), loss=loss, labels=labels,
-              seeds=seed_list, record_every=_record_interval(T_run, record_every), dtype=dtype)
+    res = pgd(
+        X,
+        targets,
+        m=m_run,
+        eta=float(bound.eta),
+        T=T_run,
+        B=float(bound.B),
+        loss=loss,
+        labels=labels,
+        seeds=seed_list,
+        record_every=_record_interval(T_run, record_every),
+        dtype=dtype,
+    )
     values = np.asarray(measure(res), dtype=np.float64)
     ok = values <= target
     k = int(ok.sum())
@@ -386,23 +429,29 @@ def _run_check(name, claim, *, X, targets, labels, loss, bound, target, measure,
     }
     if extra_measured:
         measured.update(extra_measured(res))
-    note = (f"{k}/{S} seeds meet the target (promised frequency {promised:.3g}, 95% interval "
-            f"[{ci[0]:.3g}, {ci[1]:.3g}], p = {pval:.2g}, power {measured['power_at_half_promise']:.2f}); "
-            f"slack target/mean = {slack:.3g}.")
+    note = (
+        f"{k}/{S} seeds meet the target (promised frequency {promised:.3g}, 95% interval "
+        f"[{ci[0]:.3g}, {ci[1]:.3g}], p = {pval:.2g}, power {measured['power_at_half_promise']:.2f}); "
+        f"slack target/mean = {slack:.3g}."
+    )
     if not fits:
         status = EMPIRICAL
         measured["fraction_of_prescription"] = {"m": m_run / m_f, "T": T_run / T_f}
-        note = (f"Ran at m = {m_run} ({m_run / m_f:.2g} of the prescription), T = {T_run} ({T_run / T_f:.2g}), "
-                f"same eta and B: mean value reached {measured['mean_value']:.4g} against the target "
-                f"{target:.4g}; " + note + " " + refusal)
+        note = (
+            f"Ran at m = {m_run} ({m_run / m_f:.2g} of the prescription), T = {T_run} ({T_run / T_f:.2g}), "
+            f"same eta and B: mean value reached {measured['mean_value']:.4g} against the target "
+            f"{target:.4g}; " + note + " " + refusal
+        )
     if vacuous:
         status = VACUOUS
         note = vacuous_note + " " + note
     elif status == FAIL and fits:
         note = f"The measured frequency is significantly below the promise (p = {pval:.2g}). " + note
     elif status == INCONCLUSIVE and fits:
-        note = (f"Too few seeds for power {POWER} against half the promise (use --seeds "
-                f"{seeds_for_power(promised, alpha) if promised > 0 else '?'}). " + note)
+        note = (
+            f"Too few seeds for power {POWER} against half the promise (use --seeds "
+            f"{seeds_for_power(promised, alpha) if promised > 0 else '?'}). " + note
+        )
     return Check(name, status, claim, predicted, measured, note), res
 
 
@@ -501,18 +550,40 @@ def check_theorem2(
     S = _n_seeds(seeds)
 
     def suggest(b):
-        betas = sorted(bb for bb in {min(beta * f, r0 * 0.95) for f in (1.2, 1.5, 2, 3, 5)} | {r0 * 0.9}
-                       if bb > beta)
-        return _suggest(lambda bb, nn: _bounds.theorem2(bb, nn, delta, c=c, C1=C1), betas,
-                        sorted({n, max(1, n // 2), max(1, n // 4)}, reverse=True), n, d, S, X.dtype, b)
+        betas = sorted(bb for bb in {min(beta * f, r0 * 0.95) for f in (1.2, 1.5, 2, 3, 5)} | {r0 * 0.9} if bb > beta)
+        return _suggest(
+            lambda bb, nn: _bounds.theorem2(bb, nn, delta, c=c, C1=C1),
+            betas,
+            sorted({n, max(1, n // 2), max(1, n // 4)}, reverse=True),
+            n,
+            d,
+            S,
+            X.dtype,
+            b,
+        )
 
     return _run_check(
-        "Theorem 2", "average KL risk over iterations <= beta", X=X, targets=p,
-        labels=labels, loss="kl", bound=bound, target=beta, measure=lambda r: r.avg_risk, seeds=seeds,
-        rng=rng, delta=delta, budget=budget, vacuous=beta >= r0,
+        "Theorem 2",
+        "average KL risk over iterations <= beta",
+        X=X,
+        targets=p,
+        labels=labels,
+        loss="kl",
+        bound=bound,
+        target=beta,
+        measure=lambda r: r.avg_risk,
+        seeds=seeds,
+        rng=rng,
+        delta=delta,
+        budget=budget,
+        vacuous=beta >= r0,
         vacuous_note=f"beta = {beta:g} >= R_KL(W(0)) = {r0:.4g}: the claim holds at initialisation.",
-        suggest=suggest, dtype=X.dtype, alpha=alpha, record_every=record_every,
-        extra_measured=lambda r: {"risk_at_init": r0}, empirical=empirical,
+        suggest=suggest,
+        dtype=X.dtype,
+        alpha=alpha,
+        record_every=record_every,
+        extra_measured=lambda r: {"risk_at_init": r0},
+        empirical=empirical,
     )
 
 
@@ -576,23 +647,56 @@ def check_corollary4(
 
     def suggest(b):
         epss = [e for e in (0.5, 0.7, 0.9, 0.99) if e > eps]
-        return _suggest(lambda ee, nn: _bounds.corollary4(gamma, ee, nn, delta, c=c, C1=C1), epss,
-                        sorted({n, max(1, n // 2)}, reverse=True), n, d, S, X.dtype, b, label="eps")
+        return _suggest(
+            lambda ee, nn: _bounds.corollary4(gamma, ee, nn, delta, c=c, C1=C1),
+            epss,
+            sorted({n, max(1, n // 2)}, reverse=True),
+            n,
+            d,
+            S,
+            X.dtype,
+            b,
+            label="eps",
+        )
 
     chk, res = _run_check(
-        "Corollary 4", "average classification error over iterations <= eps", X=X, targets=p, labels=y,
-        loss="kl", bound=bound, target=eps, measure=lambda r: r.avg_error, seeds=seeds, rng=rng, delta=delta,
-        budget=budget, vacuous=False, vacuous_note="", suggest=suggest, dtype=X.dtype, alpha=alpha,
-        record_every=record_every, extra_measured=lambda r: {"teacher_margin_min_yz": margin_z},
+        "Corollary 4",
+        "average classification error over iterations <= eps",
+        X=X,
+        targets=p,
+        labels=y,
+        loss="kl",
+        bound=bound,
+        target=eps,
+        measure=lambda r: r.avg_error,
+        seeds=seeds,
+        rng=rng,
+        delta=delta,
+        budget=budget,
+        vacuous=False,
+        vacuous_note="",
+        suggest=suggest,
+        dtype=X.dtype,
+        alpha=alpha,
+        record_every=record_every,
+        extra_measured=lambda r: {"teacher_margin_min_yz": margin_z},
         empirical=empirical,
     )
-    printed = {"eta_printed": _scalar(getattr(bound, "eta_printed", float("nan"))),
-               "T_printed": _scalar(getattr(bound, "T_printed", float("nan")))}
+    printed = {
+        "eta_printed": _scalar(getattr(bound, "eta_printed", float("nan"))),
+        "T_printed": _scalar(getattr(bound, "T_printed", float("nan"))),
+    }
     chk.predicted.update(printed)
     if margin_z < gamma * (1 - 1e-9) and chk.status != REFUSED:
-        chk = Check(chk.name, chk.status, chk.claim, chk.predicted, chk.measured,
-                    chk.note + f" Warning: min_i y_i z_i = {margin_z:.4g} < gamma = {gamma:.4g}, so the "
-                    "corollary's assumption is not met by these soft labels.")
+        chk = Check(
+            chk.name,
+            chk.status,
+            chk.claim,
+            chk.predicted,
+            chk.measured,
+            chk.note + f" Warning: min_i y_i z_i = {margin_z:.4g} < gamma = {gamma:.4g}, so the "
+            "corollary's assumption is not met by these soft labels.",
+        )
     return chk, res
 
 
@@ -646,20 +750,42 @@ def check_proposition5(
 
     def suggest(b):
         betas = [bb for bb in (0.3, 0.5, 0.65) if bb > beta]
-        return _suggest(lambda bb, nn: _bounds.proposition5(gamma, bb, nn, delta, c=c, eta=eta), betas,
-                        sorted({n, max(1, n // 2)}, reverse=True), n, d, S, X.dtype, b)
+        return _suggest(
+            lambda bb, nn: _bounds.proposition5(gamma, bb, nn, delta, c=c, eta=eta),
+            betas,
+            sorted({n, max(1, n // 2)}, reverse=True),
+            n,
+            d,
+            S,
+            X.dtype,
+            b,
+        )
 
     def extra(res):
         ok = res.avg_error <= beta / math.log(2)
-        return {"fraction_error_below_beta_over_ln2": float(ok.mean()),
-                "mean_avg_error": float(np.mean(res.avg_error))}
+        return {"fraction_error_below_beta_over_ln2": float(ok.mean()), "mean_avg_error": float(np.mean(res.avg_error))}
 
     return _run_check(
-        "Proposition 5", "average logistic risk over iterations <= beta", X=X, targets=y, labels=y,
-        loss="logistic", bound=bound, target=beta, measure=lambda r: r.avg_risk, seeds=seeds, rng=rng,
-        delta=delta, budget=budget, vacuous=beta >= math.log(2),
+        "Proposition 5",
+        "average logistic risk over iterations <= beta",
+        X=X,
+        targets=y,
+        labels=y,
+        loss="logistic",
+        bound=bound,
+        target=beta,
+        measure=lambda r: r.avg_risk,
+        seeds=seeds,
+        rng=rng,
+        delta=delta,
+        budget=budget,
+        vacuous=beta >= math.log(2),
         vacuous_note=f"beta = {beta:g} >= R_h(W(0)) = ln 2: the claim holds at initialisation.",
-        suggest=suggest, dtype=X.dtype, alpha=alpha, record_every=record_every, extra_measured=extra,
+        suggest=suggest,
+        dtype=X.dtype,
+        alpha=alpha,
+        record_every=record_every,
+        extra_measured=extra,
         empirical=empirical,
     )
 
@@ -698,8 +824,14 @@ def check_lemma3(p: ArrayLike, y: ArrayLike, risk_kl: ArrayLike, error: ArrayLik
     with np.errstate(divide="ignore"):
         gz = float(np.min(y * logit(p)))
     if not (gz > 0) or np.any((p <= 0) | (p >= 1)):
-        return Check("Lemma 3", VACUOUS, claim, {"gamma_z": gz}, {},
-                     "Lemma 3 needs 0 < p_i < 1 and y_i z_i > 0 for all i; not met by these soft labels.")
+        return Check(
+            "Lemma 3",
+            VACUOUS,
+            claim,
+            {"gamma_z": gz},
+            {},
+            "Lemma 3 needs 0 < p_i < 1 and y_i z_i > 0 for all i; not met by these soft labels.",
+        )
     # y_i z_i >= gz >= min(gz, 1/2): the lemma at the smaller margin is weaker, hence still implied;
     # a gz above 1/2 (impossible for the NTK teacher, possible for arbitrary p) is capped there.
     bound = _bounds.lemma3(risk_kl, min(gz, 0.5))
@@ -707,13 +839,19 @@ def check_lemma3(p: ArrayLike, y: ArrayLike, risk_kl: ArrayLike, error: ArrayLik
     slack = bound - error
     violations = int(np.sum(slack < -1e-12))
     informative = int(np.sum(bound < 1))
-    measured = {"iterates_checked": int(error.size), "informative_iterates": informative,
-                "violations": violations, "min_bound_minus_error": float(slack.min()) if slack.size else None}
+    measured = {
+        "iterates_checked": int(error.size),
+        "informative_iterates": informative,
+        "violations": violations,
+        "min_bound_minus_error": float(slack.min()) if slack.size else None,
+    }
     status = FAIL if violations else (PASS if informative else VACUOUS)
-    note = (f"checked at {error.size} recorded iterates with gamma_z = min_i y_i z_i = {gz:.4g}, "
-            f"{informative} of them with a bound below 1; {violations} violation(s)."
-            + (" This is a bug: please report it." if violations else "")
-            + ("" if informative or violations else " The bound is at least 1 everywhere, so it is met trivially."))
+    note = (
+        f"checked at {error.size} recorded iterates with gamma_z = min_i y_i z_i = {gz:.4g}, "
+        f"{informative} of them with a bound below 1; {violations} violation(s)."
+        + (" This is a bug: please report it." if violations else "")
+        + ("" if informative or violations else " The bound is at least 1 everywhere, so it is met trivially.")
+    )
     return Check("Lemma 3", status, claim, {"gamma_z": gz}, measured, note)
 
 
@@ -770,20 +908,31 @@ def check_lemma6(
     k = int(ok_sym.sum())
     status, pval, ci = binomial_status(k, len(devs), 1 - delta, alpha)
     trivial = 1.5 * float(np.max(np.linalg.norm(X, axis=1)))
-    measured = {"networks": len(devs), "count_within_symmetric_radius": k,
-                "fraction_within_symmetric_radius": float(ok_sym.mean()),
-                "fraction_within_printed_radius": float(ok_ind.mean()), "fraction_ci95": ci, "p_value": pval,
-                "power_at_half_promise": detection_power(len(devs), 1 - delta, alpha),
-                "max_deviation": float(devs.max()), "median_deviation": float(np.median(devs)),
-                "deviations": devs.tolist(), "slack": float(np.min(r_sym) / devs.max()) if devs.max() > 0 else
-                float("inf")}
-    predicted = {"radius_symmetric": _scalar(r_sym[0]) if len(set(widths)) == 1 else r_sym.tolist(),
-                 "radius_printed": _scalar(r_ind[0]) if len(set(widths)) == 1 else r_ind.tolist(),
-                 "confidence": 1 - delta, "m": widths.tolist() if len(set(widths)) > 1 else int(widths[0])}
-    note = (f"{int(ok_sym.sum())}/{len(devs)} initialisations within the symmetric-initialisation radius "
-            f"(E13, the one that applies; promised frequency {1 - delta:.3g}, 95% interval [{ci[0]:.3g}, "
-            f"{ci[1]:.3g}], p = {pval:.2g}, power {measured['power_at_half_promise']:.2f}), "
-            f"{int(ok_ind.sum())}/{len(devs)} within the printed radius.")
+    measured = {
+        "networks": len(devs),
+        "count_within_symmetric_radius": k,
+        "fraction_within_symmetric_radius": float(ok_sym.mean()),
+        "fraction_within_printed_radius": float(ok_ind.mean()),
+        "fraction_ci95": ci,
+        "p_value": pval,
+        "power_at_half_promise": detection_power(len(devs), 1 - delta, alpha),
+        "max_deviation": float(devs.max()),
+        "median_deviation": float(np.median(devs)),
+        "deviations": devs.tolist(),
+        "slack": float(np.min(r_sym) / devs.max()) if devs.max() > 0 else float("inf"),
+    }
+    predicted = {
+        "radius_symmetric": _scalar(r_sym[0]) if len(set(widths)) == 1 else r_sym.tolist(),
+        "radius_printed": _scalar(r_ind[0]) if len(set(widths)) == 1 else r_ind.tolist(),
+        "confidence": 1 - delta,
+        "m": widths.tolist() if len(set(widths)) > 1 else int(widths[0]),
+    }
+    note = (
+        f"{int(ok_sym.sum())}/{len(devs)} initialisations within the symmetric-initialisation radius "
+        f"(E13, the one that applies; promised frequency {1 - delta:.3g}, 95% interval [{ci[0]:.3g}, "
+        f"{ci[1]:.3g}], p = {pval:.2g}, power {measured['power_at_half_promise']:.2f}), "
+        f"{int(ok_ind.sum())}/{len(devs)} within the printed radius."
+    )
     if np.all(r_sym >= trivial):
         status = VACUOUS
         note = f"The radius is at least {trivial:.3g}, which no deviation can exceed. " + note
@@ -833,35 +982,47 @@ class VerifyReport(_results.ResultMixin):
 
     def format_table(self, legend: bool = True) -> str:
         """The predicted-against-measured table, one row per check, its notes and the verdict legend."""
-        rows = [("check", "status", "predicted (m, T, eta, B)", "promise", "measured: count, 95% interval",
-                 "slack [95%]")]
+        rows = [
+            ("check", "status", "predicted (m, T, eta, B)", "promise", "measured: count, 95% interval", "slack [95%]")
+        ]
         for c in self.checks:
             pr = c.predicted
             if "T" in pr:
                 pred = f"m={_fmt(pr['m'])}, T={_fmt(pr['T'])}, eta={_fmt(pr['eta'])}, B={_fmt(pr['B'])}"
             elif "radius_symmetric" in pr:
-                pred = f"m={_fmt(pr['m'])}, r_sym={_fmt(pr['radius_symmetric'])}, r_printed={_fmt(pr['radius_printed'])}"
+                pred = (
+                    f"m={_fmt(pr['m'])}, r_sym={_fmt(pr['radius_symmetric'])}, r_printed={_fmt(pr['radius_printed'])}"
+                )
             else:
                 pred = f"gamma_z={_fmt(pr.get('gamma_z'))}"
-            target = (f"<= {_fmt(pr['target'])} w.p. >= {_fmt(pr['confidence'])}" if "target" in pr
-                      else (f"w.p. >= {_fmt(pr['confidence'])}" if "confidence" in pr else "always"))
+            target = (
+                f"<= {_fmt(pr['target'])} w.p. >= {_fmt(pr['confidence'])}"
+                if "target" in pr
+                else (f"w.p. >= {_fmt(pr['confidence'])}" if "confidence" in pr else "always")
+            )
             me = c.measured
             slack = "-"
             if "count_meeting_target" in me:
                 lo, hi = me["fraction_ci95"]
                 run = "" if c.status != EMPIRICAL else f" at m={me['m_run']}, T={me['T_run']}"
-                meas = f"{me['count_meeting_target']}/{me['seeds']} [{lo:.2f}, {hi:.2f}]{run}; mean {me['mean_value']:.4g}"
+                meas = (
+                    f"{me['count_meeting_target']}/{me['seeds']} [{lo:.2f}, {hi:.2f}]{run}; mean {me['mean_value']:.4g}"
+                )
                 slack = f"{_fmt(me['slack'])} [{_fmt(me['slack_ci95'][0])}, {_fmt(me['slack_ci95'][1])}]"
             elif "count_within_symmetric_radius" in me:
                 N = me["networks"]
                 lo, hi = me["fraction_ci95"]
                 k_ind = int(round(me["fraction_within_printed_radius"] * N))
-                meas = (f"{me['count_within_symmetric_radius']}/{N} [{lo:.2f}, {hi:.2f}] "
-                        f"(printed radius: {k_ind}/{N}); max dev {me['max_deviation']:.3g}")
+                meas = (
+                    f"{me['count_within_symmetric_radius']}/{N} [{lo:.2f}, {hi:.2f}] "
+                    f"(printed radius: {k_ind}/{N}); max dev {me['max_deviation']:.3g}"
+                )
                 slack = _fmt(me["slack"])
             elif "violations" in me:
-                meas = (f"{me['violations']} violations in {me['iterates_checked']} iterates "
-                        f"({me['informative_iterates']} with bound < 1)")
+                meas = (
+                    f"{me['violations']} violations in {me['iterates_checked']} iterates "
+                    f"({me['informative_iterates']} with bound < 1)"
+                )
             else:
                 meas = "not run"
             rows.append((c.name, c.status, pred, target, meas, slack))
@@ -892,17 +1053,31 @@ def _fmt(v) -> str:
     return f"{v:.4g}"
 
 
-CHECKS = {"theorem2": "Theorem 2", "corollary4": "Corollary 4", "proposition5": "Proposition 5",
-          "lemma3": "Lemma 3", "lemma6": "Lemma 6"}
+CHECKS = {
+    "theorem2": "Theorem 2",
+    "corollary4": "Corollary 4",
+    "proposition5": "Proposition 5",
+    "lemma3": "Lemma 3",
+    "lemma6": "Lemma 6",
+}
 """The checks :func:`run_verify` can run, by the key its ``checks`` argument takes."""
 
 
 def _training_curve(chk, res, *, value, ylabel, target, init_value):
     """What the training figure draws for one check (values per seed along the recorded iterations)."""
-    return {"name": chk.name, "status": chk.status, "iterations": np.asarray(res.iterations),
-            "values": np.asarray(getattr(res, value)), "ylabel": ylabel, "target": float(target),
-            "T_prescribed": float(chk.predicted["T"]), "T_run": int(res.T), "m_run": int(res.widths[0]),
-            "m_prescribed": float(chk.predicted["m"]), "init_value": init_value}
+    return {
+        "name": chk.name,
+        "status": chk.status,
+        "iterations": np.asarray(res.iterations),
+        "values": np.asarray(getattr(res, value)),
+        "ylabel": ylabel,
+        "target": float(target),
+        "T_prescribed": float(chk.predicted["T"]),
+        "T_run": int(res.T),
+        "m_run": int(res.widths[0]),
+        "m_prescribed": float(chk.predicted["m"]),
+        "init_value": init_value,
+    }
 
 
 def run_verify(
@@ -984,29 +1159,104 @@ def run_verify(
     """
     say = log or (lambda s: None)
     (X, y, norms, c, delta, alpha, eps, beta_hard, seeds, n_samples, budget, beta, selected) = _verify_arguments(
-        X, y, dtype=dtype, c=c, delta=delta, alpha=alpha, eps=eps, beta_hard=beta_hard, seeds=seeds,
-        n_samples=n_samples, budget=budget, beta=beta, checks=checks)
+        X,
+        y,
+        dtype=dtype,
+        c=c,
+        delta=delta,
+        alpha=alpha,
+        eps=eps,
+        beta_hard=beta_hard,
+        seeds=seeds,
+        n_samples=n_samples,
+        budget=budget,
+        beta=beta,
+        checks=checks,
+    )
     root = root_seed(rng)
     s_margin, s_teacher, s_t2, s_c4, s_p5 = root.spawn(5)
     mres, gamma, z, p, beta, data = _verify_margin_teacher(
-        X, y, norms, c=c, gamma_known=gamma_known, z_known=z_known, beta=beta, n_samples=n_samples, delta=delta,
-        s_margin=s_margin, s_teacher=s_teacher, say=say)
+        X,
+        y,
+        norms,
+        c=c,
+        gamma_known=gamma_known,
+        z_known=z_known,
+        beta=beta,
+        n_samples=n_samples,
+        delta=delta,
+        s_margin=s_margin,
+        s_teacher=s_teacher,
+        say=say,
+    )
     if on_data is not None:
         on_data(data)
-    report = _verify_report(root, data, dataset=dataset, beta=beta, eps=eps, beta_hard=beta_hard, delta=delta, C1=C1,
-                            alpha=alpha, seeds=seeds, budget=budget, empirical=empirical, selected=selected,
-                            n_samples=n_samples, dtype=X.dtype)
+    report = _verify_report(
+        root,
+        data,
+        dataset=dataset,
+        beta=beta,
+        eps=eps,
+        beta_hard=beta_hard,
+        delta=delta,
+        C1=C1,
+        alpha=alpha,
+        seeds=seeds,
+        budget=budget,
+        empirical=empirical,
+        selected=selected,
+        n_samples=n_samples,
+        dtype=X.dtype,
+    )
     t2_bound = _bounds.theorem2(beta, data["n"], delta, c=c, C1=C1)
     res2, res4 = _verify_training(
-        report, X, y, p, selected=selected, gamma=gamma, beta=beta, eps=eps, beta_hard=beta_hard, delta=delta,
-        c=c, C1=C1, seeds=seeds, streams=(s_t2, s_c4, s_p5), budget=budget, alpha=alpha, empirical=empirical,
-        r0=data["kl_risk_at_init"], say=say)
+        report,
+        X,
+        y,
+        p,
+        selected=selected,
+        gamma=gamma,
+        beta=beta,
+        eps=eps,
+        beta_hard=beta_hard,
+        delta=delta,
+        c=c,
+        C1=C1,
+        seeds=seeds,
+        streams=(s_t2, s_c4, s_p5),
+        budget=budget,
+        alpha=alpha,
+        empirical=empirical,
+        r0=data["kl_risk_at_init"],
+        say=say,
+    )
     if "lemma3" in selected:
-        _verify_lemma3(report, X, y, p, [r for r in (res2, res4) if r is not None], t2_bound=t2_bound, seeds=seeds,
-                       s_t2=s_t2, budget=budget, say=say)
+        _verify_lemma3(
+            report,
+            X,
+            y,
+            p,
+            [r for r in (res2, res4) if r is not None],
+            t2_bound=t2_bound,
+            seeds=seeds,
+            s_t2=s_t2,
+            budget=budget,
+            say=say,
+        )
     if "lemma6" in selected:
-        _verify_lemma6(report, X, mres.v, z, res2, m2=float(t2_bound.m), seeds=seeds, delta=delta, alpha=alpha,
-                       s_margin=s_margin, say=say)
+        _verify_lemma6(
+            report,
+            X,
+            mres.v,
+            z,
+            res2,
+            m2=float(t2_bound.m),
+            seeds=seeds,
+            delta=delta,
+            alpha=alpha,
+            s_margin=s_margin,
+            say=say,
+        )
     return report
 
 
@@ -1066,63 +1316,144 @@ def _verify_margin_teacher(X, y, norms, *, c, gamma_known, z_known, beta, n_samp
     if beta is None:
         beta = float(np.floor(0.9 * r0 * 1e4) / 1e4) if r0 > 2e-4 else 0.9 * r0
     data = {
-        "n": n, "d": d, "c": c, "gamma_used": gamma, "gamma_known": gamma_known,
+        "n": n,
+        "d": d,
+        "c": c,
+        "gamma_used": gamma,
+        "gamma_known": gamma_known,
         "gamma_source": "known" if gamma_known is not None else "certified lower bound",
-        "margin_estimate": float(mres.gamma), "margin_lower": float(mres.lower), "margin_upper": float(mres.upper),
+        "margin_estimate": float(mres.gamma),
+        "margin_lower": float(mres.lower),
+        "margin_upper": float(mres.upper),
         "teacher_logits_source": "known" if z_known is not None else "Monte Carlo estimate",
         "teacher_logits_min_yz": float(np.min(y * (z if z_known is None else zk))),
         "teacher_logits_max_abs": float(np.max(np.abs(z if z_known is None else zk))),
-        "teacher_logits_max_se": float(np.max(z_se)), "kl_risk_at_init": r0,
+        "teacher_logits_max_se": float(np.max(z_se)),
+        "kl_risk_at_init": r0,
     }
     return mres, gamma, z, p, beta, data
 
 
-def _verify_report(root, data, *, dataset, beta, eps, beta_hard, delta, C1, alpha, seeds, budget, empirical,
-                   selected, n_samples, dtype):
+def _verify_report(
+    root, data, *, dataset, beta, eps, beta_hard, delta, C1, alpha, seeds, budget, empirical, selected, n_samples, dtype
+):
     """The empty :class:`VerifyReport` with :func:`run_verify`'s configuration and the data summary."""
     from . import __version__
 
     config = {
-        "dataset": dataset, "beta": beta, "eps": eps, "beta_hard": beta_hard, "delta": delta, "C1": C1,
-        "alpha": alpha, "seeds": seeds, "root_seed_entropy": root.entropy, "budget_seconds_per_check": budget,
-        "empirical": bool(empirical), "checks": selected, "n_samples": n_samples, "dtype": str(dtype),
+        "dataset": dataset,
+        "beta": beta,
+        "eps": eps,
+        "beta_hard": beta_hard,
+        "delta": delta,
+        "C1": C1,
+        "alpha": alpha,
+        "seeds": seeds,
+        "root_seed_entropy": root.entropy,
+        "budget_seconds_per_check": budget,
+        "empirical": bool(empirical),
+        "checks": selected,
+        "n_samples": n_samples,
+        "dtype": str(dtype),
         "version": __version__,
     }
     return VerifyReport(config, data, [])
 
 
-def _verify_training(report, X, y, p, *, selected, gamma, beta, eps, beta_hard, delta, c, C1, seeds, streams,
-                     budget, alpha, empirical, r0, say):
+def _verify_training(
+    report,
+    X,
+    y,
+    p,
+    *,
+    selected,
+    gamma,
+    beta,
+    eps,
+    beta_hard,
+    delta,
+    c,
+    C1,
+    seeds,
+    streams,
+    budget,
+    alpha,
+    empirical,
+    r0,
+    say,
+):
     """Run the selected training checks (Theorem 2, Corollary 4, Proposition 5); return the first two's runs."""
     s_t2, s_c4, s_p5 = streams
     curves = report.curves
     res2 = res4 = None
     if "theorem2" in selected:
         say(f"Theorem 2 at beta = {beta:.4g} (R_KL(W(0)) = {r0:.4g}), {seeds} seeds")
-        t2, res2 = check_theorem2(X, p, beta=beta, delta=delta, labels=y, c=c, C1=C1, seeds=seeds, rng=s_t2,
-                                  budget=budget, dtype=X.dtype, alpha=alpha, empirical=empirical)
+        t2, res2 = check_theorem2(
+            X,
+            p,
+            beta=beta,
+            delta=delta,
+            labels=y,
+            c=c,
+            C1=C1,
+            seeds=seeds,
+            rng=s_t2,
+            budget=budget,
+            dtype=X.dtype,
+            alpha=alpha,
+            empirical=empirical,
+        )
         report.checks.append(t2)
         if res2 is not None:
-            curves["Theorem 2"] = _training_curve(t2, res2, value="risk", ylabel="KL risk $R_{KL}(W(t))$",
-                                                  target=beta, init_value=r0)
+            curves["Theorem 2"] = _training_curve(
+                t2, res2, value="risk", ylabel="KL risk $R_{KL}(W(t))$", target=beta, init_value=r0
+            )
 
     if "corollary4" in selected:
         say(f"Corollary 4 at gamma = {gamma:.4g}, eps = {eps:g}")
-        c4, res4 = check_corollary4(X, p, y, gamma=gamma, eps=eps, delta=delta, c=c, C1=C1, seeds=seeds,
-                                    rng=s_c4, budget=budget, dtype=X.dtype, alpha=alpha, empirical=empirical)
+        c4, res4 = check_corollary4(
+            X,
+            p,
+            y,
+            gamma=gamma,
+            eps=eps,
+            delta=delta,
+            c=c,
+            C1=C1,
+            seeds=seeds,
+            rng=s_c4,
+            budget=budget,
+            dtype=X.dtype,
+            alpha=alpha,
+            empirical=empirical,
+        )
         report.checks.append(c4)
         if res4 is not None:
-            curves["Corollary 4"] = _training_curve(c4, res4, value="error", ylabel="classification error $R(W(t))$",
-                                                    target=eps, init_value=1.0)
+            curves["Corollary 4"] = _training_curve(
+                c4, res4, value="error", ylabel="classification error $R(W(t))$", target=eps, init_value=1.0
+            )
 
     if "proposition5" in selected:
         say(f"Proposition 5 at gamma = {gamma:.4g}, beta = {beta_hard:g}")
-        p5, res5 = check_proposition5(X, y, gamma=gamma, beta=beta_hard, delta=delta, c=c, seeds=seeds, rng=s_p5,
-                                      budget=budget, dtype=X.dtype, alpha=alpha, empirical=empirical)
+        p5, res5 = check_proposition5(
+            X,
+            y,
+            gamma=gamma,
+            beta=beta_hard,
+            delta=delta,
+            c=c,
+            seeds=seeds,
+            rng=s_p5,
+            budget=budget,
+            dtype=X.dtype,
+            alpha=alpha,
+            empirical=empirical,
+        )
         report.checks.append(p5)
         if res5 is not None:
-            curves["Proposition 5"] = _training_curve(p5, res5, value="risk", ylabel="logistic risk $R_h(W(t))$",
-                                                      target=beta_hard, init_value=math.log(2))
+            curves["Proposition 5"] = _training_curve(
+                p5, res5, value="risk", ylabel="logistic risk $R_h(W(t))$", target=beta_hard, init_value=math.log(2)
+            )
     return res2, res4
 
 
@@ -1145,11 +1476,26 @@ def _verify_lemma3(report, X, y, p, runs, *, t2_bound, seeds, s_t2, budget, say)
             fit = small[:2] if small else (2, 10)
         m_l3, T_l3 = fit
         say(f"Lemma 3 along Theorem 2's training at m = {m_l3}, T = {T_l3}")
-        runs = [pgd(X, p, m=m_l3, eta=float(t2_bound.eta), T=T_l3, B=1.0, loss="kl", labels=y,
-                    seeds=network_seeds(seeds, s_t2), record_every=_record_interval(T_l3, None), dtype=X.dtype)]
-        l3_note = (f" Along Theorem 2's training (eta = beta/3, B = 1) at m = {m_l3}, T = {T_l3}"
-                   + (" (its prescription)." if (m_l3, T_l3) == (int(m2), int(T2)) else
-                      f" (prescription m = {_fmt(m2)}, T = {_fmt(T2)} does not fit the budget)."))
+        runs = [
+            pgd(
+                X,
+                p,
+                m=m_l3,
+                eta=float(t2_bound.eta),
+                T=T_l3,
+                B=1.0,
+                loss="kl",
+                labels=y,
+                seeds=network_seeds(seeds, s_t2),
+                record_every=_record_interval(T_l3, None),
+                dtype=X.dtype,
+            )
+        ]
+        l3_note = f" Along Theorem 2's training (eta = beta/3, B = 1) at m = {m_l3}, T = {T_l3}" + (
+            " (its prescription)."
+            if (m_l3, T_l3) == (int(m2), int(T2))
+            else f" (prescription m = {_fmt(m2)}, T = {_fmt(T2)} does not fit the budget)."
+        )
     risk = np.concatenate([r.risk.ravel() for r in runs])
     err = np.concatenate([r.error.ravel() for r in runs])
     l3 = check_lemma3(p, y, risk, err)
@@ -1159,9 +1505,15 @@ def _verify_lemma3(report, X, y, p, runs, *, t2_bound, seeds, s_t2, budget, say)
     r = runs[0]
     gz = l3.predicted.get("gamma_z", float("nan"))
     if gz > 0:
-        report.curves["Lemma 3"] = {"iterations": np.asarray(r.iterations), "error": np.asarray(r.error),
-                                    "bound": np.asarray(_bounds.lemma3(r.risk, min(gz, 0.5))), "gamma_z": gz,
-                                    "m_run": int(r.widths[0]), "T_run": int(r.T), "status": l3.status}
+        report.curves["Lemma 3"] = {
+            "iterations": np.asarray(r.iterations),
+            "error": np.asarray(r.error),
+            "bound": np.asarray(_bounds.lemma3(r.risk, min(gz, 0.5))),
+            "gamma_z": gz,
+            "m_run": int(r.widths[0]),
+            "T_run": int(r.T),
+            "status": l3.status,
+        }
 
 
 def _verify_lemma6(report, X, v, z, res2, *, m2, seeds, delta, alpha, s_margin, say):
@@ -1175,8 +1527,10 @@ def _verify_lemma6(report, X, v, z, res2, *, m2, seeds, delta, alpha, s_margin, 
     else:
         # Lemma 6 needs only initialisations: draw them at Theorem 2's width
         m6 = int(m2) if math.isfinite(m2) and m2 <= 10**6 else 10**6
-        inits = [init_symmetric(m6, d, rng=np.random.default_rng(s), dtype=X.dtype)
-                 for s in network_seeds(n6, s_margin.spawn(1)[0])]
+        inits = [
+            init_symmetric(m6, d, rng=np.random.default_rng(s), dtype=X.dtype)
+            for s in network_seeds(n6, s_margin.spawn(1)[0])
+        ]
     m6 = inits[0][0].shape[0]
     say(f"Lemma 6 on {len(inits)} initialisations of width {m6}")
     l6 = check_lemma6(X, v, z, inits, delta=delta, alpha=alpha)
@@ -1185,11 +1539,20 @@ def _verify_lemma6(report, X, v, z, res2, *, m2, seeds, delta, alpha, s_margin, 
     widths = sorted({int(w) - int(w) % 2 for w in np.geomspace(16, max(m6, 32), 6)} | {m6})
     devs = []
     for w, s in zip(widths, s_margin.spawn(len(widths))):
-        devs.append(_lemma6_deviations(X, v, z, [init_symmetric(w, d, rng=np.random.default_rng(si),
-                                                                dtype=X.dtype) for si in s.spawn(n6)]))
-    report.curves["Lemma 6"] = {"widths": np.asarray(widths), "deviations": devs, "n": n, "delta": delta,
-                                "m_checked": m6, "checked_deviations": np.asarray(l6.measured["deviations"]),
-                                "status": l6.status}
+        devs.append(
+            _lemma6_deviations(
+                X, v, z, [init_symmetric(w, d, rng=np.random.default_rng(si), dtype=X.dtype) for si in s.spawn(n6)]
+            )
+        )
+    report.curves["Lemma 6"] = {
+        "widths": np.asarray(widths),
+        "deviations": devs,
+        "n": n,
+        "delta": delta,
+        "m_checked": m6,
+        "checked_deviations": np.asarray(l6.measured["deviations"]),
+        "status": l6.status,
+    }
 
 
 def _lemma6_deviations(X, v, z, inits):

@@ -134,7 +134,12 @@ def _offenders() -> list[str]:
 
 def test_the_walk_finds_the_public_api() -> None:
     objects = _public_objects()
-    for name in ("ntkdistill.pgd.pgd", "ntkdistill.pgd.PGDResult", "ntkdistill.cli.main", "ntkdistill.datasets._base.ImageData"):
+    for name in (
+        "ntkdistill.pgd.pgd",
+        "ntkdistill.pgd.PGDResult",
+        "ntkdistill.cli.main",
+        "ntkdistill.datasets._base.ImageData",
+    ):
         assert name in objects, f"{name} not found by the walk"
     assert len(objects) > 100
 

@@ -55,8 +55,9 @@ def ref_proposition5(gamma, beta, n, delta, c, eta):
         L=L,
         B=2 * L / gamma,
         T_bound=8 / (gamma**2 * eta) * L**2 / (math.log(2) * beta),
-        m_bound=16 / gamma**4 * (2 * math.sqrt(2) / (c * math.sqrt(math.pi)) * L
-                                 + 3 * math.sqrt(math.log(2 * n / delta))) ** 2,
+        m_bound=16
+        / gamma**4
+        * (2 * math.sqrt(2) / (c * math.sqrt(math.pi)) * L + 3 * math.sqrt(math.log(2 * n / delta))) ** 2,
         eta=eta,
     )
 
@@ -259,29 +260,60 @@ def _weak(a, b, direction):
 
 # (function, base point, argument, {field: +1 increasing, -1 decreasing, 0 constant})
 MONOTONE = [
-    (theorem2, dict(beta=0.05, n=100, delta=0.01, c=1.0, C1=C1_PRINTED), "beta",
-     {"m_bound": -1, "T_bound": -1, "eta": +1}),
+    (
+        theorem2,
+        dict(beta=0.05, n=100, delta=0.01, c=1.0, C1=C1_PRINTED),
+        "beta",
+        {"m_bound": -1, "T_bound": -1, "eta": +1},
+    ),
     (theorem2, dict(beta=0.05, n=100, delta=0.01, c=1.0, C1=C1_PRINTED), "delta", {"m_bound": -1, "T_bound": 0}),
     (theorem2, dict(beta=0.05, n=100, delta=0.01, c=1.0, C1=C1_PRINTED), "c", {"m_bound": -1, "T_bound": 0}),
     (theorem2, dict(beta=0.05, n=100, delta=0.01, c=1.0, C1=C1_PRINTED), "C1", {"m_bound": +1, "T_bound": 0}),
-    (corollary4, dict(gamma=0.1, eps=0.1, n=100, delta=0.01, c=1.0, C1=C1_PRINTED), "gamma",
-     {"m_bound": -1, "T_bound": -1, "eta": +1, "T_printed_bound": -1, "eta_printed": +1}),
-    (corollary4, dict(gamma=0.1, eps=0.1, n=100, delta=0.01, c=1.0, C1=C1_PRINTED), "eps",
-     {"m_bound": -1, "T_bound": -1, "eta": +1}),
-    (corollary4, dict(gamma=0.1, eps=0.1, n=100, delta=0.01, c=1.0, C1=C1_PRINTED), "delta",
-     {"m_bound": -1, "T_bound": 0, "eta": 0}),
+    (
+        corollary4,
+        dict(gamma=0.1, eps=0.1, n=100, delta=0.01, c=1.0, C1=C1_PRINTED),
+        "gamma",
+        {"m_bound": -1, "T_bound": -1, "eta": +1, "T_printed_bound": -1, "eta_printed": +1},
+    ),
+    (
+        corollary4,
+        dict(gamma=0.1, eps=0.1, n=100, delta=0.01, c=1.0, C1=C1_PRINTED),
+        "eps",
+        {"m_bound": -1, "T_bound": -1, "eta": +1},
+    ),
+    (
+        corollary4,
+        dict(gamma=0.1, eps=0.1, n=100, delta=0.01, c=1.0, C1=C1_PRINTED),
+        "delta",
+        {"m_bound": -1, "T_bound": 0, "eta": 0},
+    ),
     (corollary4, dict(gamma=0.1, eps=0.1, n=100, delta=0.01, c=1.0, C1=C1_PRINTED), "c", {"m_bound": -1}),
     (corollary4, dict(gamma=0.1, eps=0.1, n=100, delta=0.01, c=1.0, C1=C1_PRINTED), "C1", {"m_bound": +1}),
-    (proposition5, dict(gamma=0.1, beta=0.05, n=100, delta=0.01, c=1.0, eta=1.0), "gamma",
-     {"m_bound": -1, "T_bound": -1, "B": -1}),
-    (proposition5, dict(gamma=0.1, beta=0.05, n=100, delta=0.01, c=1.0, eta=1.0), "beta",
-     {"m_bound": -1, "T_bound": -1, "B": -1, "L": -1}),
-    (proposition5, dict(gamma=0.1, beta=0.05, n=100, delta=0.01, c=1.0, eta=1.0), "delta",
-     {"m_bound": -1, "T_bound": 0, "B": 0}),
-    (proposition5, dict(gamma=0.1, beta=0.05, n=100, delta=0.01, c=1.0, eta=1.0), "c",
-     {"m_bound": -1, "T_bound": 0}),
-    (proposition5, dict(gamma=0.1, beta=0.05, n=100, delta=0.01, c=1.0, eta=1.0), "eta",
-     {"m_bound": 0, "T_bound": -1, "B": 0}),
+    (
+        proposition5,
+        dict(gamma=0.1, beta=0.05, n=100, delta=0.01, c=1.0, eta=1.0),
+        "gamma",
+        {"m_bound": -1, "T_bound": -1, "B": -1},
+    ),
+    (
+        proposition5,
+        dict(gamma=0.1, beta=0.05, n=100, delta=0.01, c=1.0, eta=1.0),
+        "beta",
+        {"m_bound": -1, "T_bound": -1, "B": -1, "L": -1},
+    ),
+    (
+        proposition5,
+        dict(gamma=0.1, beta=0.05, n=100, delta=0.01, c=1.0, eta=1.0),
+        "delta",
+        {"m_bound": -1, "T_bound": 0, "B": 0},
+    ),
+    (proposition5, dict(gamma=0.1, beta=0.05, n=100, delta=0.01, c=1.0, eta=1.0), "c", {"m_bound": -1, "T_bound": 0}),
+    (
+        proposition5,
+        dict(gamma=0.1, beta=0.05, n=100, delta=0.01, c=1.0, eta=1.0),
+        "eta",
+        {"m_bound": 0, "T_bound": -1, "B": 0},
+    ),
 ]
 
 ROUNDED = {"m_bound": "m", "T_bound": "T", "T_printed_bound": "T_printed"}
@@ -389,8 +421,13 @@ def test_results_are_frozen():
 
 
 @settings(max_examples=60, deadline=None)
-@given(g=st.floats(1e-8, 0.5), e=st.floats(1e-12, 0.999), n=st.integers(1, 10**9),
-       d=st.floats(1e-12, 0.333), c=st.floats(1e-6, 1.0))
+@given(
+    g=st.floats(1e-8, 0.5),
+    e=st.floats(1e-12, 0.999),
+    n=st.integers(1, 10**9),
+    d=st.floats(1e-12, 0.333),
+    c=st.floats(1e-6, 1.0),
+)
 def test_widths_are_even_and_minimal(g, e, n, d, c):
     for r in (corollary4(g, e, n, d, c), proposition5(g, e, n, d, c), theorem2(e, n, d, c)):
         m = float(r.m)
@@ -433,12 +470,11 @@ def test_no_inf_where_a_finite_value_exists():
         assert float(r.m_bound) == pytest.approx(m_ref, rel=1e-13)
         # T really exceeds the float64 range: inf, with a finite logarithm
         assert r.T_bound == np.inf
-        logT = (math.log10(8) + 2 * math.log10(L) - 2 * math.log10(0.5) - math.log10(math.log(2))
-                - math.log10(beta))
+        logT = math.log10(8) + 2 * math.log10(L) - 2 * math.log10(0.5) - math.log10(math.log(2)) - math.log10(beta)
         assert float(r.log10_T_bound) == pytest.approx(logT, rel=1e-13)
         # gamma^2 underflows, yet with a tiny C1 the width is an ordinary number
         r = corollary4(1e-160, 0.5, 10, 0.1, C1=1e-300)
-        log10_ref = (math.log10(32e-300) + 2 * math.log10(S_soft(10, 0.1, 1.0)) + 320 - math.log10(0.5))
+        log10_ref = math.log10(32e-300) + 2 * math.log10(S_soft(10, 0.1, 1.0)) + 320 - math.log10(0.5)
         assert math.isfinite(float(r.m_bound))
         assert math.log10(float(r.m_bound)) == pytest.approx(log10_ref, rel=1e-13)
         # sqrt(2/pi)/c overflows, the width does not
@@ -537,26 +573,42 @@ ERRORS = [
     (corollary4, dict(gamma=0.6), ValueError, "gamma == 0.6, " + GAMMA_RANGE),
     (corollary4, dict(gamma=0.0), ValueError, "gamma == 0.0, " + GAMMA_RANGE),
     (corollary4, dict(gamma=float("nan")), ValueError, "gamma == nan, " + GAMMA_RANGE),
-    (corollary4, dict(gamma=[0.1, 0.2, 0.7, 0.8]), ValueError,
-     "gamma[2] == 0.7, must lie in (0, 1/2] (the NTK margin cannot exceed 1/2 when ||x_i|| <= 1); "
-     "2 of 4 entries are outside."),
+    (
+        corollary4,
+        dict(gamma=[0.1, 0.2, 0.7, 0.8]),
+        ValueError,
+        "gamma[2] == 0.7, must lie in (0, 1/2] (the NTK margin cannot exceed 1/2 when ||x_i|| <= 1); "
+        "2 of 4 entries are outside.",
+    ),
     (corollary4, dict(gamma="0.1"), TypeError, "gamma must be a real number or an array of real numbers, got '0.1'."),
     (corollary4, dict(gamma=True), TypeError, "gamma must be a real number or an array of real numbers, got True."),
     (corollary4, dict(eps=1.0), ValueError, "eps == 1.0, must lie in (0, 1)."),
-    (corollary4, dict(eps=[[0.1], [float("inf")]]), ValueError,
-     "eps[1, 0] == inf, must lie in (0, 1); 1 of 2 entries are outside."),
+    (
+        corollary4,
+        dict(eps=[[0.1], [float("inf")]]),
+        ValueError,
+        "eps[1, 0] == inf, must lie in (0, 1); 1 of 2 entries are outside.",
+    ),
     (corollary4, dict(n=0), ValueError, "n == 0, must be >= 1."),
     (corollary4, dict(n=2.5), TypeError, "n must be an integer, got 2.5."),
     (corollary4, dict(n=[5, -1]), ValueError, "n[1] == -1, must be >= 1; 1 of 2 entries are outside."),
     (corollary4, dict(n=[5.0, 2.5]), TypeError, "n[1] == 2.5, must be an integer."),
-    (corollary4, dict(delta=1 / 3), ValueError,
-     f"delta == {1 / 3!r}, must lie in (0, 1/3) (the confidence is 1 - 3 delta)."),
+    (
+        corollary4,
+        dict(delta=1 / 3),
+        ValueError,
+        f"delta == {1 / 3!r}, must lie in (0, 1/3) (the confidence is 1 - 3 delta).",
+    ),
     (corollary4, dict(c=1.5), ValueError, "c == 1.5, must lie in (0, 1]."),
     (corollary4, dict(C1="paper"), ValueError, f"C1 == 'paper', must be {C1_TEXT} or a positive real number."),
     (corollary4, dict(C1=0.0), ValueError, f"C1 == 0.0, must be {C1_TEXT} or a positive finite real number."),
-    (corollary4, dict(gamma=[0.1, 0.2], eps=[0.1, 0.2, 0.3]), ValueError,
-     "the array arguments do not broadcast together: gamma with shape (2,), eps with shape (3,). Give them "
-     "shapes that numpy can broadcast, e.g. gamma[:, None] against eps[None, :] for a grid."),
+    (
+        corollary4,
+        dict(gamma=[0.1, 0.2], eps=[0.1, 0.2, 0.3]),
+        ValueError,
+        "the array arguments do not broadcast together: gamma with shape (2,), eps with shape (3,). Give them "
+        "shapes that numpy can broadcast, e.g. gamma[:, None] against eps[None, :] for a grid.",
+    ),
     (theorem2, dict(beta=0.0), ValueError, "beta == 0.0, must lie in (0, 1)."),
     (proposition5, dict(beta=1.0), ValueError, "beta == 1.0, must lie in (0, 1)."),
     (proposition5, dict(eta=1.5), ValueError, "eta == 1.5, must lie in (0, 1]."),
@@ -564,17 +616,29 @@ ERRORS = [
     (neurons_required, dict(eps=0.0), ValueError, "eps == 0.0, must lie in (0, 1)."),
     (lemma3, dict(risk_kl=-0.1), ValueError, "risk_kl == -0.1, must be a finite real number >= 0."),
     (lemma3, dict(gamma=0.51), ValueError, "gamma == 0.51, " + GAMMA_RANGE),
-    (lemma6_radius, dict(m=3), ValueError,
-     "m == 3, must be even (the symmetric initialisation pairs neuron j with neuron j + m/2)."),
-    (lemma6_radius, dict(m=[2, 4, 5]), ValueError,
-     "m[2] == 5, must be >= 2 and even (the symmetric initialisation pairs neuron j with neuron j + m/2); "
-     "1 of 3 entries are outside."),
+    (
+        lemma6_radius,
+        dict(m=3),
+        ValueError,
+        "m == 3, must be even (the symmetric initialisation pairs neuron j with neuron j + m/2).",
+    ),
+    (
+        lemma6_radius,
+        dict(m=[2, 4, 5]),
+        ValueError,
+        "m[2] == 5, must be >= 2 and even (the symmetric initialisation pairs neuron j with neuron j + m/2); "
+        "1 of 3 entries are outside.",
+    ),
     (lemma6_radius, dict(m=0, init="independent"), ValueError, "m == 0, must be >= 1."),
     (lemma6_radius, dict(init="paired"), ValueError, "init == 'paired', must be 'symmetric' or 'independent'."),
     (lemma6_radius, dict(delta=1.0), ValueError, "delta == 1.0, must lie in (0, 1)."),
-    (kl_risk_at_init, dict(p=[0.5, 1.2]), ValueError,
-     # the value's repr comes from the shared validation helper: match up to it
-     "p must lie in [0, 1] (soft labels p_i = mu(z_i)), got 1 value(s) outside, e.g. "),
+    (
+        kl_risk_at_init,
+        dict(p=[0.5, 1.2]),
+        ValueError,
+        # the value's repr comes from the shared validation helper: match up to it
+        "p must lie in [0, 1] (soft labels p_i = mu(z_i)), got 1 value(s) outside, e.g. ",
+    ),
     (kl_risk_at_init, dict(p=[]), ValueError, "p is empty; it needs at least one soft label."),
 ]
 
@@ -589,8 +653,9 @@ DEFAULTS = {
 }
 
 
-@pytest.mark.parametrize("func, bad, exc, message", ERRORS,
-                         ids=[f"{f.__name__}-{'-'.join(b)}-{i}" for i, (f, b, _, _) in enumerate(ERRORS)])
+@pytest.mark.parametrize(
+    "func, bad, exc, message", ERRORS, ids=[f"{f.__name__}-{'-'.join(b)}-{i}" for i, (f, b, _, _) in enumerate(ERRORS)]
+)
 def test_error_messages(func, bad, exc, message):
     end = "" if message.endswith("e.g. ") else "$"  # a prefix only where marked above
     with pytest.raises(exc, match="^" + re.escape(message) + end):
@@ -615,8 +680,11 @@ def _mutate(func, field, factor):
     """``func`` with one output field multiplied by ``factor(**arguments)``: a planted wrong exponent or constant."""
 
     def mutant(*args, **kw):
-        names = ("gamma", "eps", "n", "delta") if func is corollary4 else (
-            ("gamma", "beta", "n", "delta") if func is proposition5 else ("beta", "n", "delta"))
+        names = (
+            ("gamma", "eps", "n", "delta")
+            if func is corollary4
+            else (("gamma", "beta", "n", "delta") if func is proposition5 else ("beta", "n", "delta"))
+        )
         named = dict(zip(names, args), **kw)
         r = func(*args, **kw)
         return dataclasses.replace(r, **{field: getattr(r, field) * factor(**named)})
@@ -632,8 +700,16 @@ def _scaling_property(t2, c4, p5, mutant=False):
     """Exponents of every bound in its real arguments, each from a ratio at two points."""
 
     @_prop_settings(40, mutant)
-    @given(a=st.floats(1e-3, 0.5), b=st.floats(1e-3, 0.5), e1=st.floats(1e-4, 0.9), e2=st.floats(1e-4, 0.9),
-           n1=st.integers(1, 10**6), n2=st.integers(1, 10**6), d1=st.floats(1e-6, 0.3), d2=st.floats(1e-6, 0.3))
+    @given(
+        a=st.floats(1e-3, 0.5),
+        b=st.floats(1e-3, 0.5),
+        e1=st.floats(1e-4, 0.9),
+        e2=st.floats(1e-4, 0.9),
+        n1=st.integers(1, 10**6),
+        n2=st.integers(1, 10**6),
+        d1=st.floats(1e-6, 0.3),
+        d2=st.floats(1e-6, 0.3),
+    )
     def prop(a, b, e1, e2, n1, n2, d1, d2):
         if abs(a - b) < 1e-3 * a or abs(e1 - e2) < 1e-3 * e1:
             return
@@ -660,8 +736,9 @@ def _scaling_property(t2, c4, p5, mutant=False):
         L = math.log(2 / (math.log(2) * e1))
         for k, g in ((k1, a), (k2, b)):
             root = math.sqrt(float(k.m_bound) * g**4 / 16)  # (2 sqrt 2 / sqrt pi) L + 3 sqrt(ln(2n/delta))
-            assert root == pytest.approx(2 * math.sqrt(2 / math.pi) * L + 3 * math.sqrt(math.log(2 * n1 / d1)),
-                                         rel=1e-9)
+            assert root == pytest.approx(
+                2 * math.sqrt(2 / math.pi) * L + 3 * math.sqrt(math.log(2 * n1 / d1)), rel=1e-9
+            )
 
     return prop
 
@@ -670,8 +747,17 @@ def test_bound_exponents_by_ratios():
     _scaling_property(theorem2, corollary4, proposition5)()
 
 
-@pytest.mark.parametrize("which", ["t2 m ~ beta^-0.9", "t2 m constant 8/9", "c4 m ~ gamma^-1", "c4 T ~ eps^-1",
-                                   "p5 B ~ gamma^-2", "p5 m constant 17"])
+@pytest.mark.parametrize(
+    "which",
+    [
+        "t2 m ~ beta^-0.9",
+        "t2 m constant 8/9",
+        "c4 m ~ gamma^-1",
+        "c4 T ~ eps^-1",
+        "p5 B ~ gamma^-2",
+        "p5 m constant 17",
+    ],
+)
 def test_bound_exponent_property_catches_a_planted_mutant(which):
     t2, c4, p5 = theorem2, corollary4, proposition5
     if which == "t2 m ~ beta^-0.9":
@@ -696,8 +782,14 @@ def _lemma3_property(bound, mutant=False):
     from ntkdistill import pgd, sigmoid
 
     @_prop_settings(25, mutant)
-    @given(n=st.integers(1, 4), d=st.integers(1, 3), seed=st.integers(0, 2**32 - 1),
-           gmin=st.floats(0.005, 0.5), eta=st.floats(0.05, 20.0), m=st.sampled_from([2, 4, 16]))
+    @given(
+        n=st.integers(1, 4),
+        d=st.integers(1, 3),
+        seed=st.integers(0, 2**32 - 1),
+        gmin=st.floats(0.005, 0.5),
+        eta=st.floats(0.05, 20.0),
+        m=st.sampled_from([2, 4, 16]),
+    )
     def prop(n, d, seed, gmin, eta, m):
         gen = np.random.default_rng(seed)
         X = gen.standard_normal((n, d))
@@ -716,8 +808,13 @@ def test_lemma3_property():
     _lemma3_property(lemma3)()
 
 
-@pytest.mark.parametrize("mutant", [lambda r, g: lemma3(r, g) / 10,  # constant 3.2 instead of 32
-                                    lambda r, g: np.minimum(32 * np.asarray(r) / g, 1.0)])  # gamma^-1
+@pytest.mark.parametrize(
+    "mutant",
+    [
+        lambda r, g: lemma3(r, g) / 10,  # constant 3.2 instead of 32
+        lambda r, g: np.minimum(32 * np.asarray(r) / g, 1.0),
+    ],
+)  # gamma^-1
 def test_lemma3_property_catches_a_planted_mutant(mutant):
     with pytest.raises(AssertionError):
         _lemma3_property(mutant, mutant=True)()
@@ -731,8 +828,7 @@ def _lemma6_property(radius, mutant=False):
     from ntkdistill.student import init_symmetric, linearised
 
     @_prop_settings(40, mutant)
-    @given(n=st.integers(1, 3), d=st.integers(2, 4), seed=st.integers(0, 2**32 - 1),
-           half=st.integers(1, 2048))
+    @given(n=st.integers(1, 3), d=st.integers(2, 4), seed=st.integers(0, 2**32 - 1), half=st.integers(1, 2048))
     def prop(n, d, seed, half):
         m = 2 * half
         gen = np.random.default_rng(seed)
@@ -752,8 +848,13 @@ def test_lemma6_property():
     _lemma6_property(lemma6_radius)()
 
 
-@pytest.mark.parametrize("mutant", [lambda m, n, dl: lemma6_radius(m, n, dl) / 10,  # constant 0.2
-                                    lambda m, n, dl: lemma6_radius(m, n, dl) / math.sqrt(m)])  # m^-1
+@pytest.mark.parametrize(
+    "mutant",
+    [
+        lambda m, n, dl: lemma6_radius(m, n, dl) / 10,  # constant 0.2
+        lambda m, n, dl: lemma6_radius(m, n, dl) / math.sqrt(m),
+    ],
+)  # m^-1
 def test_lemma6_property_catches_a_planted_mutant(mutant):
     with pytest.raises(AssertionError):
         _lemma6_property(mutant, mutant=True)()

@@ -17,6 +17,7 @@ ARGS = ["bounds", "--gamma", "0.1", "--eps", "0.1", "--n", "100", "--delta", "0.
 
 def _strict_json(text):
     """Parse JSON, refusing the non-standard NaN/Infinity constants."""
+
     def refuse(name):
         raise AssertionError(f"non-standard JSON constant {name}")
 
@@ -97,13 +98,18 @@ def test_C1_option(capsys):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (["--gamma", "0.6"],
-         "gamma == 0.6, must lie in (0, 1/2] (the NTK margin cannot exceed 1/2 when ||x_i|| <= 1)."),
+        (
+            ["--gamma", "0.6"],
+            "gamma == 0.6, must lie in (0, 1/2] (the NTK margin cannot exceed 1/2 when ||x_i|| <= 1).",
+        ),
         (["--delta", "0.5"], "delta == 0.5, must lie in (0, 1/3) (the confidence is 1 - 3 delta)."),
         (["--n", "0"], "n == 0, must be >= 1."),
         (["--C1", "paper"], "--C1 == 'paper', must be 'printed', 'alternative' or a positive number."),
-        (["--C1", "-2"], "C1 == -2.0, must be 'printed' (96/(1+e^2) = 11.4435), 'alternative' (96(1+e^2) = 805.35) "
-                         "or a positive finite real number."),
+        (
+            ["--C1", "-2"],
+            "C1 == -2.0, must be 'printed' (96/(1+e^2) = 11.4435), 'alternative' (96(1+e^2) = 805.35) "
+            "or a positive finite real number.",
+        ),
     ],
 )
 def test_errors_are_one_line(capsys, change, message):
@@ -123,7 +129,10 @@ def test_missing_argument_is_a_usage_error(capsys):
 def test_python_m_subprocess():
     proc = subprocess.run(
         [sys.executable, "-m", "ntkdistill"] + ARGS + ["--json"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     d = _strict_json(proc.stdout)

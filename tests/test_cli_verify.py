@@ -78,9 +78,26 @@ def test_readme_and_docs_list_the_commands_and_verdicts():
 def test_verify_only_and_json_on_user_npz(tmp_path, capsys):
     path = tmp_path / "d.npz"
     np.savez(path, X=np.array([[0.6, 0.8], [0.8, -0.6]]), y=np.array([1, -1]))
-    status = main(["verify", "--data", str(path), "--seeds", "2", "--budget", "0.05", "--n-samples", "2000",
-                   "--only", "theorem2,lemma6", "--no-empirical", "--out", str(tmp_path / "o"), "--no-figures",
-                   "--json"])
+    status = main(
+        [
+            "verify",
+            "--data",
+            str(path),
+            "--seeds",
+            "2",
+            "--budget",
+            "0.05",
+            "--n-samples",
+            "2000",
+            "--only",
+            "theorem2,lemma6",
+            "--no-empirical",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-figures",
+            "--json",
+        ]
+    )
     assert status == 0
     report = json.loads(capsys.readouterr().out)
     assert report["data"]["n"] == 2 and report["data"]["gamma_known"] is None

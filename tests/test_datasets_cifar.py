@@ -74,6 +74,7 @@ def test_parent_folder_is_accepted(tmp_path):
 
 def _py2_style_batch(data, labels):
     """A batch as Python 2 / numpy 1 wrote it: GLOBAL numpy.core.multiarray, str (not bytes) payloads."""
+
     def s(text):  # SHORT_BINSTRING / BINSTRING: a Python 2 str
         raw = text if isinstance(text, bytes) else text.encode("latin1")
         return (b"U" + bytes([len(raw)]) if len(raw) < 256 else b"T" + struct.pack("<I", len(raw))) + raw

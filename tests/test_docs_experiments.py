@@ -39,7 +39,7 @@ def test_a_stale_number_in_the_page_fails(tmp_path, capsys):
     begin = text.index("<!-- BEGIN GENERATED table1")
     at = text.index(number, begin)
     planted = f"{float(number) + 0.01:.2f}"
-    page.write_text(text[:at] + planted + text[at + len(number):])
+    page.write_text(text[:at] + planted + text[at + len(number) :])
     assert update_docs(docs, check=True) == ["table1"]
     assert main(["--docs", str(docs), "--check"]) == 1
     assert "stale" in capsys.readouterr().err

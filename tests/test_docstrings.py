@@ -155,10 +155,7 @@ def test_public_functions_and_classes_have_examples():
 
 def test_public_functions_state_their_equation():
     objects, _ = _public_objects()
-    offenders = [
-        name for name, obj in objects.items()
-        if not inspect.isclass(obj) and not _MATH.search(_own_doc(obj))
-    ]
+    offenders = [name for name, obj in objects.items() if not inspect.isclass(obj) and not _MATH.search(_own_doc(obj))]
     assert not offenders, _report("public functions have no math block (.. math:: or :math:)", offenders)
 
 
@@ -272,8 +269,9 @@ def test_docs_sweep_python_example_runs(tmp_path):
     (code,) = _python_blocks("sweeps.md")
     namespace = {"__name__": "docs_sweeps_example"}  # not __main__: the cluster part is not run
     exec(compile(code, "docs/sweeps.md", "exec"), namespace)
-    results = namespace["run_sweep"](namespace["final_error"], namespace["configs"][:3],
-                                     results_path=tmp_path / "results.jsonl", rng=0)
+    results = namespace["run_sweep"](
+        namespace["final_error"], namespace["configs"][:3], results_path=tmp_path / "results.jsonl", rng=0
+    )
     assert len(results) == 3 and all(0.0 <= r["error"] <= 1.0 for r in results)
     assert len(namespace["read_results"](tmp_path / "results.jsonl")) == 3
 
@@ -294,19 +292,24 @@ def needs_docs(test):
         return test
     message = f"the docs extra is not installed ({missing} missing): pip install -e '.[docs]'"
     if os.environ.get("NTKDISTILL_DOCS_REQUIRED") == "1":
+
         def required(*args, **kwargs):
             pytest.fail(message + " and NTKDISTILL_DOCS_REQUIRED=1")
+
         required.__name__ = test.__name__
         return required
     return pytest.mark.skip(reason=message)(test)
-
 
 
 def _build(project: Path, site: Path):
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=project, capture_output=True, text=True, timeout=300, env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
 
 

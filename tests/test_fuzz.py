@@ -49,10 +49,25 @@ def _with(arr, index, value):
 # every case: (name to find in the message, call)
 @st.composite
 def api_case(draw):
-    kind = draw(st.sampled_from([
-        "loss_labels", "loss_soft", "loss_shape", "pgd_targets", "pgd_labels", "pgd_count", "pgd_real", "pgd_seed",
-        "margin_labels", "margin_count", "teacher_count", "families", "bounds",
-    ]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "loss_labels",
+                "loss_soft",
+                "loss_shape",
+                "pgd_targets",
+                "pgd_labels",
+                "pgd_count",
+                "pgd_real",
+                "pgd_seed",
+                "margin_labels",
+                "margin_count",
+                "teacher_count",
+                "families",
+                "bounds",
+            ]
+        )
+    )
     i = draw(st.integers(0, 3))
     if kind == "loss_labels":
         fn = draw(st.sampled_from([nd.logistic_loss, nd.logistic_grad, nd.logistic_risk, nd.classification_error]))
@@ -72,7 +87,16 @@ def api_case(draw):
         return "labels", lambda: nd.pgd(X4, P4, m=4, eta=1.0, T=2, labels=_with(Y4, i, draw(not_a_sign)))
     if kind == "pgd_count":
         name = draw(st.sampled_from(["m", "T", "seeds", "record_every"]))
-        kwargs = {"m": 4, "eta": 1.0, "T": 2, name: draw(bad_count.filter(lambda v: (v is not None or name != "record_every") and (v != [2] or name not in ("m", "seeds"))))}  # a list of widths or seeds is valid
+        kwargs = {
+            "m": 4,
+            "eta": 1.0,
+            "T": 2,
+            name: draw(
+                bad_count.filter(
+                    lambda v: (v is not None or name != "record_every") and (v != [2] or name not in ("m", "seeds"))
+                )
+            ),
+        }  # a list of widths or seeds is valid
         return name, lambda: nd.pgd(X4, P4, **kwargs)
     if kind == "pgd_real":
         name = draw(st.sampled_from(["eta", "B"]))
@@ -84,7 +108,9 @@ def api_case(draw):
         return "y", lambda: nd.margin(X4, _with(Y4, i, draw(not_a_sign)), n_samples=200)
     if kind == "margin_count":
         name = draw(st.sampled_from(["n_samples", "n_certify", "max_iter"]))
-        return name, lambda: nd.margin(X4, Y4, **{"n_samples": 200, name: draw(bad_count.filter(lambda v: v is not None))})
+        return name, lambda: nd.margin(
+            X4, Y4, **{"n_samples": 200, name: draw(bad_count.filter(lambda v: v is not None))}
+        )
     if kind == "teacher_count":
         bad = draw(bad_count.filter(lambda v: v != [2]))  # a list of sample counts is valid here (running means)
         return "n_samples", lambda: nd.teacher_logits(X4, lambda Z: Z, n_samples=bad)
@@ -128,9 +154,15 @@ def cli_case(draw):
         value = draw(st.sampled_from(invalid))
         args = dict(BOUNDS, **{option: value})
         return option, ["bounds", *[x for kv in args.items() for x in kv]]
-    option = draw(st.sampled_from(["--seed", "--out", "--workers"] if command == "sweep" else ["--seed", "--out", "--data"]))
-    value = {"--seed": draw(st.sampled_from(["-1", "-7"])), "--workers": draw(st.sampled_from(["0", "-3"])),
-             "--out": "__FILE__", "--data": "__NOTZIP__"}[option]
+    option = draw(
+        st.sampled_from(["--seed", "--out", "--workers"] if command == "sweep" else ["--seed", "--out", "--data"])
+    )
+    value = {
+        "--seed": draw(st.sampled_from(["-1", "-7"])),
+        "--workers": draw(st.sampled_from(["0", "-3"])),
+        "--out": "__FILE__",
+        "--data": "__NOTZIP__",
+    }[option]
     return option, [command, option, value]
 
 
@@ -140,8 +172,10 @@ def test_cli_names_the_option_of_every_invalid_input(tmp_path, capsys, case):
     option, argv = case
     (tmp_path / "a_file").write_text("x")
     (tmp_path / "not_zip.npz").write_text("x")
-    argv = [str(tmp_path / "a_file") if a == "__FILE__" else str(tmp_path / "not_zip.npz") if a == "__NOTZIP__" else a
-            for a in argv]
+    argv = [
+        str(tmp_path / "a_file") if a == "__FILE__" else str(tmp_path / "not_zip.npz") if a == "__NOTZIP__" else a
+        for a in argv
+    ]
     if "--out" not in argv and argv[0] != "bounds":
         argv += ["--out", str(tmp_path / "out")]
     try:

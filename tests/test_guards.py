@@ -45,19 +45,31 @@ def _refused_fast(call, *patterns):
 
 
 def test_pgd_with_a_huge_width_is_refused_at_once_naming_m(one_gib):
-    msg = _refused_fast(lambda: pgd(X6, P6, m=10**8, eta=1.0, T=10),
-                        r"width m = 100000000", r"needs about 3\d\.\d GiB of memory", r"limit of 1 GiB",
-                        r"NTKDISTILL_MAX_MEMORY = 1G", r"reduce m, seeds or the data",
-                        r"set the environment variable NTKDISTILL_MAX_MEMORY")
+    msg = _refused_fast(
+        lambda: pgd(X6, P6, m=10**8, eta=1.0, T=10),
+        r"width m = 100000000",
+        r"needs about 3\d\.\d GiB of memory",
+        r"limit of 1 GiB",
+        r"NTKDISTILL_MAX_MEMORY = 1G",
+        r"reduce m, seeds or the data",
+        r"set the environment variable NTKDISTILL_MAX_MEMORY",
+    )
     assert isinstance(ResourceLimitError(msg), MemoryError) and isinstance(ResourceLimitError(msg), ValueError)
 
 
 def test_pgd_records_are_counted_before_they_are_allocated(one_gib):
-    _refused_fast(lambda: pgd(X6, P6, m=8, eta=1.0, T=10**12),
-                  r"recording 1000000000001 iterations", r"reduce T or record_every \(None records only W\(0\)\)")
+    _refused_fast(
+        lambda: pgd(X6, P6, m=8, eta=1.0, T=10**12),
+        r"recording 1000000000001 iterations",
+        r"reduce T or record_every \(None records only W\(0\)\)",
+    )
     # the same run recording every 10**6-th iteration fits in memory; it is refused for its time instead
-    _refused_fast(lambda: pgd(X6, P6, m=8, eta=1.0, T=10**12, record_every=10**6),
-                  r"would take at least", r"reduce T, m or seeds", r"NTKDISTILL_MAX_SECONDS")
+    _refused_fast(
+        lambda: pgd(X6, P6, m=8, eta=1.0, T=10**12, record_every=10**6),
+        r"would take at least",
+        r"reduce T, m or seeds",
+        r"NTKDISTILL_MAX_SECONDS",
+    )
 
 
 def test_pgd_estimate_matches_the_arrays_of_a_run():
@@ -67,8 +79,11 @@ def test_pgd_estimate_matches_the_arrays_of_a_run():
 
 
 def test_synthetic_families_refuse_what_cannot_fit(one_gib):
-    _refused_fast(lambda: orthonormal(999999), r"orthonormal data set with n = 999999 points in d = 999999",
-                  r"reduce n \(or the level\)")
+    _refused_fast(
+        lambda: orthonormal(999999),
+        r"orthonormal data set with n = 999999 points in d = 999999",
+        r"reduce n \(or the level\)",
+    )
     _refused_fast(lambda: make_family("orthonormal", 999999), r"orthonormal data set")
     _refused_fast(lambda: circle(10**8, 0.3), r"circle data set with n = 100000000 points")
     assert orthonormal(3).X.shape == (3, 3)  # small ones run
@@ -76,8 +91,12 @@ def test_synthetic_families_refuse_what_cannot_fit(one_gib):
 
 def test_margin_and_teacher_refuse_an_endless_sample(monkeypatch):
     monkeypatch.delenv("NTKDISTILL_MAX_SECONDS", raising=False)
-    _refused_fast(lambda: margin(np.eye(2), [1, -1], n_samples=10**13),
-                  r"margin with n_samples = 10000000000000", r"reduce n_samples or n_certify", r"limit of 24 h")
+    _refused_fast(
+        lambda: margin(np.eye(2), [1, -1], n_samples=10**13),
+        r"margin with n_samples = 10000000000000",
+        r"reduce n_samples or n_certify",
+        r"limit of 24 h",
+    )
     _refused_fast(lambda: teacher_logits(np.eye(2), lambda Z: Z, n_samples=10**13), r"reduce n_samples")
     monkeypatch.setenv("NTKDISTILL_MAX_SECONDS", "30")  # a lower limit refuses a smaller sample
     _refused_fast(lambda: teacher_logits(np.eye(2), lambda Z: Z, n_samples=10**11), r"NTKDISTILL_MAX_SECONDS = 30")
@@ -120,7 +139,11 @@ def test_available_memory_fallbacks(monkeypatch):
 @pytest.mark.parametrize(
     "call, exc, message",
     [
-        (lambda: classification_error([0, 1, 0], [-1, 1, -1]), ValueError, "y must contain only -1 and +1, got also [0]"),
+        (
+            lambda: classification_error([0, 1, 0], [-1, 1, -1]),
+            ValueError,
+            "y must contain only -1 and +1, got also [0]",
+        ),
         (lambda: logistic_loss(0, 3.0), ValueError, "y must contain only -1 and +1"),
         (lambda: logistic_risk([1, 2], [0.0, 1.0]), ValueError, "y must contain only -1 and +1, got also [2]"),
         (lambda: kl_loss(2, 0), ValueError, "p must lie in [0, 1]"),
@@ -169,8 +192,10 @@ def test_an_out_path_that_is_a_file_is_refused_before_any_work(tmp_path, capsys,
     status, _, err = _cli(capsys, command, "--out", str(target))
     assert time.perf_counter() - start < 5  # nothing was computed (the verification alone takes ~40 s)
     assert status == 2
-    assert err == (f"ntkdistill {command}: error: --out {str(target)!r} is a file; it must be a folder (created if "
-                   "absent). Give another path or remove the file.\n")
+    assert err == (
+        f"ntkdistill {command}: error: --out {str(target)!r} is a file; it must be a folder (created if "
+        "absent). Give another path or remove the file.\n"
+    )
     assert target.read_text() == "x"
 
 
@@ -182,7 +207,9 @@ def test_an_out_path_under_a_file_is_refused(tmp_path, capsys):
 
 def test_a_guard_refusal_is_one_line_with_status_2(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("NTKDISTILL_MAX_MEMORY", "1G")
-    status, _, err = _cli(capsys, "verify", "--dataset", "orthonormal", "--level", "999999", "--out", str(tmp_path / "o"))
+    status, _, err = _cli(
+        capsys, "verify", "--dataset", "orthonormal", "--level", "999999", "--out", str(tmp_path / "o")
+    )
     assert status == 2 and err.count("\n") == 1
     assert err.startswith("ntkdistill verify: error: the orthonormal data set with n = 999999 points")
 
@@ -208,8 +235,10 @@ def test_unexpected_errors_are_one_line_with_status_1_and_debug_shows_them(monke
     monkeypatch.setattr(cli, "build_parser", build)
     status, _, err = _cli(capsys, *argv)
     assert status == 1
-    assert err == ("ntkdistill bounds: unexpected error: RuntimeError: a bug over two lines (rerun with --debug for "
-                   "the traceback, and please report it)\n")
+    assert err == (
+        "ntkdistill bounds: unexpected error: RuntimeError: a bug over two lines (rerun with --debug for "
+        "the traceback, and please report it)\n"
+    )
     with pytest.raises(RuntimeError, match="a bug"):
         main(["--debug", *argv])
 
@@ -242,8 +271,9 @@ def test_cli_names_bad_options(tmp_path, capsys):
 def test_unreachable_dask_scheduler_fails_within_its_timeout(tmp_path, capsys):
     pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install 'ntkdistill[parallel]')")
     start = time.perf_counter()
-    status, _, err = _cli(capsys, "sweep", "--dask", "tcp://127.0.0.1:1", "--dask-timeout", "1", "--out",
-                          str(tmp_path / "o"))
+    status, _, err = _cli(
+        capsys, "sweep", "--dask", "tcp://127.0.0.1:1", "--dask-timeout", "1", "--out", str(tmp_path / "o")
+    )
     elapsed = time.perf_counter() - start
     assert status == 2 and err.count("\n") == 1, err
     assert err.startswith("ntkdistill sweep: error: --dask 'tcp://127.0.0.1:1': no dask scheduler reachable within 1 s")

@@ -67,8 +67,12 @@ def test_kl_grad_is_derivative(p, f):
 
 @given(st.sampled_from([-1.0, 1.0]), st.floats(-50, 50))
 def test_logistic_grad_is_derivative(y, f):
-    check_grad(lambda x: losses.logistic_loss(y, x[0]), lambda x: np.array([losses.logistic_grad(y, x[0])]),
-               np.array([f]), rng=0)
+    check_grad(
+        lambda x: losses.logistic_loss(y, x[0]),
+        lambda x: np.array([losses.logistic_grad(y, x[0])]),
+        np.array([f]),
+        rng=0,
+    )
 
 
 def test_kl_grad_sign_e1():
@@ -87,8 +91,14 @@ def test_classification_error_counts_ties():
 def test_float32_stays_float32():
     f = np.linspace(-1e4, 1e4, 7, dtype=np.float32)
     p = np.full(7, 0.3, dtype=np.float32)
-    for out in (losses.kl_loss(p, f), losses.kl_grad(p, f), losses.logistic_loss(1, f),
-                losses.logistic_grad(-1, f), losses.sigmoid(f), losses.softplus(f)):
+    for out in (
+        losses.kl_loss(p, f),
+        losses.kl_grad(p, f),
+        losses.logistic_loss(1, f),
+        losses.logistic_grad(-1, f),
+        losses.sigmoid(f),
+        losses.softplus(f),
+    ):
         assert out.dtype == np.float32
         assert np.all(np.isfinite(out))
 

@@ -52,9 +52,7 @@ def test_orthonormal_known_answer(n):
     res = margin(data.X, data.y, n_samples=8000, rng=n)
     assert res.lower <= data.gamma <= res.upper
     assert abs(res.gamma - data.gamma) <= _estimate_tolerance(res)
-    assert data.gamma == pytest.approx(
-        [0.5, 0.42678, 0.37395, 0.33459, 0.30437, 0.28052][n - 1], abs=5e-6
-    )
+    assert data.gamma == pytest.approx([0.5, 0.42678, 0.37395, 0.33459, 0.30437, 0.28052][n - 1], abs=5e-6)
 
 
 def test_orthonormal_teacher_logits_are_y_gamma():

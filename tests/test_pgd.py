@@ -193,7 +193,11 @@ def test_float32_in_float32_out():
         (dict(seeds=0), ValueError, r"seeds == 0, must be >= 1"),
         (dict(seeds=[1.5]), TypeError, r"seeds must be a positive int"),
         (dict(dtype="int32"), ValueError, r"dtype == int32, must be float32 or float64"),
-        (dict(backend="numba"), ValueError, r"backend == 'numba', must be one of \('auto', 'reference', 'fast', 'trajectory'\)"),
+        (
+            dict(backend="numba"),
+            ValueError,
+            r"backend == 'numba', must be one of \('auto', 'reference', 'fast', 'trajectory'\)",
+        ),
     ],
 )
 def test_validation_messages(kwargs, exc, msg):
@@ -206,7 +210,10 @@ def test_validation_messages(kwargs, exc, msg):
 
 def test_label_validation_messages():
     X, y, p = _data()
-    with pytest.raises(ValueError, match=r"targets must contain only -1 and \+1, got values \[0, 1\]. To convert 0/1 labels use y = 2 \* y01 - 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"targets must contain only -1 and \+1, got values \[0, 1\]. To convert 0/1 labels use y = 2 \* y01 - 1",
+    ):
         nd.pgd(X, (y > 0).astype(int), m=4, eta=1.0, T=1, loss="logistic")
     with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
         nd.pgd(X, p + 1, m=4, eta=1.0, T=1)

@@ -53,7 +53,7 @@ def test_min_width_validation():
 def test_slope_fit_recovers_exponent_and_covers_it():
     rng = np.random.default_rng(0)
     gamma = np.array([0.4, 0.3, 0.2, 0.1, 0.05, 0.03])
-    width = 3.0 * gamma ** -2.0 * np.exp(0.05 * rng.normal(size=gamma.size))
+    width = 3.0 * gamma**-2.0 * np.exp(0.05 * rng.normal(size=gamma.size))
     fit = fit_loglog_slope(gamma, width)
     # noise sd 0.05 on log width over a log range of ~2.6: the slope's standard error is ~0.03
     assert abs(fit.slope - 2.0) < 4 * fit.stderr
@@ -271,8 +271,9 @@ def test_width_search_matches_brute_force_over_the_grid():
     kw = dict(loss="logistic", eta=3.0, B=np.inf, T_grid=[20, 200], eps=0.15, beta=0.2, seeds=seeds, m_max=24)
     out = search_widths(X, y, y, **kw)
     # brute force: every grid width trained, first success per (criterion, seed, T)
-    res = pytest.importorskip("ntkdistill.pgd").pgd(X, y, m=width_grid(24), eta=3.0, T=200, loss="logistic",
-                                                    labels=y, seeds=seeds, record_every=1)
+    res = pytest.importorskip("ntkdistill.pgd").pgd(
+        X, y, m=width_grid(24), eta=3.0, T=200, loss="logistic", labels=y, seeds=seeds, record_every=1
+    )
     A_err, A_risk = averaged_risk(res.error), averaged_risk(res.risk)
     widths = res.widths.reshape(-1, 3)[:, 0]
     checked = 0
@@ -287,7 +288,8 @@ def test_width_search_matches_brute_force_over_the_grid():
                     checked += 1
     assert checked >= 6
     assert any(v is None for v in out["per_seed"]["risk"][20]) or any(
-        v is not None and v > 2 for v in out["per_seed"]["error"][20])  # the search had work to do
+        v is not None and v > 2 for v in out["per_seed"]["error"][20]
+    )  # the search had work to do
 
 
 def test_soft_and_hard_jobs_share_data_and_initialisations():
@@ -300,8 +302,15 @@ def test_soft_and_hard_jobs_share_data_and_initialisations():
     assert network_seeds(2, a[6])[0].spawn_key == network_seeds(2, b[6])[0].spawn_key
 
 
-_TINY = dict(families={"circle": (1, 2, 3)}, T_grid=[20, 40], m_max=8, seeds=2, eta_grid=[1.0, 2.0],
-             temperature=False, progress=False)
+_TINY = dict(
+    families={"circle": (1, 2, 3)},
+    T_grid=[20, 40],
+    m_max=8,
+    seeds=2,
+    eta_grid=[1.0, 2.0],
+    temperature=False,
+    progress=False,
+)
 
 
 def _check_schema(summary, families, T_grid):
@@ -370,8 +379,26 @@ def test_study_validation(tmp_path):
 
 def test_sweep_command_end_to_end(tmp_path):
     out = tmp_path / "s"
-    args = [sys.executable, "-m", "ntkdistill", "sweep", "--quick", "--family", "circle", "--levels", "1,2,3",
-            "--T-grid", "20,40", "--seeds", "2", "--m-max", "8", "--no-temperature", "--out", str(out)]
+    args = [
+        sys.executable,
+        "-m",
+        "ntkdistill",
+        "sweep",
+        "--quick",
+        "--family",
+        "circle",
+        "--levels",
+        "1,2,3",
+        "--T-grid",
+        "20,40",
+        "--seeds",
+        "2",
+        "--m-max",
+        "8",
+        "--no-temperature",
+        "--out",
+        str(out),
+    ]
     env = dict(os.environ, MPLBACKEND="Agg")
     first = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     assert first.returncode == 0, first.stderr
@@ -408,16 +435,20 @@ def test_summary_is_built_from_the_whole_results_file(tmp_path):
     assert both["config"]["families"] == {"xor": [0, 1.5, 3], "circle": [1, 2, 3]}
     assert both["config"]["records_of_protocol"] == 12 and both["config"]["records_other_protocol"] == 0
     # a study with another protocol (here eps) in the same file: its records are counted, not mixed in
-    other = requirement_study("quick", results_path=path, **dict(_TINY, families={"circle": (1, 2, 3)}),
-                              eps=0.2).to_dict()
+    other = requirement_study(
+        "quick", results_path=path, **dict(_TINY, families={"circle": (1, 2, 3)}), eps=0.2
+    ).to_dict()
     assert other["config"]["records_other_protocol"] == 12 and other["config"]["records_of_protocol"] == 6
     assert [lv["family"] for lv in other["levels"]] == ["circle"] * 3
     again = summarize_requirement(path, both["config"])
     assert again.summary["levels"] == both["levels"] and again.summary["config"]["records_other_protocol"] == 6
     # a level whose hard job is missing is counted as incomplete, never half-shown
     lines = path.read_text().splitlines()
-    keep = [ln for ln in lines if not ('"family": "circle"' in ln and '"level": 3' in ln and '"hard"' in ln
-                                       and '"eps": 0.1' in ln)]
+    keep = [
+        ln
+        for ln in lines
+        if not ('"family": "circle"' in ln and '"level": 3' in ln and '"hard"' in ln and '"eps": 0.1' in ln)
+    ]
     assert len(keep) == len(lines) - 1
     path.write_text("\n".join(keep) + "\n")
     part = summarize_requirement(path, both["config"]).summary
@@ -431,11 +462,29 @@ def test_two_sweep_commands_into_one_folder_both_end_with_the_whole_summary(tmp_
     """Two CLI sweeps at once, one family each, one --out: both summaries written last hold both families."""
     out = tmp_path / "s"
     env = dict(os.environ, MPLBACKEND="Agg")
-    common = ["--quick", "--T-grid", "20,40", "--seeds", "2", "--m-max", "8", "--no-temperature", "--no-figures",
-              "--out", str(out)]
-    procs = [subprocess.Popen([sys.executable, "-m", "ntkdistill", "sweep", "--family", fam, "--levels", lv, *common],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for fam, lv in (("circle", "1,2,3"), ("xor", "0,1.5,3"))]
+    common = [
+        "--quick",
+        "--T-grid",
+        "20,40",
+        "--seeds",
+        "2",
+        "--m-max",
+        "8",
+        "--no-temperature",
+        "--no-figures",
+        "--out",
+        str(out),
+    ]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ntkdistill", "sweep", "--family", fam, "--levels", lv, *common],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for fam, lv in (("circle", "1,2,3"), ("xor", "0,1.5,3"))
+    ]
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err

@@ -42,10 +42,7 @@ def test_root_seed_rejects_other_values_naming_them(rng, exc, match):
 def test_equal_seeds_of_different_types_give_the_same_networks():
     X = np.array([[1.0, 0.0], [0.0, 1.0], [-0.6, 0.8]])
     p = np.array([0.6, 0.4, 0.55])
-    runs = [
-        nd.pgd(X, p, m=4, eta=1.0, T=3, seeds=2, rng=rng)
-        for rng in (5, np.random.SeedSequence(5), np.int64(5))
-    ]
+    runs = [nd.pgd(X, p, m=4, eta=1.0, T=3, seeds=2, rng=rng) for rng in (5, np.random.SeedSequence(5), np.int64(5))]
     gens = [nd.pgd(X, p, m=4, eta=1.0, T=3, seeds=2, rng=np.random.default_rng(9)) for _ in range(2)]
     for res, ref in [(r, runs[0]) for r in runs[1:]] + [(gens[1], gens[0])]:
         for W, W_ref in zip(res.W0 + res.W, ref.W0 + ref.W):

@@ -83,8 +83,12 @@ def test_risk_gradient(loss, targets, seed):
     X = rng.normal(size=(4, 3))
     W0, a = student.init_symmetric(8, 3, rng=seed)
     W = W0 + rng.normal(size=W0.shape)
-    check_grad(lambda V: student.risk_and_grad(X, targets, V, a, loss)[0],
-               lambda V: student.risk_and_grad(X, targets, V, a, loss)[1], W, rng=seed)
+    check_grad(
+        lambda V: student.risk_and_grad(X, targets, V, a, loss)[0],
+        lambda V: student.risk_and_grad(X, targets, V, a, loss)[1],
+        W,
+        rng=seed,
+    )
 
 
 def test_shape_errors():

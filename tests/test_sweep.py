@@ -57,8 +57,14 @@ def test_config_key_is_sha256_of_sorted_compact_json():
 
 def test_config_key_ignores_key_order_and_numpy_types():
     plain = {"m": 8, "eta": 0.25, "widths": [2, 4], "loss": "kl", "B": float("inf"), "nested": {"x": 1, "y": 2}}
-    shuffled = {"nested": {"y": 2, "x": 1}, "B": np.inf, "loss": np.str_("kl"), "widths": np.array([2, 4]),
-                "eta": np.float64(0.25), "m": np.int64(8)}
+    shuffled = {
+        "nested": {"y": 2, "x": 1},
+        "B": np.inf,
+        "loss": np.str_("kl"),
+        "widths": np.array([2, 4]),
+        "eta": np.float64(0.25),
+        "m": np.int64(8),
+    }
     assert config_key(plain) == config_key(shuffled)
     assert config_key({"t": (1, 2)}) == config_key({"t": [1, 2]})
 
@@ -73,18 +79,21 @@ def test_config_key_tells_different_configurations_apart():
 def test_config_key_bad_input():
     with pytest.raises(TypeError, match=re.escape("config must be a dict (one configuration), got [1, 2].")):
         config_key([1, 2])
-    with pytest.raises(TypeError, match=re.escape(
-        "config has the key 3 of type int; keys must be str (JSON object keys are strings)."
-    )):
+    with pytest.raises(
+        TypeError, match=re.escape("config has the key 3 of type int; keys must be str (JSON object keys are strings).")
+    ):
         config_key({3: "a"})
-    with pytest.raises(TypeError, match=re.escape(
-        "config['data'] has type set, which cannot be stored as JSON; allowed: dict (str keys), list, "
-        "tuple, str, int, float, bool, None, numpy scalars and real numpy arrays."
-    )):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "config['data'] has type set, which cannot be stored as JSON; allowed: dict (str keys), list, "
+            "tuple, str, int, float, bool, None, numpy scalars and real numpy arrays."
+        ),
+    ):
         config_key({"data": {1, 2}})
-    with pytest.raises(TypeError, match=re.escape(
-        "config['z'] is an array of dtype complex128, which cannot be stored as JSON"
-    )):
+    with pytest.raises(
+        TypeError, match=re.escape("config['z'] is an array of dtype complex128, which cannot be stored as JSON")
+    ):
         config_key({"z": np.array([1j])})
 
 
@@ -125,10 +134,8 @@ def test_results_are_plain_json_and_equal_to_what_a_resume_returns(tmp_path):
 
 
 def test_rng_generator_and_seed_sequence_are_accepted_and_reproducible(tmp_path):
-    a = run_sweep(_sweep_fns.work, _configs(3), results_path=tmp_path / "a.jsonl",
-                  rng=np.random.default_rng(3))
-    b = run_sweep(_sweep_fns.work, _configs(3), results_path=tmp_path / "b.jsonl",
-                  rng=np.random.default_rng(3))
+    a = run_sweep(_sweep_fns.work, _configs(3), results_path=tmp_path / "a.jsonl", rng=np.random.default_rng(3))
+    b = run_sweep(_sweep_fns.work, _configs(3), results_path=tmp_path / "b.jsonl", rng=np.random.default_rng(3))
     assert a == b
     c = run_sweep(_sweep_fns.work, _configs(3), results_path=tmp_path / "c.jsonl", rng=np.random.SeedSequence(5))
     d = run_sweep(_sweep_fns.work, _configs(3), results_path=tmp_path / "d.jsonl", rng=5)
@@ -175,10 +182,13 @@ def test_rng_none_reuses_the_root_stored_in_the_file(tmp_path):
 def test_another_root_seed_on_resume_is_an_error(tmp_path):
     path = tmp_path / "r.jsonl"
     run_sweep(_sweep_fns.work, _configs(2), results_path=path, rng=0)
-    with pytest.raises(ValueError, match=re.escape(
-        f"results_path {str(path)!r} holds configs[0] computed from another root seed (entropy 0) than rng "
-        "gives (entropy 1); resume with the same rng (or rng=None), or write to a new results file."
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"results_path {str(path)!r} holds configs[0] computed from another root seed (entropy 0) than rng "
+            "gives (entropy 1); resume with the same rng (or rng=None), or write to a new results file."
+        ),
+    ):
         run_sweep(_sweep_fns.work, _configs(3), results_path=path, rng=1)
     assert len(read_results(path)) == 2  # nothing was run
 
@@ -210,10 +220,13 @@ def test_a_bad_line_before_the_last_is_an_error(tmp_path):
     with pytest.raises(ValueError, match=re.escape(f"results_path {str(path)!r} line 2 is not valid JSON (")):
         read_results(path)
     path.write_bytes(b'{"key": "abc", "config": {}}\n')
-    with pytest.raises(ValueError, match=re.escape(
-        f"results_path {str(path)!r} line 1 is not a sweep record: it must be a JSON object with the fields "
-        "key, config, seed, result."
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"results_path {str(path)!r} line 1 is not a sweep record: it must be a JSON object with the fields "
+            "key, config, seed, result."
+        ),
+    ):
         run_sweep(_sweep_fns.work, _configs(2), results_path=path, rng=0)
 
 
@@ -290,12 +303,16 @@ def test_dask_local_cluster_gives_the_same_results_as_serial(tmp_path):
 
     configs = _configs(6)
     serial = run_sweep(_sweep_fns.work, configs, results_path=tmp_path / "serial.jsonl", rng=42)
-    with distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         # workers are spawned with this process's sys.path, so they import _sweep_fns by name
-        out = run_sweep(_sweep_fns.work, configs, results_path=tmp_path / "dask.jsonl", rng=42,
-                        executor=client.get_executor())
+        out = run_sweep(
+            _sweep_fns.work, configs, results_path=tmp_path / "dask.jsonl", rng=42, executor=client.get_executor()
+        )
         pids = client.run(os.getpid)
     assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
     assert out == serial
@@ -319,8 +336,9 @@ def test_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path)
     configs = [{"i": i, "n": 20, "sleep": 0.15} for i in range(12)]  # as in _KILLED_SWEEP
     path = tmp_path / "killed.jsonl"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [TESTS_DIR, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_SWEEP, str(path)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_SWEEP, str(path)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
@@ -357,43 +375,46 @@ def test_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path)
 
 def test_bad_input_is_refused_before_any_work(tmp_path):
     path = tmp_path / "r.jsonl"
-    with pytest.raises(TypeError, match=re.escape(
-        "fn must be callable as fn(config, seed_sequence) -> dict, got 3."
-    )):
+    with pytest.raises(TypeError, match=re.escape("fn must be callable as fn(config, seed_sequence) -> dict, got 3.")):
         run_sweep(3, _configs(2), results_path=path)
     with pytest.raises(TypeError, match=re.escape("configs[1] must be a dict (one configuration), got 5.")):
         run_sweep(_sweep_fns.work, [{"i": 0, "n": 3}, 5], results_path=path)
-    with pytest.raises(TypeError, match=re.escape(
-        "configs must be a sequence of dicts (wrap a single configuration as [config]), got {'i': 0}."
-    )):
+    with pytest.raises(
+        TypeError,
+        match=re.escape("configs must be a sequence of dicts (wrap a single configuration as [config]), got {'i': 0}."),
+    ):
         run_sweep(_sweep_fns.work, {"i": 0}, results_path=path)
     with pytest.raises(TypeError, match=re.escape("configs must be a sequence of dicts, got 7.")):
         run_sweep(_sweep_fns.work, 7, results_path=path)
-    with pytest.raises(ValueError, match=re.escape(
-        f"results_path == {str(tmp_path)!r} is a directory; it must be a file path (a JSON-lines file, "
-        "created if absent)."
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"results_path == {str(tmp_path)!r} is a directory; it must be a file path (a JSON-lines file, "
+            "created if absent)."
+        ),
+    ):
         run_sweep(_sweep_fns.work, _configs(2), results_path=tmp_path)
     with pytest.raises(TypeError, match=re.escape("results_path must be a str or os.PathLike file path, got 3.")):
         run_sweep(_sweep_fns.work, _configs(2), results_path=3)
-    with pytest.raises(ValueError, match=re.escape(
-        "configs[0] and configs[2] are the same configuration (key "
-    )):
+    with pytest.raises(ValueError, match=re.escape("configs[0] and configs[2] are the same configuration (key ")):
         run_sweep(_sweep_fns.work, [{"i": 0, "n": 3}, {"i": 1, "n": 3}, {"n": 3, "i": 0}], results_path=path)
-    with pytest.raises(TypeError, match=re.escape(
-        "executor must be None or a concurrent.futures.Executor (with a submit method), got 'pool'."
-    )):
+    with pytest.raises(
+        TypeError,
+        match=re.escape("executor must be None or a concurrent.futures.Executor (with a submit method), got 'pool'."),
+    ):
         run_sweep(_sweep_fns.work, _configs(2), results_path=path, executor="pool")
     with pytest.raises(TypeError, match=re.escape("progress must be None, True or False, got 'yes'.")):
         run_sweep(_sweep_fns.work, _configs(2), results_path=path, progress="yes")
     with pytest.raises(TypeError, match=re.escape("desc must be a str, got 1.")):
         run_sweep(_sweep_fns.work, _configs(2), results_path=path, desc=1)
-    with pytest.raises(TypeError, match=re.escape("rng must be None, an int seed, a SeedSequence or a numpy Generator")):
+    with pytest.raises(
+        TypeError, match=re.escape("rng must be None, an int seed, a SeedSequence or a numpy Generator")
+    ):
         run_sweep(_sweep_fns.work, _configs(2), results_path=path, rng="seed")
     assert not path.exists()  # nothing was written
-    with pytest.raises(TypeError, match=re.escape(
-        "fn must return a dict (the result of one configuration), got [1.0] for configs[0]."
-    )):
+    with pytest.raises(
+        TypeError, match=re.escape("fn must return a dict (the result of one configuration), got [1.0] for configs[0].")
+    ):
         run_sweep(lambda c, s: [1.0], _configs(2), results_path=path)
     assert not path.exists()
 
@@ -401,10 +422,13 @@ def test_bad_input_is_refused_before_any_work(tmp_path):
 def test_unpicklable_fn_is_refused_for_a_process_pool(tmp_path):
     pool = ProcessPoolExecutor(max_workers=1)  # no worker starts before the first submit
     try:
-        with pytest.raises(TypeError, match=re.escape(
-            "fn must be picklable to run in a ProcessPoolExecutor (a top-level function of an importable "
-            "module), got <function"
-        )):
+        with pytest.raises(
+            TypeError,
+            match=re.escape(
+                "fn must be picklable to run in a ProcessPoolExecutor (a top-level function of an importable "
+                "module), got <function"
+            ),
+        ):
             run_sweep(lambda c, s: {}, _configs(2), results_path=tmp_path / "r.jsonl", executor=pool)
     finally:
         pool.shutdown()

@@ -41,9 +41,20 @@ def _start(tmp_path, name, first, last, go):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, TESTS_DIR, os.environ.get("PYTHONPATH", "")]))
     out = tmp_path / f"{name}.json"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SWEEP, str(tmp_path / "r.jsonl"), str(tmp_path / "markers"), str(first), str(last),
-         str(go), str(out)],
-        env=env, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            _SWEEP,
+            str(tmp_path / "r.jsonl"),
+            str(tmp_path / "markers"),
+            str(first),
+            str(last),
+            str(go),
+            str(out),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     return proc, out
 
@@ -132,13 +143,22 @@ def test_serial_process_pool_and_dask_give_bit_identical_results_on_one_blas_thr
     serial = run_sweep(_sweep_fns.numbers_and_threads, configs, results_path=tmp_path / "serial.jsonl", rng=3)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        pooled = run_sweep(_sweep_fns.numbers_and_threads, configs, results_path=tmp_path / "pool.jsonl", rng=3,
-                           executor=pool)
-    with distributed.LocalCluster(
-        n_workers=1, processes=True, threads_per_worker=2, dashboard_address=None, silence_logs=logging.ERROR
-    ) as cluster, distributed.Client(cluster) as client:
-        dasked = run_sweep(_sweep_fns.numbers_and_threads, configs, results_path=tmp_path / "dask.jsonl", rng=3,
-                           executor=client.get_executor())
+        pooled = run_sweep(
+            _sweep_fns.numbers_and_threads, configs, results_path=tmp_path / "pool.jsonl", rng=3, executor=pool
+        )
+    with (
+        distributed.LocalCluster(
+            n_workers=1, processes=True, threads_per_worker=2, dashboard_address=None, silence_logs=logging.ERROR
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        dasked = run_sweep(
+            _sweep_fns.numbers_and_threads,
+            configs,
+            results_path=tmp_path / "dask.jsonl",
+            rng=3,
+            executor=client.get_executor(),
+        )
     threads = [r["blas_threads"] for r in serial + pooled + dasked]
     if all(t is None for t in threads):
         pytest.skip("threadpoolctl finds no BLAS library")

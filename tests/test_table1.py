@@ -24,8 +24,17 @@ from ntkdistill.losses import kl_loss, sigmoid
 from ntkdistill.pgd import pgd
 from ntkdistill.student import init_symmetric
 
-TINY = dict(widths=(4, 2), teacher_width=16, seeds=3, steps=(10, 20), etas=(8.0, 64.0), radii=(1.0, np.inf),
-            taus=(1.0, 4.0), teacher_grid={"layers": ("both",), "lr": (1e-2,)}, teacher_max_epochs=10)
+TINY = dict(
+    widths=(4, 2),
+    teacher_width=16,
+    seeds=3,
+    steps=(10, 20),
+    etas=(8.0, 64.0),
+    radii=(1.0, np.inf),
+    taus=(1.0, 4.0),
+    teacher_grid={"layers": ("both",), "lr": (1e-2,)},
+    teacher_max_epochs=10,
+)
 
 
 def _toy_digits(n_per_digit=12, side=4, seed=0):
@@ -136,11 +145,18 @@ def test_checkpoints_equal_separate_pgd_runs():
     for loss, tgt in (("logistic", y), ("kl", p)):
         out = _train_checkpoints(X, tgt, y, inits, np.repeat(radii, 4), loss, 4.0, [3, 12], [(X, y)])
         for c, T in enumerate((3, 12)):
-            ref = np.concatenate([
-                100 * (1 - pgd(X, tgt, m=widths, eta=4.0, T=T, B=B, loss=loss, seeds=seeds, labels=y,
-                               record_every=None).error_on(X, y))
-                for B in radii
-            ])
+            ref = np.concatenate(
+                [
+                    100
+                    * (
+                        1
+                        - pgd(
+                            X, tgt, m=widths, eta=4.0, T=T, B=B, loss=loss, seeds=seeds, labels=y, record_every=None
+                        ).error_on(X, y)
+                    )
+                    for B in radii
+                ]
+            )
             # accuracies are counts / n: equal up to the rounding of the percentage's arithmetic
             assert np.allclose(out[0, c], ref, rtol=0, atol=1e-9), (loss, T)
 
@@ -150,7 +166,9 @@ def test_teacher_stops_early_and_keeps_its_best_epoch():
     X = gen.standard_normal((200, 5))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     y = np.where(X[:, 0] + 0.3 * X[:, 1] > 0, 1.0, -1.0)
-    fit = train_teacher(X[:150], y[:150], X[150:], y[150:], width=32, lr=1e-2, batch=16, max_epochs=200, patience=3, rng=1)
+    fit = train_teacher(
+        X[:150], y[:150], X[150:], y[150:], width=32, lr=1e-2, batch=16, max_epochs=200, patience=3, rng=1
+    )
     assert fit["epochs"] < 200 and fit["epochs"] - fit["best_epoch"] == 3
     f = np.maximum(X[150:] @ fit["W"].T, 0) @ fit["a"] / math.sqrt(32)
     assert 100 * np.mean(y[150:] * f > 0) == fit["val_acc"] > 90
@@ -253,8 +271,20 @@ def test_test_labels_never_influence_the_choices():
     kw = dict(TINY, variants=("full",), rng=5)
     a = run_table1(data, test_data=test, **kw)
     b = run_table1(data, test_data=scrambled, **kw)
-    keys = ("hard_B", "hard_eta", "hard_T", "soft_B", "soft_eta", "soft_T", "soft_tau", "matched_B", "matched_T",
-            "matched_tau", "hard_val", "soft_val")
+    keys = (
+        "hard_B",
+        "hard_eta",
+        "hard_T",
+        "soft_B",
+        "soft_eta",
+        "soft_T",
+        "soft_tau",
+        "matched_B",
+        "matched_T",
+        "matched_tau",
+        "hard_val",
+        "soft_val",
+    )
     for ra, rb in zip(a.rows, b.rows):
         assert [getattr(ra, k) for k in keys] == [getattr(rb, k) for k in keys]
     assert a.teachers[0].n_test == 30 and a.teachers[0].val_acc == b.teachers[0].val_acc
@@ -303,8 +333,15 @@ def _write_idx(path, arr, magic):
     path.write_bytes(struct.pack(">I", magic) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes())
 
 
-TINY_CLI = dict(steps=(5,), etas=(8.0,), radii=(np.inf,), taus=(1.0, 2.0), teacher_width=8,
-                teacher_grid={"layers": ("both",), "lr": (1e-2,)}, teacher_max_epochs=3)
+TINY_CLI = dict(
+    steps=(5,),
+    etas=(8.0,),
+    radii=(np.inf,),
+    taus=(1.0, 2.0),
+    teacher_width=8,
+    teacher_grid={"layers": ("both",), "lr": (1e-2,)},
+    teacher_max_epochs=3,
+)
 
 
 def test_cli_on_idx_files(tmp_path, monkeypatch, capsys):
@@ -316,8 +353,21 @@ def test_cli_on_idx_files(tmp_path, monkeypatch, capsys):
         _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", np.round(d.images()[:, 0] * 255).astype(np.uint8), 0x803)
         _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", d.labels.astype(np.uint8), 0x801)
     out = tmp_path / "out"
-    status = main(["table1", "--mnist-dir", str(tmp_path), "--quick", "--seeds", "2", "--widths", "4,2",
-                   "--out", str(out), "--json"])
+    status = main(
+        [
+            "table1",
+            "--mnist-dir",
+            str(tmp_path),
+            "--quick",
+            "--seeds",
+            "2",
+            "--widths",
+            "4,2",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert status == 0
     printed = json.loads(capsys.readouterr().out)
     saved = json.loads((out / "table1.json").read_text())

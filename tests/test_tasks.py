@@ -114,8 +114,10 @@ def test_gaussian_noise_errors():
         add_gaussian_noise(np.zeros((2, 2)), 1.0, rng="seed")
 
 
-@pytest.mark.parametrize("n, fractions, sizes", [(10, (0.6, 0.2, 0.2), (6, 2, 2)), (7, (0.8, 0.1, 0.1), (6, 1, 0)),
-                                                 (5, (1.0, 0.0, 0.0), (5, 0, 0))])
+@pytest.mark.parametrize(
+    "n, fractions, sizes",
+    [(10, (0.6, 0.2, 0.2), (6, 2, 2)), (7, (0.8, 0.1, 0.1), (6, 1, 0)), (5, (1.0, 0.0, 0.0), (5, 0, 0))],
+)
 def test_split_sizes_cover_and_disjoint(n, fractions, sizes):
     parts = train_val_test_split(n, fractions, rng=0)
     assert tuple(len(p) for p in parts) == sizes

@@ -191,7 +191,9 @@ def test_fit_learns_an_easy_task():
     X, y = _toy(96, 0)
     Xv, yv = _toy(48, 1)
     net = _tiny()
-    res = fit(net, X, y, Xv, yv, lr=1e-2, weight_decay=0.0, batch_size=16, max_epochs=15, patience=15, device="cpu", rng=0)
+    res = fit(
+        net, X, y, Xv, yv, lr=1e-2, weight_decay=0.0, batch_size=16, max_epochs=15, patience=15, device="cpu", rng=0
+    )
     # the classes differ by 0.4 in mean brightness, 2.7 pixel-noise sd: a linear rule separates them
     assert res.best_val_accuracy >= 0.9
     assert accuracy(net, Xv, yv, device="cpu") == res.best_val_accuracy
@@ -208,8 +210,21 @@ def test_early_stopping_stops_and_restores_the_best_weights():
         snapshots[epoch] = ({k: v.clone() for k, v in model.state_dict().items()}, acc)
 
     patience = 3
-    res = fit(net, X, y, Xv, yv, lr=3e-2, weight_decay=0.0, batch_size=8, max_epochs=40, patience=patience,
-              device="cpu", rng=0, callback=keep)
+    res = fit(
+        net,
+        X,
+        y,
+        Xv,
+        yv,
+        lr=3e-2,
+        weight_decay=0.0,
+        batch_size=8,
+        max_epochs=40,
+        patience=patience,
+        device="cpu",
+        rng=0,
+        callback=keep,
+    )
     assert res.stopped_early and res.epochs < 40
     assert res.epochs == res.best_epoch + patience
     assert len(res.val_accuracy) == res.epochs == len(snapshots)
@@ -229,8 +244,20 @@ def test_fit_is_reproducible_and_soft_training_runs():
     out = []
     for _ in range(2):
         net = _tiny(5)
-        res = fit(net, X, y, X, y, teacher_logits=teacher_logits, lr=1e-2, batch_size=16, max_epochs=4, patience=4,
-                  device="cpu", rng=7)
+        res = fit(
+            net,
+            X,
+            y,
+            X,
+            y,
+            teacher_logits=teacher_logits,
+            lr=1e-2,
+            batch_size=16,
+            max_epochs=4,
+            patience=4,
+            device="cpu",
+            rng=7,
+        )
         out.append((net, res))
     assert out[0][1].loss == "soft"
     assert out[0][1].val_accuracy == out[1][1].val_accuracy

@@ -131,7 +131,9 @@ def test_refused_says_the_estimate_and_what_fits():
     assert "exceeds the budget" in chk.note and "on this machine" in chk.note
     assert "fit" in chk.note
     # the suggestion of fewer seeds states its power
-    assert verify._seed_suggestion(100.0, 21, 20.0, 0.7, ALPHA) == "--seeds 4 (too few for a PASS: INCONCLUSIVE at best)"
+    assert (
+        verify._seed_suggestion(100.0, 21, 20.0, 0.7, ALPHA) == "--seeds 4 (too few for a PASS: INCONCLUSIVE at best)"
+    )
     assert verify._seed_suggestion(100.0, 42, 50.0, 0.7, ALPHA) == "--seeds 21"
     assert verify._seed_suggestion(100.0, 21, 1.0, 0.7, ALPHA) is None
 
@@ -189,8 +191,17 @@ def test_report_table_has_counts_intervals_slack_and_legend():
 
 def test_run_verify_curves_for_the_figures():
     X, y, _ = _pair()
-    rep = verify.run_verify(X, y, gamma_known=0.5, z_known=y / 2, seeds=2, budget=0.5, n_samples=2000, rng=0,
-                            checks=["proposition5", "lemma3", "lemma6"])
+    rep = verify.run_verify(
+        X,
+        y,
+        gamma_known=0.5,
+        z_known=y / 2,
+        seeds=2,
+        budget=0.5,
+        n_samples=2000,
+        rng=0,
+        checks=["proposition5", "lemma3", "lemma6"],
+    )
     names = [c.name for c in rep.checks]
     assert names == ["Proposition 5", "Lemma 3", "Lemma 6"]
     assert rep.data["n"] == 2 and rep.data["d"] == 5 and rep.data["teacher_logits_source"] == "known"
@@ -207,8 +218,17 @@ def test_figures_are_written(tmp_path):
     from ntkdistill import _verify_plots
 
     X, y, _ = _pair()
-    rep = verify.run_verify(X, y, gamma_known=0.5, z_known=y / 2, seeds=2, budget=0.5, n_samples=2000, rng=0,
-                            checks=["proposition5", "lemma3", "lemma6"])
+    rep = verify.run_verify(
+        X,
+        y,
+        gamma_known=0.5,
+        z_known=y / 2,
+        seeds=2,
+        budget=0.5,
+        n_samples=2000,
+        rng=0,
+        checks=["proposition5", "lemma3", "lemma6"],
+    )
     paths = _verify_plots.save_verify_figures(rep, str(tmp_path))
     assert sorted(p.rsplit("/", 1)[-1] for p in paths) == ["lemma3.png", "lemma6.png", "proposition5.png"]
     assert all((tmp_path / p.rsplit("/", 1)[-1]).stat().st_size > 1000 for p in paths)

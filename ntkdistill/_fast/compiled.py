@@ -202,10 +202,22 @@ def _dot4x4(x0, x1, x2, x3, w0, w1, w2, w3, z):
     for t in range(x0.shape[0]):
         v0, v1, v2, v3 = x0[t], x1[t], x2[t], x3[t]
         u0, u1, u2, u3 = w0[t], w1[t], w2[t], w3[t]
-        a00 += v0 * u0; a01 += v0 * u1; a02 += v0 * u2; a03 += v0 * u3  # noqa: E702
-        a10 += v1 * u0; a11 += v1 * u1; a12 += v1 * u2; a13 += v1 * u3  # noqa: E702
-        a20 += v2 * u0; a21 += v2 * u1; a22 += v2 * u2; a23 += v2 * u3  # noqa: E702
-        a30 += v3 * u0; a31 += v3 * u1; a32 += v3 * u2; a33 += v3 * u3  # noqa: E702
+        a00 += v0 * u0
+        a01 += v0 * u1
+        a02 += v0 * u2
+        a03 += v0 * u3  # noqa: E702
+        a10 += v1 * u0
+        a11 += v1 * u1
+        a12 += v1 * u2
+        a13 += v1 * u3  # noqa: E702
+        a20 += v2 * u0
+        a21 += v2 * u1
+        a22 += v2 * u2
+        a23 += v2 * u3  # noqa: E702
+        a30 += v3 * u0
+        a31 += v3 * u1
+        a32 += v3 * u2
+        a33 += v3 * u3  # noqa: E702
     return (a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33)
 
 
@@ -214,7 +226,10 @@ def _dot4x1(x0, x1, x2, x3, w, z):
     a0 = a1 = a2 = a3 = z
     for t in range(x0.shape[0]):
         u = w[t]
-        a0 += x0[t] * u; a1 += x1[t] * u; a2 += x2[t] * u; a3 += x3[t] * u  # noqa: E702
+        a0 += x0[t] * u
+        a1 += x1[t] * u
+        a2 += x2[t] * u
+        a3 += x3[t] * u  # noqa: E702
     return a0, a1, a2, a3
 
 

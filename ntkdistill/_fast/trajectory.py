@@ -230,8 +230,16 @@ def _compile(N, R, sym):
     """The compiled driver for ``N`` points, ``R`` coordinates, symmetric pairs or not (memoised)."""
     key = (N, R, sym)
     if key not in _CACHE:
-        ns = {"math": math, "np": np, "numba": numba, "_observe": _observe, "_dloss": _dloss, "_gather": _gather,
-              "_fmax": _fmax, "_gt": _gt}
+        ns = {
+            "math": math,
+            "np": np,
+            "numba": numba,
+            "_observe": _observe,
+            "_dloss": _dloss,
+            "_gather": _gather,
+            "_fmax": _fmax,
+            "_gt": _gt,
+        }
         jit = numba.njit(nogil=True, fastmath=_FLAGS, error_model="numpy")
         for update in (True, False):
             src = _sweep_source(N, R, sym, update)
@@ -359,8 +367,9 @@ def _check_inits(W0, a, d):
     return W0, a
 
 
-def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=None, record_every=1,
-                   dtype=None, threads=None):
+def run_trajectory(
+    X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=None, record_every=1, dtype=None, threads=None
+):
     r"""Train ``K`` networks of one width by PGD, the whole trajectory compiled (see the module docstring).
 
     .. math::
@@ -467,7 +476,9 @@ def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=Non
     from ntkdistill.losses import _neg_entropy
 
     ent = _neg_entropy(tg) if loss == "kl" else np.zeros(n, dtype=dt)
-    rec = np.array([0] + ([] if record_every is None else list(range(record_every, T + 1, record_every))), dtype=np.int64)
+    rec = np.array(
+        [0] + ([] if record_every is None else list(range(record_every, T + 1, record_every))), dtype=np.int64
+    )
     hist = np.full((K, 2, rec.size), np.nan)
     sums = np.zeros((K, 5))  # sums of risk and error over t < T, latest risk and error, max squared distance
     part = np.zeros((K, NC, n + 1), dtype=dt)
@@ -501,8 +512,10 @@ def run_trajectory(X, targets, W0, a, *, eta, T, B=np.inf, loss="kl", labels=Non
     # the largest distance of any row at any step
     m2 = sums[:, 4].astype(dt)
     dist = np.where(m2 > rad2, radius, np.sqrt(m2)).astype(np.float64)
-    coords = np.concatenate([C1.transpose(0, 2, 1, 3).reshape(K, R, hp)[:, :, :h],
-                             C2.transpose(0, 2, 1, 3).reshape(K, R, hp)[:, :, :h]], axis=2)  # (K, R, m)
+    coords = np.concatenate(
+        [C1.transpose(0, 2, 1, 3).reshape(K, R, hp)[:, :, :h], C2.transpose(0, 2, 1, 3).reshape(K, R, hp)[:, :, :h]],
+        axis=2,
+    )  # (K, R, m)
     W = (W0.astype(np.float64) + np.matmul(coords.transpose(0, 2, 1).astype(np.float64), U)).astype(dt)
     return {
         "iterations": rec,

@@ -87,8 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"{prog}: unexpected error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the "
-              "traceback, and please report it)", file=sys.stderr)
+        print(
+            f"{prog}: unexpected error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the "
+            "traceback, and please report it)",
+            file=sys.stderr,
+        )
         return 1
     return 0 if status is None else int(status)
 

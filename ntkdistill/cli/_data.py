@@ -30,8 +30,10 @@ def load_npz(path):
         raise
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise CLIError(f"--data {path!r} holds object arrays, which need pickle and are refused; "
-                           "save X and y as numeric arrays.") from exc
+            raise CLIError(
+                f"--data {path!r} holds object arrays, which need pickle and are refused; "
+                "save X and y as numeric arrays."
+            ) from exc
         raise CLIError(f"--data {path!r} is not a readable .npz file: {exc}") from exc
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise CLIError(f"--data {path!r} is not a readable .npz file: {exc}") from exc
@@ -47,7 +49,9 @@ def builtin(name, level, n, seed):
     from ..datasets.families import FAMILIES, make_family
 
     if name not in FAMILIES:
-        raise CLIError(f"--dataset {name!r} is not a built-in family; choose one of {sorted(FAMILIES)} "
-                       "or pass your own data with --data FILE.npz.")
+        raise CLIError(
+            f"--dataset {name!r} is not a built-in family; choose one of {sorted(FAMILIES)} "
+            "or pass your own data with --data FILE.npz."
+        )
     ds = make_family(name, level, n=n, rng=np.random.default_rng(seed))
     return ds.X, ds.y, getattr(ds, "gamma", None), f"{name}(level={level}, n={n})"

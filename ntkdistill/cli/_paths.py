@@ -18,8 +18,10 @@ def prepare_out(option: str, path) -> str:
     """
     path = os.fspath(path)
     if os.path.exists(path) and not os.path.isdir(path):
-        raise CLIError(f"{option} {path!r} is a file; it must be a folder (created if absent). "
-                       "Give another path or remove the file.")
+        raise CLIError(
+            f"{option} {path!r} is a file; it must be a folder (created if absent). "
+            "Give another path or remove the file."
+        )
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:

@@ -52,9 +52,7 @@ def _C1(text: str):
     try:
         return float(text)
     except ValueError:
-        raise CLIError(
-            f"--C1 == {text!r}, must be 'printed', 'alternative' or a positive number."
-        ) from None
+        raise CLIError(f"--C1 == {text!r}, must be 'printed', 'alternative' or a positive number.") from None
 
 
 def _int(x):
@@ -157,8 +155,7 @@ def _table(d: dict) -> str:
         ("iterations T", _show_int(s["T"], s["log10_T_bound"]), _show_int(h["T"], h["log10_T_bound"])),
         ("step eta", _show_real(s["eta"]), _show_real(h["eta"])),
         ("radius B", _show_real(s["B"]), _show_real(h["B"])),
-        ("surrogate target", f"R_KL <= beta = {s['beta']:.6g}",
-         f"R_h <= beta = {h['beta']:.6g}"),
+        ("surrogate target", f"R_KL <= beta = {s['beta']:.6g}", f"R_h <= beta = {h['beta']:.6g}"),
         ("guarantee", f"avg error <= {s['target']:.6g}", f"avg error <= {h['error_target']:.6g}"),
         ("confidence", f"{i['confidence']:.6g}", f"{i['confidence']:.6g}"),
     ]
@@ -180,8 +177,11 @@ def _table(d: dict) -> str:
     ]
     ratio = d["ratio"]
     ratio_text = f"{ratio:.6g}" if ratio is not None else "> 1.8e308"
-    verdict = {"soft": "soft labels need fewer neurons", "hard": "hard labels need fewer neurons",
-               "equal": "both need the same number of neurons"}[d["fewer"]]
+    verdict = {
+        "soft": "soft labels need fewer neurons",
+        "hard": "hard labels need fewer neurons",
+        "equal": "both need the same number of neurons",
+    }[d["fewer"]]
     lines.append(f"ratio hard m / soft m = {ratio_text}: {verdict}")
     return "\n".join(lines)
 

@@ -24,8 +24,10 @@ def _connect_dask(Client, address, timeout):
         return Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CLIError(f"--dask {address!r}: no dask scheduler reachable within {timeout:g} s ({reason}); check "
-                       "the address, or raise --dask-timeout.") from None
+        raise CLIError(
+            f"--dask {address!r}: no dask scheduler reachable within {timeout:g} s ({reason}); check "
+            "the address, or raise --dask-timeout."
+        ) from None
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,30 +45,55 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "appended to OUT/results.jsonl at once, and re-running the same command resumes."
         ),
     )
-    p.add_argument("--preset", choices=("quick", "default", "full"), default="default",
-                   help="sizes: quick (under a minute on 2 cores), default (about 3 minutes with --workers 2 on an idle 2-core machine), full (about 10 CPU-hours: "
-                        "meant for --dask ADDRESS or many --workers); see docs/sweeps.md")
+    p.add_argument(
+        "--preset",
+        choices=("quick", "default", "full"),
+        default="default",
+        help="sizes: quick (under a minute on 2 cores), default (about 3 minutes with --workers 2 on an idle 2-core machine), full (about 10 CPU-hours: "
+        "meant for --dask ADDRESS or many --workers); see docs/sweeps.md",
+    )
     p.add_argument("--quick", action="store_true", help="same as --preset quick")
-    p.add_argument("--family", action="append", default=None,
-                   help="run only this family of the preset (repeatable); with --levels, any family")
+    p.add_argument(
+        "--family",
+        action="append",
+        default=None,
+        help="run only this family of the preset (repeatable); with --levels, any family",
+    )
     p.add_argument("--levels", default=None, help="comma-separated levels for the --family given (one family)")
     p.add_argument("--eps", type=float, default=0.1, help="target averaged training error (default 0.1)")
-    p.add_argument("--delta", type=float, default=0.1,
-                   help="confidence parameter of the bounds' widths set beside the measured ones (default 0.1)")
+    p.add_argument(
+        "--delta",
+        type=float,
+        default=0.1,
+        help="confidence parameter of the bounds' widths set beside the measured ones (default 0.1)",
+    )
     p.add_argument("--T-grid", default=None, help="comma-separated increasing iteration counts (default: the preset's)")
     p.add_argument("--m-max", type=int, default=None, help="largest width tried (default: the preset's)")
     p.add_argument("--seeds", type=int, default=None, help="networks per width, shared by soft and hard")
-    p.add_argument("--eta-rule", choices=("grid", "theory"), default="grid",
-                   help="grid: the step of the preset's grid with the lowest averaged training risk on a pilot run, "
-                        "the same rule for both label types (default); theory: beta/3 soft, 1 hard")
+    p.add_argument(
+        "--eta-rule",
+        choices=("grid", "theory"),
+        default="grid",
+        help="grid: the step of the preset's grid with the lowest averaged training risk on a pilot run, "
+        "the same rule for both label types (default); theory: beta/3 soft, 1 hard",
+    )
     p.add_argument("--B", default="theory", help="projection radius: 'theory' (each theorem's), a number, or inf")
     p.add_argument("--no-temperature", action="store_true", help="skip the softness study (m* against tau)")
     p.add_argument("--seed", type=int, default=0, help="root random seed (default 0)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: serial)")
-    p.add_argument("--dask", metavar="ADDRESS", default=None,
-                   help="run on a dask.distributed scheduler at ADDRESS (e.g. tcp://host:8786)")
-    p.add_argument("--dask-timeout", type=float, default=DASK_TIMEOUT, metavar="SECONDS",
-                   help=f"seconds to wait for the --dask scheduler before giving up (default {DASK_TIMEOUT:g})")
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        default=None,
+        help="run on a dask.distributed scheduler at ADDRESS (e.g. tcp://host:8786)",
+    )
+    p.add_argument(
+        "--dask-timeout",
+        type=float,
+        default=DASK_TIMEOUT,
+        metavar="SECONDS",
+        help=f"seconds to wait for the --dask scheduler before giving up (default {DASK_TIMEOUT:g})",
+    )
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--json", action="store_true", help="print the JSON summary instead of the table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -102,8 +129,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             missing = [f for f in args.family if f not in families]
             if missing:
-                raise CLIError(f"--family {missing[0]!r} is not in preset {preset!r} ({sorted(families)}); "
-                               "give its --levels.")
+                raise CLIError(
+                    f"--family {missing[0]!r} is not in preset {preset!r} ({sorted(families)}); give its --levels."
+                )
             families = {f: families[f] for f in args.family}
     elif args.levels:
         raise CLIError("--levels needs one --family.")
@@ -134,9 +162,20 @@ def run(args: argparse.Namespace) -> int:
             executor = ProcessPoolExecutor(max_workers=args.workers)
         try:
             study = requirement_study(
-                preset, results_path=results, families=families, eps=args.eps, delta=args.delta, T_grid=T_grid,
-                m_max=args.m_max, seeds=args.seeds, eta_rule=args.eta_rule, B=B, rng=args.seed, executor=executor,
-                progress=False if args.no_progress else None, temperature=not args.no_temperature,
+                preset,
+                results_path=results,
+                families=families,
+                eps=args.eps,
+                delta=args.delta,
+                T_grid=T_grid,
+                m_max=args.m_max,
+                seeds=args.seeds,
+                eta_rule=args.eta_rule,
+                B=B,
+                rng=args.seed,
+                executor=executor,
+                progress=False if args.no_progress else None,
+                temperature=not args.no_temperature,
             )
         except (ValueError, TypeError) as exc:
             raise CLIError(str(exc)) from exc
@@ -148,8 +187,9 @@ def run(args: argparse.Namespace) -> int:
     with folder_lock(args.out):  # the summary of the whole results file, whichever sweep sharing it ends last
         study = summarize_requirement(results, study.summary["config"])
         summary = study.to_dict()
-        summary["config"]["command"] = ("ntkdistill sweep " + " ".join(sys.argv[2:])
-                                        if sys.argv[1:2] == ["sweep"] else None)
+        summary["config"]["command"] = (
+            "ntkdistill sweep " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["sweep"] else None
+        )
         summary["config"]["command_wall_s"] = time.perf_counter() - t0
         write_atomic(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2, allow_nan=False))
         table = study.format_table()

@@ -21,12 +21,22 @@ PRESETS = {
     # (width 4, where the paper's gap is largest) on 400 of them, one step size (each student step
     # costs about n * d * rows; see the docs for times)
     "cpu": dict(
-        widths=(4,), student_subsample=400, etas=(1024.0,), radii=(1.0, 4.0, 16.0, float("inf")),
+        widths=(4,),
+        student_subsample=400,
+        etas=(1024.0,),
+        radii=(1.0, 4.0, 16.0, float("inf")),
         teacher_grid={"layers": ("both", "hidden"), "lr": (1e-2,), "batch": (64,)},
     ),
     "quick": dict(
-        subsample=1000, student_subsample=300, seeds=3, steps=(100, 200), etas=(1024.0,), radii=(4.0, float("inf")),
-        taus=(1.0, 4.0), teacher_grid={"layers": ("both",), "lr": (1e-2,), "batch": (64,)}, teacher_max_epochs=15,
+        subsample=1000,
+        student_subsample=300,
+        seeds=3,
+        steps=(100, 200),
+        etas=(1024.0,),
+        radii=(4.0, float("inf")),
+        taus=(1.0, 4.0),
+        teacher_grid={"layers": ("both",), "lr": (1e-2,), "batch": (64,)},
+        teacher_max_epochs=15,
         teacher_patience=4,
     ),
 }
@@ -36,14 +46,18 @@ def _floats(text):
     try:
         return tuple(float(v) for v in text.split(","))
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers separated by commas (inf allowed), e.g. 1,4,16,inf") from exc
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected numbers separated by commas (inf allowed), e.g. 1,4,16,inf"
+        ) from exc
 
 
 def _ints(text):
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected integers separated by commas, e.g. 250,500,1000,2000") from exc
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected integers separated by commas, e.g. 250,500,1000,2000"
+        ) from exc
 
 
 def machine() -> dict[str, Any]:
@@ -72,9 +86,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "'ntkdistill[mnist]'); with --mnist-dir, full MNIST from its IDX files."
         ),
     )
-    p.add_argument("--mnist-dir", metavar="DIR", help="folder with the MNIST IDX files (raw or .gz), or torchvision's MNIST root")
     p.add_argument(
-        "--preset", choices=sorted(PRESETS), default="cpu",
+        "--mnist-dir", metavar="DIR", help="folder with the MNIST IDX files (raw or .gz), or torchvision's MNIST root"
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="cpu",
         help="cpu (default; the stored run of the docs): students of width 4 on 400 training digits, one step size, B in "
         "{1, 4, 16, inf}, the teacher's learning rate 0.01; full: "
         "run_table1's defaults (hours on a CPU); quick: a smoke run",
@@ -82,22 +100,41 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--quick", action="store_true", help="the same as --preset quick")
     p.add_argument("--seeds", type=int, default=None, help="students per width and label type (default 16; quick 3)")
     p.add_argument("--subsample", type=int, default=None, metavar="N", help="keep N digits of the pool (stratified)")
-    p.add_argument("--student-subsample", type=int, default=None, metavar="N",
-                   help="the students see N of the training digits, the teacher all of them")
+    p.add_argument(
+        "--student-subsample",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the students see N of the training digits, the teacher all of them",
+    )
     p.add_argument("--taus", type=_floats, default=None, metavar="T1,T2,..", help="temperatures (default 1,2,4,8,16)")
-    p.add_argument("--radii", type=_floats, default=None, metavar="B1,B2,..", help="projection radii B (default 1,4,16,64,inf)")
-    p.add_argument("--steps", type=_ints, default=None, metavar="T1,T2,..", help="step counts (default 250,500,1000,2000)")
+    p.add_argument(
+        "--radii", type=_floats, default=None, metavar="B1,B2,..", help="projection radii B (default 1,4,16,64,inf)"
+    )
+    p.add_argument(
+        "--steps", type=_ints, default=None, metavar="T1,T2,..", help="step counts (default 250,500,1000,2000)"
+    )
     p.add_argument("--etas", type=_floats, default=None, metavar="E1,E2,..", help="student step sizes")
     p.add_argument("--widths", type=_ints, default=None, metavar="M1,M2,..", help="student widths (default 8,6,4)")
-    p.add_argument("--selection", choices=("one-se", "max"), default="one-se",
-                   help="the validation rule for every label type (default one-se: the simplest within one se of the best)")
     p.add_argument(
-        "--dtype", choices=("float32", "float64"), default="float32",
+        "--selection",
+        choices=("one-se", "max"),
+        default="one-se",
+        help="the validation rule for every label type (default one-se: the simplest within one se of the best)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
         help="working precision of the training (default float32: about twice as fast as float64 on a CPU; "
         "accuracies are counts of sign agreements)",
     )
     p.add_argument("--seed", type=int, default=0, help="root seed of the split and every initialisation (default 0)")
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder for table1.json, table1.txt and the plot (default {DEFAULT_OUT})")
+    p.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help=f"output folder for table1.json, table1.txt and the plot (default {DEFAULT_OUT})",
+    )
     p.add_argument("--json", action="store_true", help="print the JSON results instead of the table")
     p.set_defaults(func=run)
 
@@ -158,8 +195,9 @@ def run(args: argparse.Namespace) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, len(result.settings["variants"]), figsize=(5.5 * len(result.settings["variants"]), 3.8),
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(result.settings["variants"]), figsize=(5.5 * len(result.settings["variants"]), 3.8), squeeze=False
+        )
         for ax, variant in zip(axes[0], result.settings["variants"]):
             plot_gap_vs_B(result, variant, ax=ax)
         fig.tight_layout()

@@ -19,15 +19,23 @@ DEFAULT_OUT = os.path.join("ntkdistill-out", "verify")
 #: the prescriptions in braces are computed by :func:`_prescriptions`). The README and the docs
 #: list the same commands (a test keeps them in step).
 COMMANDS = (
-    ("Theorem 2, Lemma 3, Lemma 6", "ntkdistill verify --only theorem2,lemma3,lemma6 --budget 540",
-     "21 seeds at m = {t2_m}, T = {t2_T}: about 2.5 min of CPU, 2-3 min on an idle 2-core machine"),
+    (
+        "Theorem 2, Lemma 3, Lemma 6",
+        "ntkdistill verify --only theorem2,lemma3,lemma6 --budget 540",
+        "21 seeds at m = {t2_m}, T = {t2_T}: about 2.5 min of CPU, 2-3 min on an idle 2-core machine",
+    ),
     ("Proposition 5", "ntkdistill verify --only proposition5", "21 seeds at m = {p5_m}, T = {p5_T}: seconds"),
     ("Lemma 3", "ntkdistill verify --only lemma3 --budget 540", "along Theorem 2's prescribed training: as Theorem 2"),
     ("Lemma 6", "ntkdistill verify --only lemma6", "initialisations at Theorem 2's width: seconds"),
-    ("Corollary 4", "ntkdistill verify --only corollary4 --float32 --budget 900",
-     ("eps = 0.45 < 1/n at m = {c4_m}, T = {c4_T}, the whole trajectory compiled (pgd's trajectory backend, "
-      "numba): about 12 min estimated for 21 seeds on an idle 2-core machine (22 min in float64), NOT YET FAST "
-      "ENOUGH for the 10-minute goal; with a smaller budget it runs EMPIRICAL at the largest m and T that fit")),
+    (
+        "Corollary 4",
+        "ntkdistill verify --only corollary4 --float32 --budget 900",
+        (
+            "eps = 0.45 < 1/n at m = {c4_m}, T = {c4_T}, the whole trajectory compiled (pgd's trajectory backend, "
+            "numba): about 12 min estimated for 21 seeds on an idle 2-core machine (22 min in float64), NOT YET FAST "
+            "ENOUGH for the 10-minute goal; with a smaller budget it runs EMPIRICAL at the largest m and T that fit"
+        ),
+    ),
 )
 
 
@@ -46,8 +54,14 @@ def _prescriptions():
     t2 = bounds.theorem2(beta, n, delta)
     p5 = bounds.proposition5(0.5, 0.5, n, delta)
     c4 = bounds.corollary4(0.5, 0.9 / n, n, delta)
-    return {"t2_m": int(t2.m), "t2_T": int(t2.T), "p5_m": int(p5.m), "p5_T": int(p5.T), "c4_m": int(c4.m),
-            "c4_T": int(c4.T)}
+    return {
+        "t2_m": int(t2.m),
+        "t2_T": int(t2.T),
+        "p5_m": int(p5.m),
+        "p5_T": int(p5.T),
+        "c4_m": int(c4.m),
+        "c4_T": int(c4.T),
+    }
 
 
 def commands() -> list[tuple[str, str, str]]:
@@ -60,8 +74,12 @@ def _epilog():
     from ..verify import verdict_legend
 
     cmds = "\n".join(f"  {what}:\n    {cmd}\n      ({cost})" for what, cmd, cost in commands())
-    return ("each result at its prescription (default data):\n" + cmds
-            + "\n\nverdicts:\n" + "\n".join("  " + line for line in verdict_legend().splitlines()))
+    return (
+        "each result at its prescription (default data):\n"
+        + cmds
+        + "\n\nverdicts:\n"
+        + "\n".join("  " + line for line in verdict_legend().splitlines())
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,32 +98,58 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=_epilog(),
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--dataset", default="antipodal",
-                     help="antipodal (default: x and -x with opposite labels, gamma = 1/2 exactly) or a built-in "
-                          "synthetic family (two_points, orthonormal, circle), whose margin is known exactly")
-    src.add_argument("--data", metavar="FILE.npz", help="your data: a .npz with X (n, d), ||x_i|| <= 1, and y in {-1,+1}")
+    src.add_argument(
+        "--dataset",
+        default="antipodal",
+        help="antipodal (default: x and -x with opposite labels, gamma = 1/2 exactly) or a built-in "
+        "synthetic family (two_points, orthonormal, circle), whose margin is known exactly",
+    )
+    src.add_argument(
+        "--data", metavar="FILE.npz", help="your data: a .npz with X (n, d), ||x_i|| <= 1, and y in {-1,+1}"
+    )
     p.add_argument("--d", type=int, default=5, help="dimension of the antipodal pair (default 5)")
-    p.add_argument("--level", type=float, default=None,
-                   help="difficulty level of a family (default: its first level)")
+    p.add_argument("--level", type=float, default=None, help="difficulty level of a family (default: its first level)")
     p.add_argument("--n", type=int, default=None, help="points in the built-in family, where it allows a choice")
-    p.add_argument("--only", default=None, metavar="CHECKS",
-                   help="comma-separated checks to run: theorem2, corollary4, proposition5, lemma3, lemma6 "
-                        "(default all)")
-    p.add_argument("--beta", type=float, default=None,
-                   help="Theorem 2 target (default: 90%% of the KL risk at initialisation, the largest non-vacuous level)")
-    p.add_argument("--eps", type=float, default=None,
-                   help="Corollary 4 target classification error (default 0.9/n, below 1/n: every point right)")
+    p.add_argument(
+        "--only",
+        default=None,
+        metavar="CHECKS",
+        help="comma-separated checks to run: theorem2, corollary4, proposition5, lemma3, lemma6 (default all)",
+    )
+    p.add_argument(
+        "--beta",
+        type=float,
+        default=None,
+        help="Theorem 2 target (default: 90%% of the KL risk at initialisation, the largest non-vacuous level)",
+    )
+    p.add_argument(
+        "--eps",
+        type=float,
+        default=None,
+        help="Corollary 4 target classification error (default 0.9/n, below 1/n: every point right)",
+    )
     p.add_argument("--beta-hard", type=float, default=0.5, help="Proposition 5 target logistic risk (default 0.5)")
     p.add_argument("--delta", type=float, default=0.1, help="failure probability delta in (0, 1/3) (default 0.1)")
     p.add_argument("--C1", default="printed", help="Theorem 2 constant: printed, alternative, or a number (E8)")
-    p.add_argument("--seeds", type=int, default=None,
-                   help="networks per check (default: the fewest with power 0.8 to detect half the promised "
-                        "frequency at alpha = 0.01; 21 at delta = 0.1). Fewer seeds give INCONCLUSIVE, never PASS")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="networks per check (default: the fewest with power 0.8 to detect half the promised "
+        "frequency at alpha = 0.01; 21 at delta = 0.1). Fewer seeds give INCONCLUSIVE, never PASS",
+    )
     p.add_argument("--seed", type=int, default=0, help="root random seed (default 0)")
-    p.add_argument("--budget", type=float, default=30.0,
-                   help="seconds allowed per training check, by the cost estimate made before it runs (default 30)")
-    p.add_argument("--no-empirical", action="store_true",
-                   help="refuse (REFUSED) a prescription that exceeds the budget instead of running what fits")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=30.0,
+        help="seconds allowed per training check, by the cost estimate made before it runs (default 30)",
+    )
+    p.add_argument(
+        "--no-empirical",
+        action="store_true",
+        help="refuse (REFUSED) a prescription that exceeds the budget instead of running what fits",
+    )
     p.add_argument("--n-samples", type=int, default=20000, help="Monte Carlo samples for margin and teacher")
     p.add_argument("--float32", action="store_true", help="train in float32")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
@@ -155,8 +199,10 @@ def _load(args):
         if args.d < 1:
             raise CLIError(f"--d {args.d}: the dimension must be a positive integer.")
         if args.level is not None:
-            raise CLIError(f"--level {args.level}: the antipodal pair has no levels (it takes --d); give --dataset "
-                           "with a family to choose a level.")
+            raise CLIError(
+                f"--level {args.level}: the antipodal pair has no levels (it takes --d); give --dataset "
+                "with a family to choose a level."
+            )
         ds = antipodal(args.d)
         return ds.X, ds.y, ds.gamma, ds.z, f"antipodal pair x, -x in d = {args.d} (labels +1, -1)"
     level = args.level
@@ -177,9 +223,14 @@ def _data_lines(name, d):
         gamma = f"gamma = {d['gamma_known']:.5g} (known exactly; {cert})"
     else:
         gamma = f"gamma in {cert} (estimate {d['margin_estimate']:.4g}); the bounds use the lower end"
-    return [f"data: {name}", f"n = {d['n']}, d = {d['d']}, {gamma}",
-            (f"teacher: max |z_i| = {d['teacher_logits_max_abs']:.4g}, "
-             f"min y_i z_i = {d['teacher_logits_min_yz']:.4g}, R_KL(W(0)) = {d['kl_risk_at_init']:.4g}")]
+    return [
+        f"data: {name}",
+        f"n = {d['n']}, d = {d['d']}, {gamma}",
+        (
+            f"teacher: max |z_i| = {d['teacher_logits_max_abs']:.4g}, "
+            f"min y_i z_i = {d['teacher_logits_min_yz']:.4g}, R_KL(W(0)) = {d['kl_risk_at_init']:.4g}"
+        ),
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -192,9 +243,12 @@ def run(args: argparse.Namespace) -> int:
     checks = _checks(args.only)
     X, y, gamma_known, z_known, name = _load(args)
     n, d = X.shape
-    _guards.announce("verify", f"the margin and the teacher logits at --n-samples {args.n_samples}",
-                     _guards.margin_seconds(n, d, args.n_samples) + _guards.teacher_seconds(n, d, args.n_samples),
-                     "--n-samples")
+    _guards.announce(
+        "verify",
+        f"the margin and the teacher logits at --n-samples {args.n_samples}",
+        _guards.margin_seconds(n, d, args.n_samples) + _guards.teacher_seconds(n, d, args.n_samples),
+        "--n-samples",
+    )
     log = None if (args.quiet or args.json) else (lambda s: print(f"[verify] {s}", file=sys.stderr, flush=True))
 
     def on_data(d):
@@ -202,10 +256,25 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(_data_lines(name, d)) + "\n", flush=True)
 
     report = _verify.run_verify(
-        X, y, gamma_known=gamma_known, beta=args.beta, eps=args.eps, beta_hard=args.beta_hard, delta=args.delta,
-        C1=_c1(args.C1), seeds=args.seeds, rng=args.seed, budget=args.budget, n_samples=args.n_samples,
-        dtype="float32" if args.float32 else None, dataset=name, log=log, checks=checks,
-        empirical=not args.no_empirical, on_data=on_data, z_known=z_known,
+        X,
+        y,
+        gamma_known=gamma_known,
+        beta=args.beta,
+        eps=args.eps,
+        beta_hard=args.beta_hard,
+        delta=args.delta,
+        C1=_c1(args.C1),
+        seeds=args.seeds,
+        rng=args.seed,
+        budget=args.budget,
+        n_samples=args.n_samples,
+        dtype="float32" if args.float32 else None,
+        dataset=name,
+        log=log,
+        checks=checks,
+        empirical=not args.no_empirical,
+        on_data=on_data,
+        z_known=z_known,
     )
     figures = []
     if not args.no_figures:
@@ -230,7 +299,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
     else:
         print(table)
-        print(f"\nwrote {os.path.join(out, 'report.json')}, table.txt"
-              + "".join(f", {os.path.basename(f)}" for f in figures) + f" ({time.perf_counter() - start:.0f} s)")
+        print(
+            f"\nwrote {os.path.join(out, 'report.json')}, table.txt"
+            + "".join(f", {os.path.basename(f)}" for f in figures)
+            + f" ({time.perf_counter() - start:.0f} s)"
+        )
     failed = [c.name for c in report.checks if c.status == "FAIL"]
     return 1 if failed else 0

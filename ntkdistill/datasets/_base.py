@@ -66,8 +66,7 @@ class ImageData:
             raise ValueError(f"shape must be (C, H, W) with positive entries, got {self.shape!r}.")
         if X.ndim != 2 or X.shape[1] != int(np.prod(shape)):
             raise ValueError(
-                f"X must have shape (n, C*H*W) = (n, {int(np.prod(shape))}) for images of shape {shape}, "
-                f"got {X.shape}."
+                f"X must have shape (n, C*H*W) = (n, {int(np.prod(shape))}) for images of shape {shape}, got {X.shape}."
             )
         if labels.shape != (X.shape[0],):
             raise ValueError(f"labels must have shape ({X.shape[0]},), one per row of X, got {labels.shape}.")

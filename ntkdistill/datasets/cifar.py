@@ -175,7 +175,11 @@ def _read_batch(path: Path):
         )
     data = batch["data"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        what = f"array of shape {data.shape} and dtype {data.dtype}" if isinstance(data, np.ndarray) else type(data).__name__
+        what = (
+            f"array of shape {data.shape} and dtype {data.dtype}"
+            if isinstance(data, np.ndarray)
+            else type(data).__name__
+        )
         raise ValueError(f"{str(path)!r}: 'data' is a {what}; expected a uint8 array of shape (n, 3072).")
     labels = batch["labels"]
     if isinstance(labels, np.ndarray):
@@ -188,9 +192,7 @@ def _read_batch(path: Path):
         raise ValueError(f"{str(path)!r}: 'labels' must be a list of ints, got {type(labels).__name__}.")
     labels = np.asarray(labels, dtype=np.int64)
     if labels.shape[0] != data.shape[0]:
-        raise ValueError(
-            f"{str(path)!r} holds {data.shape[0]} images but {labels.shape[0]} labels; they must match."
-        )
+        raise ValueError(f"{str(path)!r} holds {data.shape[0]} images but {labels.shape[0]} labels; they must match.")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise ValueError(f"{str(path)!r} holds labels outside 0-9 (range {labels.min()}..{labels.max()}).")
     return data, labels
@@ -221,9 +223,7 @@ def _load_python(root: Path, split: str) -> ImageData:
     data = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
     X = data.astype(np.float64) / 255.0
-    return ImageData(
-        X, labels, (3, 32, 32), f"CIFAR-10 python batches in {folder}", split, class_names=CIFAR10_CLASSES
-    )
+    return ImageData(X, labels, (3, 32, 32), f"CIFAR-10 python batches in {folder}", split, class_names=CIFAR10_CLASSES)
 
 
 def _load_torchvision(root: Path, split: str) -> ImageData:

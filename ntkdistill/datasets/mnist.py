@@ -103,9 +103,7 @@ def read_idx(
             "the number of dimensions."
         )
     if expect_type is not None and type_byte != expect_type:
-        raise ValueError(
-            f"{str(path)!r} has element type 0x{type_byte:02X} (magic 0x{magic:08X}){expected_magic}."
-        )
+        raise ValueError(f"{str(path)!r} has element type 0x{type_byte:02X} (magic 0x{magic:08X}){expected_magic}.")
     if expect_ndim is not None and ndim != expect_ndim:
         raise ValueError(f"{str(path)!r} has {ndim} dimension(s) (magic 0x{magic:08X}){expected_magic}.")
     header = 4 + 4 * ndim

@@ -622,23 +622,39 @@ def _make_xor(level, n, rng):
 
 FAMILIES = {
     "two_points": Family(
-        "two_points", "angle theta = pi / 2**level between the two points (opposite labels)",
-        (1, 2, 3, 4, 5, 6), 2, _make_two_points,
+        "two_points",
+        "angle theta = pi / 2**level between the two points (opposite labels)",
+        (1, 2, 3, 4, 5, 6),
+        2,
+        _make_two_points,
     ),
     "orthonormal": Family(
-        "orthonormal", "number of orthonormal points n = level", (1, 4, 16, 64, 256), None, _make_orthonormal,
+        "orthonormal",
+        "number of orthonormal points n = level",
+        (1, 4, 16, 64, 256),
+        None,
+        _make_orthonormal,
     ),
     "circle": Family(
-        "circle", "polar angle beta0 = (pi/2) / 2**level of n alternating points (default n = 8)",
-        (1, 2, 3, 4, 5, 6), 8, _make_circle,
+        "circle",
+        "polar angle beta0 = (pi/2) / 2**level of n alternating points (default n = 8)",
+        (1, 2, 3, 4, 5, 6),
+        8,
+        _make_circle,
     ),
     "pairs": Family(
-        "pairs", "angle g = 0.8 / 2**(level/2) of 16 pairs straddling a hyperplane in d = 5 (certified margin)",
-        (0, 1.5, 3, 4.5, 6, 8), 32, _make_pairs,
+        "pairs",
+        "angle g = 0.8 / 2**(level/2) of 16 pairs straddling a hyperplane in d = 5 (certified margin)",
+        (0, 1.5, 3, 4.5, 6, 8),
+        32,
+        _make_pairs,
     ),
     "xor": Family(
-        "xor", "angle g = 0.8 / 2**(level/2) of 8 XOR quadruples in d = 5 (certified margin)",
-        (0, 1, 2, 3, 4, 6), 32, _make_xor,
+        "xor",
+        "angle g = 0.8 / 2**(level/2) of 8 XOR quadruples in d = 5 (certified margin)",
+        (0, 1, 2, 3, 4, 6),
+        32,
+        _make_xor,
     ),
 }
 """The synthetic families by name (see :class:`Family`)."""
@@ -719,8 +735,9 @@ def antipodal(d: int = 5, *, rng: SeedLike = None) -> SyntheticData:
     X = np.zeros((2, d))
     X[0, 0], X[1, 0] = 1.0, -1.0
     y = np.array([1.0, -1.0])
-    return SyntheticData(X=_rotate(X, rng), y=y, gamma=0.5, z=y / 2, q=np.array([0.5, 0.5]), name="antipodal",
-                         params={"d": d})
+    return SyntheticData(
+        X=_rotate(X, rng), y=y, gamma=0.5, z=y / 2, q=np.array([0.5, 0.5]), name="antipodal", params={"d": d}
+    )
 
 
 __all__ += ["antipodal"]

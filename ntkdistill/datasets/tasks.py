@@ -83,9 +83,7 @@ def binary_mnist(data: ImageData, variant: str = "full") -> tuple[np.ndarray, np
         raise ValueError(f"variant == {variant!r}, must be one of {_VARIANTS}.")
     digits = data.labels
     if digits.size and (digits.min() < 0 or digits.max() > 9):
-        raise ValueError(
-            f"data.labels range over {digits.min()}..{digits.max()}; binary_mnist needs MNIST digits 0-9."
-        )
+        raise ValueError(f"data.labels range over {digits.min()}..{digits.max()}; binary_mnist needs MNIST digits 0-9.")
     keep = np.ones(digits.shape[0], dtype=bool)
     if variant == "reduced":
         keep = ~np.isin(digits, MNIST_REDUCED_DROPPED)

@@ -425,7 +425,13 @@ class Figure1Result(_results.ResultMixin):
         s0 = min(self.noise)
         recs = [r for r in self.records if r["noise"] == s0]
         if not recs:
-            return {"noise": s0, "points": float("nan"), "sem": float("nan"), "holds": False, "required": PREMISE_POINTS}
+            return {
+                "noise": s0,
+                "points": float("nan"),
+                "sem": float("nan"),
+                "holds": False,
+                "required": PREMISE_POINTS,
+            }
         m, _sd, se = _mean_std_sem([100 * (r["teacher_test"] - r["hard_test"]) for r in recs])
         return {"noise": s0, "points": m, "sem": se, "holds": bool(m >= PREMISE_POINTS), "required": PREMISE_POINTS}
 
@@ -464,8 +470,9 @@ class Figure1Result(_results.ResultMixin):
             )
         p = self.premise()
         verdict = (
-            "holds" if p["holds"] else
-            "FAILS: the teacher does not know more than the student, so the noise claim cannot be tested here"
+            "holds"
+            if p["holds"]
+            else "FAILS: the teacher does not know more than the student, so the noise claim cannot be tested here"
         )
         lines.append(
             f"premise (teacher - hard student at noise {p['noise']:g}, needs >= {p['required']:g} points): "
@@ -714,8 +721,14 @@ def _figure1(images, labels, noise, runs, config, preset_name, dev, root, log):
 
     n_all, shape = images.shape[0], images.shape[1:]
     grid = list(itertools.product(config.lrs, config.weight_decays))
-    arch = dict(in_channels=shape[0], image_size=(shape[1], shape[2]), num_classes=2,
-                hidden=config.hidden, dropout=config.dropout, batch_norm=config.batch_norm)
+    arch = dict(
+        in_channels=shape[0],
+        image_size=(shape[1], shape[2]),
+        num_classes=2,
+        hidden=config.hidden,
+        dropout=config.dropout,
+        batch_norm=config.batch_norm,
+    )
     makers = {
         "teacher": lambda seed: vgg_teacher(width=config.teacher_width, rng=seed, **arch),
         "hard": lambda seed: vgg_student(width=config.student_width, rng=seed, **arch),
@@ -729,8 +742,10 @@ def _figure1(images, labels, noise, runs, config, preset_name, dev, root, log):
     for r, run_seed in enumerate(root.spawn(runs)):
         s_sub, s_split, s_noise, s_teacher, s_student, s_batches = run_seed.spawn(6)
         gen = np.random.default_rng(s_sub)
-        keep = np.arange(n_all) if config.n_max is None or config.n_max >= n_all else np.sort(
-            gen.choice(n_all, size=config.n_max, replace=False)
+        keep = (
+            np.arange(n_all)
+            if config.n_max is None or config.n_max >= n_all
+            else np.sort(gen.choice(n_all, size=config.n_max, replace=False))
         )
         X0 = images[keep].reshape(keep.size, -1).astype(np.float64)
         y01 = ((labels[keep] + 1) // 2).astype(np.int64)
@@ -761,11 +776,21 @@ def _figure1(images, labels, noise, runs, config, preset_name, dev, root, log):
                     model = makers[role](s_teacher if role == "teacher" else s_student)
                     Xf, yf = (parts["X"], parts["y"]) if role == "teacher" else (parts["X_st"], parts["y_st"])
                     res = fit(
-                        model, Xf, yf, parts["X_val"], parts["y_val"],
+                        model,
+                        Xf,
+                        yf,
+                        parts["X_val"],
+                        parts["y_val"],
                         teacher_logits=teacher_logits if role == "soft" else None,
-                        tau=config.tau, alpha=config.alpha, lr=lr, weight_decay=wd,
-                        batch_size=config.batch_size, max_epochs=config.max_epochs, patience=config.patience,
-                        device=dev, rng=s_batches,
+                        tau=config.tau,
+                        alpha=config.alpha,
+                        lr=lr,
+                        weight_decay=wd,
+                        batch_size=config.batch_size,
+                        max_epochs=config.max_epochs,
+                        patience=config.patience,
+                        device=dev,
+                        rng=s_batches,
                     )
                     if best is None or res.best_val_accuracy > best[1].best_val_accuracy:
                         best = (model, res)

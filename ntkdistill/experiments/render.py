@@ -75,7 +75,18 @@ def render_table1(record: Mapping[str, Any]) -> str:
     cli = record.get("cli_arguments", {})
     machine = record.get("machine", {})
     flags = []
-    for key in ("preset", "seeds", "student_subsample", "subsample", "taus", "radii", "steps", "etas", "widths", "seed"):
+    for key in (
+        "preset",
+        "seeds",
+        "student_subsample",
+        "subsample",
+        "taus",
+        "radii",
+        "steps",
+        "etas",
+        "widths",
+        "seed",
+    ):
         v = cli.get(key)
         if v is None or (key == "preset" and v == "cpu") or (key == "seed" and v == 0):
             continue
@@ -191,7 +202,9 @@ def update_docs(
         pat = re.compile(re.escape(begin) + r"\n(.*?)" + re.escape(end), re.S)
         found = pat.findall(new)
         if len(found) != 1:
-            raise ValueError(f"{page}: the block {name!r} must appear once between {begin!r} and {end!r}; found {len(found)}.")
+            raise ValueError(
+                f"{page}: the block {name!r} must appear once between {begin!r} and {end!r}; found {len(found)}."
+            )
         fname, renderer = BLOCKS[name]
         record = json.loads((docs / "_data" / fname).read_text(encoding="utf-8"))
         body = renderer(record)
@@ -236,8 +249,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale = update_docs(args.docs, check=args.check)
     if args.check:
         if stale:
-            print(f"stale generated blocks in {args.docs}/experiments.md: {stale}; run python -m "
-                  "ntkdistill.experiments.render", file=sys.stderr)
+            print(
+                f"stale generated blocks in {args.docs}/experiments.md: {stale}; run python -m "
+                "ntkdistill.experiments.render",
+                file=sys.stderr,
+            )
             return 1
         print("generated blocks match their JSON")
         return 0

@@ -524,7 +524,9 @@ def conclusions(record: Mapping[str, Any]) -> list[str]:
                 f"hard B = {_fmt_B(r['hard_B'])}), matched {_num(r['matched_gap_mean']):+.2f} "
                 f"(se {_num(r['matched_gap_se']):.2f}, {_verdict(r['matched_gap_mean'], r['matched_gap_se'])})"
             )
-        out.append(f"Main table, {v} data, soft minus hard at each side's own validation choice: " + "; ".join(parts) + ".")
+        out.append(
+            f"Main table, {v} data, soft minus hard at each side's own validation choice: " + "; ".join(parts) + "."
+        )
     for v in variants:
         ss = [r for r in sweep if r["variant"] == v]
         if not ss:
@@ -560,12 +562,17 @@ def conclusions(record: Mapping[str, Any]) -> list[str]:
         text = " and ".join(f"{means[v]:+.2f} on the {v} data" for v in variants)
         paper = {}
         for v in variants:
-            gaps = [_num(r["paper_soft"]) - _num(r["paper_hard"]) for r in rows
-                    if r["variant"] == v and r.get("paper_hard") is not None]
+            gaps = [
+                _num(r["paper_soft"]) - _num(r["paper_hard"])
+                for r in rows
+                if r["variant"] == v and r.get("paper_hard") is not None
+            ]
             if gaps:
                 paper[v] = float(np.mean(gaps))
         if len(paper) == 2:
-            text += "; the paper's, at the same widths, " + " and ".join(f"{paper[v]:+.2f} on the {v}" for v in variants)
+            text += "; the paper's, at the same widths, " + " and ".join(
+                f"{paper[v]:+.2f} on the {v}" for v in variants
+            )
         out.append("Full against reduced: the main-table gap averaged over widths is " + text + ".")
     for t in record.get("teachers", []):
         share = t["soft_fraction"].get("1", t["soft_fraction"].get("1.0"))
@@ -786,12 +793,16 @@ def _check_grid(name, values, *, allow_inf=False, integer=False):
 
 def _check_teacher_grid(grid):
     if not isinstance(grid, dict):
-        raise TypeError(f"teacher_grid must be a dict of option lists (keys {sorted(TEACHER_GRID)}), got {_short(grid)}.")
+        raise TypeError(
+            f"teacher_grid must be a dict of option lists (keys {sorted(TEACHER_GRID)}), got {_short(grid)}."
+        )
     unknown = set(grid) - set(TEACHER_GRID)
     if unknown:
         raise ValueError(f"teacher_grid has unknown keys {sorted(unknown)}; allowed: {sorted(TEACHER_GRID)}.")
-    g = {k: tuple(grid.get(k, v)) if not isinstance(grid.get(k, v), (str, numbers.Real)) else (grid[k],)
-         for k, v in TEACHER_GRID.items()}
+    g = {
+        k: tuple(grid.get(k, v)) if not isinstance(grid.get(k, v), (str, numbers.Real)) else (grid[k],)
+        for k, v in TEACHER_GRID.items()
+    }
     for k, vals in g.items():
         if not vals:
             raise ValueError(f"teacher_grid[{k!r}] must not be empty.")
@@ -803,8 +814,7 @@ def _check_teacher_grid(grid):
     # ordered simplest first: the hidden layer alone (the theory's), then the smaller step, the larger batch
     layers = sorted(g["layers"], key=lambda v: _LAYERS.index(v), reverse=True)
     return [
-        {"layers": la, "lr": r, "batch": b}
-        for la in layers for r in sorted(lr) for b in sorted(batch, reverse=True)
+        {"layers": la, "lr": r, "batch": b} for la in layers for r in sorted(lr) for b in sorted(batch, reverse=True)
     ]
 
 
@@ -818,9 +828,30 @@ def _mean_se(a):
     return m, s / math.sqrt(a.size) if a.size > 1 else float("nan")
 
 
-def _check_run_args(*, data, test_data, variants, widths, teacher_width, seeds, steps, etas, radii, taus,
-                    teacher_grid, teacher_max_epochs, teacher_patience, fractions, subsample,
-                    student_subsample, center, selection, dtype, rng, log):
+def _check_run_args(
+    *,
+    data,
+    test_data,
+    variants,
+    widths,
+    teacher_width,
+    seeds,
+    steps,
+    etas,
+    radii,
+    taus,
+    teacher_grid,
+    teacher_max_epochs,
+    teacher_patience,
+    fractions,
+    subsample,
+    student_subsample,
+    center,
+    selection,
+    dtype,
+    rng,
+    log,
+):
     """Check and normalise every argument of :func:`run_table1`, in order, before any work."""
     if data is not None and not isinstance(data, ImageData):
         raise TypeError(f"data must be an ImageData (from ntkdistill.datasets.load_mnist) or None, got {_short(data)}.")
@@ -864,10 +895,24 @@ def _check_run_args(*, data, test_data, variants, widths, teacher_width, seeds, 
     if log is not None and not callable(log):
         raise TypeError(f"log must be a callable taking one string, or None, got {_short(log)}.")
     return dict(
-        variants=variants, widths=widths, teacher_width=teacher_width, seeds=seeds, steps=steps, etas=etas,
-        radii=radii, taus=taus, teacher_cfgs=teacher_cfgs, teacher_max_epochs=teacher_max_epochs,
-        teacher_patience=teacher_patience, fr=fr, subsample=subsample, student_subsample=student_subsample,
-        center=center, selection=selection, dt=dt, root=root,
+        variants=variants,
+        widths=widths,
+        teacher_width=teacher_width,
+        seeds=seeds,
+        steps=steps,
+        etas=etas,
+        radii=radii,
+        taus=taus,
+        teacher_cfgs=teacher_cfgs,
+        teacher_max_epochs=teacher_max_epochs,
+        teacher_patience=teacher_patience,
+        fr=fr,
+        subsample=subsample,
+        student_subsample=student_subsample,
+        center=center,
+        selection=selection,
+        dt=dt,
+        root=root,
     )
 
 
@@ -918,7 +963,9 @@ def _variant_data(variant, parts, student_mask, center, dt):
     dg_tr = parts["train"][2]
     smask = student_mask[np.ones(dg_tr.shape[0], bool) if variant == "full" else ~np.isin(dg_tr, MNIST_REDUCED_DROPPED)]
     if np.unique(sets["train"][1][smask]).size < 2:
-        raise ValueError(f"the students' training digits of the {variant!r} data are all of one class; raise student_subsample.")
+        raise ValueError(
+            f"the students' training digits of the {variant!r} data are all of one class; raise student_subsample."
+        )
     sizes = [sets[k][0].shape[0] for k in ("train", "val", "test")]
     stacked = np.concatenate([sets[k][0] for k in ("train", "val", "test")])
     if center:
@@ -937,8 +984,16 @@ def _fit_teacher(variant, train, val, test, sizes, smask, a, teacher_seed, say):
     fits = []
     for cfg in teacher_cfgs:
         fit = train_teacher(
-            Xtr, ytr, Xva, yva, width=a["teacher_width"], max_epochs=a["teacher_max_epochs"],
-            patience=a["teacher_patience"], rng=teacher_seed, dtype=a["dt"], **cfg,
+            Xtr,
+            ytr,
+            Xva,
+            yva,
+            width=a["teacher_width"],
+            max_epochs=a["teacher_max_epochs"],
+            patience=a["teacher_patience"],
+            rng=teacher_seed,
+            dtype=a["dt"],
+            **cfg,
         )
         fits.append(fit)
         say(
@@ -955,11 +1010,23 @@ def _fit_teacher(variant, train, val, test, sizes, smask, a, teacher_seed, say):
     labels_by_tau = [soft_labels(z, t) for t in taus]
     share = {format(t, "g"): float(np.mean((p >= 0.1) & (p <= 0.9))) for t, p in zip(taus, labels_by_tau)}
     teacher = TeacherSummary(
-        variant=variant, width=a["teacher_width"], config=dict(cfg), epochs=fit["epochs"],
-        best_epoch=fit["best_epoch"], train_acc=acc_of(Xtr, ytr), val_acc=fit["val_acc"],
-        test_acc=acc_of(Xte, yte), mean_abs_logit=float(np.mean(np.abs(z))), soft_fraction=share,
-        n_train=sizes[0], n_student_train=int(smask.sum()), n_val=sizes[1], n_test=sizes[2],
-        candidates=tuple({**c, "val_acc": f["val_acc"], "best_epoch": f["best_epoch"]} for c, f in zip(teacher_cfgs, fits)),
+        variant=variant,
+        width=a["teacher_width"],
+        config=dict(cfg),
+        epochs=fit["epochs"],
+        best_epoch=fit["best_epoch"],
+        train_acc=acc_of(Xtr, ytr),
+        val_acc=fit["val_acc"],
+        test_acc=acc_of(Xte, yte),
+        mean_abs_logit=float(np.mean(np.abs(z))),
+        soft_fraction=share,
+        n_train=sizes[0],
+        n_student_train=int(smask.sum()),
+        n_val=sizes[1],
+        n_test=sizes[2],
+        candidates=tuple(
+            {**c, "val_acc": f["val_acc"], "best_epoch": f["best_epoch"]} for c, f in zip(teacher_cfgs, fits)
+        ),
     )
     say(
         f"[{variant}] teacher chosen {cfg}: train {teacher.train_acc:.2f}, val {teacher.val_acc:.2f}, test "
@@ -977,7 +1044,9 @@ def _student_grid(variant, train, val, test, smask, labels_by_tau, a, student_se
     Xst, yst = Xtr[smask], ytr[smask]
     inits = [
         init_symmetric(w, Xtr.shape[1], rng=np.random.default_rng(s), dtype=dt)
-        for _b in radii for w in widths for s in student_seeds
+        for _b in radii
+        for w in widths
+        for s in student_seeds
     ]
     radii_k = np.repeat(np.asarray(radii, dtype=np.float64), nW * S)
     acc = np.empty((1 + nK, 2, nB, nT, nE, nW, S))
@@ -1014,14 +1083,23 @@ def _matched(val, w, bs, nT, nE, selection):
 
 def _sweep_rows(variant, val, test, a):
     """The sensitivity grid: at every (B, tau) and width, steps and step size chosen on validation."""
-    widths, radii, etas, steps, taus, selection = a["widths"], a["radii"], a["etas"], a["steps"], a["taus"], a["selection"]
+    widths, radii, etas, steps, taus, selection = (
+        a["widths"],
+        a["radii"],
+        a["etas"],
+        a["steps"],
+        a["taus"],
+        a["selection"],
+    )
     S, nE, nT = a["seeds"], len(etas), len(steps)
     sweep = []
     for b, B in enumerate(radii):
         for k, tau in enumerate(taus):
             for w, width in enumerate(widths):
                 ch = np.unravel_index(select_config(val[0, b, :, :, w].reshape(nT * nE, S), rule=selection), (nT, nE))
-                cs = np.unravel_index(select_config(val[1 + k, b, :, :, w].reshape(nT * nE, S), rule=selection), (nT, nE))
+                cs = np.unravel_index(
+                    select_config(val[1 + k, b, :, :, w].reshape(nT * nE, S), rule=selection), (nT, nE)
+                )
                 hard, hv = _side(val, test, w, 0, b, *ch)
                 soft, sv = _side(val, test, w, 1 + k, b, *cs)
                 pair = [0.5 * (val[0, b, t, e, w] + val[1 + k, b, t, e, w]) for t in range(nT) for e in range(nE)]
@@ -1030,18 +1108,43 @@ def _sweep_rows(variant, val, test, a):
                 hm, hs = _mean_std(hard)
                 sm, ssd = _mean_std(soft)
                 gm, gse = _mean_se(soft - hard)
-                sweep.append(SweepRow(
-                    variant=variant, B=B, tau=tau, width=width, hard_mean=hm, hard_std=hs, soft_mean=sm,
-                    soft_std=ssd, gap_mean=gm, gap_se=gse, hard_eta=etas[ch[1]], hard_T=steps[ch[0]],
-                    soft_eta=etas[cs[1]], soft_T=steps[cs[0]], matched_eta=etas[cm[1]], matched_T=steps[cm[0]],
-                    matched_gap_mean=mg, matched_gap_se=mse, hard_val=hv, soft_val=sv,
-                ))
+                sweep.append(
+                    SweepRow(
+                        variant=variant,
+                        B=B,
+                        tau=tau,
+                        width=width,
+                        hard_mean=hm,
+                        hard_std=hs,
+                        soft_mean=sm,
+                        soft_std=ssd,
+                        gap_mean=gm,
+                        gap_se=gse,
+                        hard_eta=etas[ch[1]],
+                        hard_T=steps[ch[0]],
+                        soft_eta=etas[cs[1]],
+                        soft_T=steps[cs[0]],
+                        matched_eta=etas[cm[1]],
+                        matched_T=steps[cm[0]],
+                        matched_gap_mean=mg,
+                        matched_gap_se=mse,
+                        hard_val=hv,
+                        soft_val=sv,
+                    )
+                )
     return sweep
 
 
 def _table_rows(variant, val, test, teacher, share, a):
     """The main table: at every width, every hyper-parameter chosen on validation, each side its own."""
-    widths, radii, etas, steps, taus, selection = a["widths"], a["radii"], a["etas"], a["steps"], a["taus"], a["selection"]
+    widths, radii, etas, steps, taus, selection = (
+        a["widths"],
+        a["radii"],
+        a["etas"],
+        a["steps"],
+        a["taus"],
+        a["selection"],
+    )
     S, nB, nE, nT, nK = a["seeds"], len(radii), len(etas), len(steps), len(taus)
     rows = []
     for w, width in enumerate(widths):
@@ -1057,17 +1160,40 @@ def _table_rows(variant, val, test, teacher, share, a):
         sm, ssd = _mean_std(soft)
         gm, gse = _mean_se(soft - hard)
         paper = PAPER_TABLE1.get((variant, width), (None, None, None))
-        rows.append(Table1Row(
-            variant=variant, width=width, teacher=teacher.test_acc, hard_mean=hm, hard_std=hs,
-            soft_mean=sm, soft_std=ssd, gap_mean=gm, gap_se=gse,
-            hard_B=radii[bh], hard_eta=etas[eh], hard_T=steps[th],
-            soft_B=radii[bs_], soft_eta=etas[es], soft_T=steps[ts], soft_tau=taus[ks],
-            soft_share=share[format(taus[ks], "g")],
-            matched_B=radii[mb], matched_eta=etas[me], matched_T=steps[mt], matched_tau=taus[mk],
-            matched_gap_mean=mg, matched_gap_se=mse, hard_val=hv, soft_val=sv,
-            hard_test=tuple(float(v) for v in hard), soft_test=tuple(float(v) for v in soft),
-            paper_teacher=paper[0], paper_hard=paper[1], paper_soft=paper[2],
-        ))
+        rows.append(
+            Table1Row(
+                variant=variant,
+                width=width,
+                teacher=teacher.test_acc,
+                hard_mean=hm,
+                hard_std=hs,
+                soft_mean=sm,
+                soft_std=ssd,
+                gap_mean=gm,
+                gap_se=gse,
+                hard_B=radii[bh],
+                hard_eta=etas[eh],
+                hard_T=steps[th],
+                soft_B=radii[bs_],
+                soft_eta=etas[es],
+                soft_T=steps[ts],
+                soft_tau=taus[ks],
+                soft_share=share[format(taus[ks], "g")],
+                matched_B=radii[mb],
+                matched_eta=etas[me],
+                matched_T=steps[mt],
+                matched_tau=taus[mk],
+                matched_gap_mean=mg,
+                matched_gap_se=mse,
+                hard_val=hv,
+                soft_val=sv,
+                hard_test=tuple(float(v) for v in hard),
+                soft_test=tuple(float(v) for v in soft),
+                paper_teacher=paper[0],
+                paper_hard=paper[1],
+                paper_soft=paper[2],
+            )
+        )
     return rows
 
 
@@ -1211,11 +1337,27 @@ def run_table1(
     ([('full', 4), ('reduced', 4)], inf)
     """
     a = _check_run_args(
-        data=data, test_data=test_data, variants=variants, widths=widths, teacher_width=teacher_width,
-        seeds=seeds, steps=steps, etas=etas, radii=radii, taus=taus, teacher_grid=teacher_grid,
-        teacher_max_epochs=teacher_max_epochs, teacher_patience=teacher_patience, fractions=fractions,
-        subsample=subsample, student_subsample=student_subsample, center=center, selection=selection,
-        dtype=dtype, rng=rng, log=log,
+        data=data,
+        test_data=test_data,
+        variants=variants,
+        widths=widths,
+        teacher_width=teacher_width,
+        seeds=seeds,
+        steps=steps,
+        etas=etas,
+        radii=radii,
+        taus=taus,
+        teacher_grid=teacher_grid,
+        teacher_max_epochs=teacher_max_epochs,
+        teacher_patience=teacher_patience,
+        fractions=fractions,
+        subsample=subsample,
+        student_subsample=student_subsample,
+        center=center,
+        selection=selection,
+        dtype=dtype,
+        rng=rng,
+        log=log,
     )
     say = log if log is not None else (lambda _line: None)
 
@@ -1240,7 +1382,10 @@ def run_table1(
         rows.extend(_table_rows(variant, val_acc, test_acc, teacher, share, a))
 
     return Table1Result(
-        rows=tuple(rows), sweep=tuple(sweep), teachers=tuple(teachers), settings=_settings(a, source),
+        rows=tuple(rows),
+        sweep=tuple(sweep),
+        teachers=tuple(teachers),
+        settings=_settings(a, source),
         elapsed=time.perf_counter() - start,
     )
 
@@ -1303,8 +1448,15 @@ def plot_gap_vs_B(
     for i, tau in enumerate(taus):
         rs = sorted((r for r in cells if _num(r["tau"]) == tau), key=lambda r: _num(r["B"]))
         x = np.array([xpos[_num(r["B"])] for r in rs]) + 0.05 * (i - (len(taus) - 1) / 2)
-        ax.errorbar(x, [_num(r[f"{key}_mean"]) for r in rs], yerr=[_num(r[f"{key}_se"]) for r in rs],
-                    fmt="o-", capsize=3, color=f"C{i}", label=f"tau = {tau:g}")
+        ax.errorbar(
+            x,
+            [_num(r[f"{key}_mean"]) for r in rs],
+            yerr=[_num(r[f"{key}_se"]) for r in rs],
+            fmt="o-",
+            capsize=3,
+            color=f"C{i}",
+            label=f"tau = {tau:g}",
+        )
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xticks(range(len(Bs)), [_fmt_B(B) for B in Bs])
     ax.set_xlabel("projection radius B")

@@ -297,7 +297,9 @@ def fit(
     X = _images("X", X)
     X_val = _images("X_val", X_val)
     if X_val.shape[1:] != X.shape[1:]:
-        raise ValueError(f"X_val has images of shape {tuple(X_val.shape[1:])} but X has {tuple(X.shape[1:])}; they must match.")
+        raise ValueError(
+            f"X_val has images of shape {tuple(X_val.shape[1:])} but X has {tuple(X.shape[1:])}; they must match."
+        )
     lr = check_real("lr", lr, low=0.0)
     weight_decay = check_real("weight_decay", weight_decay, low=0.0, low_open=False)
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -319,8 +321,10 @@ def fit(
     y_val = _classes("y_val", y_val, X_val.shape[0], num_classes)
     soft = teacher_logits is not None
     if soft:
-        t = teacher_logits.detach().cpu() if isinstance(teacher_logits, torch.Tensor) else torch.from_numpy(
-            np.asarray(teacher_logits, dtype=np.float32)
+        t = (
+            teacher_logits.detach().cpu()
+            if isinstance(teacher_logits, torch.Tensor)
+            else torch.from_numpy(np.asarray(teacher_logits, dtype=np.float32))
         )
         if tuple(t.shape) != (X.shape[0], num_classes):
             raise ValueError(
@@ -437,7 +441,9 @@ def load_model(path: str | os.PathLike[str], *, map_location: Device = "cpu") ->
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no saved network at {path!r}: expected a file written by ntkdistill.torch.save_model.")
+        raise FileNotFoundError(
+            f"no saved network at {path!r}: expected a file written by ntkdistill.torch.save_model."
+        )
     try:
         blob = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
@@ -446,7 +452,9 @@ def load_model(path: str | os.PathLike[str], *, map_location: Device = "cpu") ->
             f"weights_only=True refused it: {type(exc).__name__})."
         ) from exc
     if not isinstance(blob, dict) or blob.get("format") != _FORMAT or "arch" not in blob or "state_dict" not in blob:
-        raise ValueError(f"{path!r} is not a network saved by ntkdistill.torch.save_model (format {_FORMAT!r} expected).")
+        raise ValueError(
+            f"{path!r} is not a network saved by ntkdistill.torch.save_model (format {_FORMAT!r} expected)."
+        )
     model = VGG(**blob["arch"], rng=0)
     model.load_state_dict(blob["state_dict"])
     return model.to(map_location) if map_location is not None else model

@@ -130,11 +130,17 @@ class VGG(nn.Module):
         super().__init__()
         if isinstance(config, str):
             if config not in VGG_CONFIGS:
-                raise ValueError(f"config == {config!r}, must be one of {sorted(VGG_CONFIGS)} or a sequence of widths and 'M'.")
+                raise ValueError(
+                    f"config == {config!r}, must be one of {sorted(VGG_CONFIGS)} or a sequence of widths and 'M'."
+                )
             layers = VGG_CONFIGS[config]
-        elif isinstance(config, (tuple, list)) and all(
-            c == "M" or (isinstance(c, numbers.Integral) and not isinstance(c, bool) and int(c) > 0) for c in config
-        ) and any(c != "M" for c in config):
+        elif (
+            isinstance(config, (tuple, list))
+            and all(
+                c == "M" or (isinstance(c, numbers.Integral) and not isinstance(c, bool) and int(c) > 0) for c in config
+            )
+            and any(c != "M" for c in config)
+        ):
             layers = tuple(config)
         else:
             raise ValueError(
@@ -164,8 +170,16 @@ class VGG(nn.Module):
             batch_norm=batch_norm,
         )
         with torch.random.fork_rng(devices=[]):  # the layers' default initialisation draws from the global RNG
-            self._build(layers, (in_channels, h, w), num_classes, width=width, hidden=hidden, dropout=dropout,
-                        batch_norm=batch_norm, generator=generator)
+            self._build(
+                layers,
+                (in_channels, h, w),
+                num_classes,
+                width=width,
+                hidden=hidden,
+                dropout=dropout,
+                batch_norm=batch_norm,
+                generator=generator,
+            )
 
     def _build(self, layers, shape, num_classes, *, width, hidden, dropout, batch_norm, generator):
         c, h, w = shape
@@ -211,7 +225,12 @@ class VGG(nn.Module):
 
 
 def vgg_teacher(
-    *, in_channels: int = 3, image_size: int | tuple[int, int] = 32, num_classes: int = 2, width: float = 1.0, **kwargs: Any
+    *,
+    in_channels: int = 3,
+    image_size: int | tuple[int, int] = 32,
+    num_classes: int = 2,
+    width: float = 1.0,
+    **kwargs: Any,
 ) -> VGG:
     r"""The teacher of Figure 1: VGG 8+3 (VGG-11, configuration A).
 
@@ -234,7 +253,12 @@ def vgg_teacher(
 
 
 def vgg_student(
-    *, in_channels: int = 3, image_size: int | tuple[int, int] = 32, num_classes: int = 2, width: float = 1.0, **kwargs: Any
+    *,
+    in_channels: int = 3,
+    image_size: int | tuple[int, int] = 32,
+    num_classes: int = 2,
+    width: float = 1.0,
+    **kwargs: Any,
 ) -> VGG:
     r"""The student of Figure 1: VGG 2+3.
 

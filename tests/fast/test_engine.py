@@ -52,8 +52,15 @@ def _options(strategy, workers, block, compiled):
     # choice of it needs wider networks than these). With several workers the compiled risk pass
     # runs on the workers too, as for large problems.
     fused = {True: True, "blas": False, "fold": False}.get(compiled) if strategy == "rows" else None
-    return Options(workers=workers, strategy=strategy, block=block, compiled=bool(compiled), fused=fused,
-                   fold={"blas": False, "fold": True}.get(compiled), split_risk=True if workers > 1 else None)
+    return Options(
+        workers=workers,
+        strategy=strategy,
+        block=block,
+        compiled=bool(compiled),
+        fused=fused,
+        fold={"blas": False, "fold": True}.get(compiled),
+        split_risk=True if workers > 1 else None,
+    )
 
 
 @pytest.fixture
@@ -131,7 +138,9 @@ def test_fast_step_matches_the_plain_step(path, dtype, loss, B, widths):
     targets = p if loss == "kl" else y
     T = 4
     seeds = 2 if len(widths) > 1 else 1
-    res = nd.pgd(X.astype(dtype), targets, m=widths, eta=1.5, T=T, B=B, loss=loss, seeds=seeds, rng=7, labels=y, backend=path[1])
+    res = nd.pgd(
+        X.astype(dtype), targets, m=widths, eta=1.5, T=T, B=B, loss=loss, seeds=seeds, rng=7, labels=y, backend=path[1]
+    )
     assert len(res) == seeds * len(widths)
     _check_against_reference(res, X, targets, y, loss, 1.5, T, B, dtype)
     if np.isfinite(B):
@@ -224,7 +233,9 @@ def test_batched_equals_alone_and_thread_count_does_not_matter(strategy):
         np.testing.assert_allclose(runs[1].W[k], batched.W[k], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(runs[3].W[k], batched.W[k], rtol=1e-12, atol=1e-12)
         one = Options(strategy=strategy, block=3, workers=1)
-        alone = nd.pgd(X, p, m=int(batched.widths[k]), eta=2.0, T=6, B=1.0, seeds=[batched.seeds[k]], labels=y, backend=one)
+        alone = nd.pgd(
+            X, p, m=int(batched.widths[k]), eta=2.0, T=6, B=1.0, seeds=[batched.seeds[k]], labels=y, backend=one
+        )
         np.testing.assert_allclose(alone.W[0], batched.W[k], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(alone.risk[0], batched.risk[k], rtol=1e-12, atol=1e-14)
         np.testing.assert_array_equal(alone.error[0], batched.error[k])
@@ -351,8 +362,14 @@ def test_compiled_rows_loop_is_used_only_where_it_applies():
     Xr = X.copy()
     Xr.flags.writeable = False
     out = []
-    for Xo, compiled, fused in ((X, None, None), (np.asfortranarray(X), None, None), (Xr, None, None),
-                                (X, False, None), (np.asfortranarray(X), None, False), (Xr, None, False)):
+    for Xo, compiled, fused in (
+        (X, None, None),
+        (np.asfortranarray(X), None, None),
+        (Xr, None, None),
+        (X, False, None),
+        (np.asfortranarray(X), None, False),
+        (Xr, None, False),
+    ):
         W = few.W0.copy()
         with Engine(Xo, p, y, few, "kl", 2.0, radius, options=Options(compiled=compiled, fused=fused)) as eng:
             risks = [eng.step(W)[0].copy() for _ in range(5)]

@@ -27,11 +27,24 @@ def reference(X, targets, W0, a, *, eta, T, B, loss, labels, record_every, symme
     The one place to change. The reference loop's logits are the paired forward pass, exactly 0 at
     a symmetric W(0), where every tie is an error (E6), as in the kernel.
     """
-    res = nd.pgd(X, targets, m=None, eta=eta, T=T, B=B, loss=loss, labels=labels, record_every=record_every,
-                 init=[(np.asarray(W0k), np.asarray(ak)) for W0k, ak in zip(W0, a)], backend="reference",
-                 dtype=np.asarray(X).dtype)
-    out = {k: np.asarray(getattr(res, k)) for k in ("risk", "error", "avg_risk", "avg_error", "final_risk",
-                                                       "final_error", "max_distance", "iterations")}
+    res = nd.pgd(
+        X,
+        targets,
+        m=None,
+        eta=eta,
+        T=T,
+        B=B,
+        loss=loss,
+        labels=labels,
+        record_every=record_every,
+        init=[(np.asarray(W0k), np.asarray(ak)) for W0k, ak in zip(W0, a)],
+        backend="reference",
+        dtype=np.asarray(X).dtype,
+    )
+    out = {
+        k: np.asarray(getattr(res, k))
+        for k in ("risk", "error", "avg_risk", "avg_error", "final_risk", "final_error", "max_distance", "iterations")
+    }
     out["W"] = np.array(res.W)
     return out
 

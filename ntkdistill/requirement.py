@@ -1347,6 +1347,7 @@ def requirement_study(
         results_path=str(results_path),
         wall_s=wall,
         machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
+        jobs_planned=len(configs),
     )
     del records  # the summary is built from the whole results file, this run's records included
     return summarize_requirement(results_path, config)

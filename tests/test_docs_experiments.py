@@ -16,17 +16,17 @@ def test_every_generated_block_matches_its_json():
 
 
 def test_the_page_has_every_block():
-    text = (DOCS / "experiments.md").read_text()
-    for name in BLOCKS:
+    for name, (_, _, page) in BLOCKS.items():
+        text = (DOCS / page).read_text()
         assert f"<!-- BEGIN GENERATED {name}:" in text and f"<!-- END GENERATED {name} -->" in text
 
 
 def _copy(tmp_path):
     docs = tmp_path / "docs"
-    (docs / "_data").mkdir(parents=True)
-    shutil.copy(DOCS / "experiments.md", docs / "experiments.md")
-    for fname, _ in BLOCKS.values():
-        shutil.copy(DOCS / "_data" / fname, docs / "_data" / fname)
+    for fname, _, page in BLOCKS.values():
+        (docs / fname).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DOCS / page, docs / page)
+        shutil.copy(DOCS / fname, docs / fname)
     return docs
 
 
@@ -63,3 +63,17 @@ def test_missing_markers_are_reported(tmp_path):
     page.write_text(page.read_text().replace("<!-- END GENERATED table1 -->", ""))
     with pytest.raises(ValueError, match="must appear once"):
         update_docs(docs, check=True, names=["table1"])
+
+
+def test_a_stale_requirement_summary_fails(tmp_path):
+    """The sweeps page's block follows its summary.json: a changed width makes it stale."""
+    docs = _copy(tmp_path)
+    path = docs / BLOCKS["requirement-full"][0]
+    summary = json.loads(path.read_text())
+    level = next(lv for lv in summary["levels"] if lv["soft"]["m_star"][str(summary["config"]["T_grid"][-1])])
+    T = str(summary["config"]["T_grid"][-1])
+    level["soft"]["m_star"][T] += 2
+    path.write_text(json.dumps(summary))
+    assert update_docs(docs, check=True) == ["requirement-full"]
+    update_docs(docs)
+    assert update_docs(docs, check=True) == []

@@ -1,4 +1,4 @@
-r"""The generated parts of ``docs/experiments.md``, rendered from the stored JSON of the runs.
+r"""The generated parts of ``docs/experiments.md`` and ``docs/sweeps.md``, rendered from the stored JSON of the runs.
 
 The measured tables and conclusions in the documentation are not typed: each lies between two
 markers,
@@ -29,7 +29,7 @@ from typing import Any
 
 from .table1 import _num, format_record
 
-__all__ = ["render_table1", "render_figure1", "update_docs", "BLOCKS"]
+__all__ = ["render_table1", "render_figure1", "render_requirement", "update_docs", "BLOCKS"]
 
 #: The generated blocks: name -> (JSON file under docs/_data, renderer).
 BLOCKS = {}
@@ -106,7 +106,7 @@ def render_table1(record: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-BLOCKS["table1"] = ("table1.json", render_table1)
+BLOCKS["table1"] = ("_data/table1.json", render_table1, "experiments.md")
 
 
 def render_figure1(record: Mapping[str, Any]) -> str:
@@ -153,13 +153,65 @@ def render_figure1(record: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-BLOCKS["figure1"] = ("figure1.json", render_figure1)
+BLOCKS["figure1"] = ("_data/figure1.json", render_figure1, "experiments.md")
+
+
+def render_requirement(summary: Mapping[str, Any]) -> str:
+    r"""The Markdown of a stored requirement study: how it was run, how much finished, its table and conclusions.
+
+    .. math::
+
+        \text{docs block} = \text{render}(\texttt{summary.json})
+
+    Parameters
+    ----------
+    summary : dict
+        ``summary.json`` of ``ntkdistill sweep`` (see docs/sweeps.md).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> cfg = {"command": "ntkdistill sweep", "version": "0", "machine": "x86_64, 2 CPUs", "wall_s": 90.0,
+    ...        "T_grid": [10], "records_of_protocol": 4, "jobs_planned": 6, "levels_incomplete": 1}
+    >>> print(render_requirement({"config": cfg, "levels": [], "conclusions": []}).splitlines()[0])
+    Command: `ntkdistill sweep` (ntkdistill 0, x86_64, 2 CPUs); wall time of this invocation 1.5 min. Jobs in the results file: 4 of the 6 jobs of the preset (2 not finished: levels without both label types are left out, 1 here).
+    """
+    from ..requirement import RequirementStudy
+
+    cfg = summary["config"]
+    done, planned = cfg.get("records_of_protocol"), cfg.get("jobs_planned")
+    wall = cfg.get("command_wall_s", cfg.get("wall_s"))
+    lines = [
+        f"Command: `{cfg.get('command') or 'requirement_study(' + repr(cfg.get('preset')) + ')'}` (ntkdistill "
+        f"{cfg.get('version')}, {cfg.get('machine')}); wall time of this invocation "
+        f"{(wall or 0) / 60:.1f} min.",
+    ]
+    if done is not None and planned is not None:
+        state = "all" if done >= planned else f"{done} of the {planned}"
+        lines[0] += (
+            f" Jobs in the results file: {state} jobs of the preset"
+            + (
+                f" ({planned - done} not finished: levels without both label types are left out, "
+                f"{cfg.get('levels_incomplete', 0)} here)"
+                if done < planned
+                else ""
+            )
+            + "."
+        )
+    lines += ["", "```text", RequirementStudy(dict(summary)).format_table(), "```"]
+    return "\n".join(lines)
+
+
+BLOCKS["requirement-full"] = ("results/requirement-full/summary.json", render_requirement, "sweeps.md")
 
 
 def update_docs(
     docs_dir: str | os.PathLike[str] = "docs", *, check: bool = False, names: Sequence[str] | None = None
 ) -> list[str]:
-    r"""Rewrite (or, with ``check``, compare) the generated blocks of ``experiments.md``.
+    r"""Rewrite (or, with ``check``, compare) the generated blocks of the docs pages (experiments, sweeps).
 
     .. math::
 
@@ -168,7 +220,7 @@ def update_docs(
     Parameters
     ----------
     docs_dir : str or Path
-        The folder holding ``experiments.md`` and ``_data/``.
+        The folder holding the pages and the stored JSON (``_data/``, ``results/``).
     check : bool
         Only compare; nothing is written.
     names : sequence of str, optional
@@ -189,30 +241,35 @@ def update_docs(
     >>> update_docs("no-such-folder", check=True)   # doctest: +SKIP
     """
     docs = Path(docs_dir)
-    page = docs / "experiments.md"
-    text = page.read_text(encoding="utf-8")
-    if names is None:
-        names = [n for n in BLOCKS if _begin(n) in text]
+    if names is not None:
+        unknown = [n for n in names if n not in BLOCKS]
+        if unknown:
+            raise ValueError(f"names has {unknown[0]!r}; the generated blocks are {sorted(BLOCKS)}.")
     stale = []
-    new = text
-    for name in names:
-        if name not in BLOCKS:
-            raise ValueError(f"names has {name!r}; the generated blocks are {sorted(BLOCKS)}.")
-        begin, end = _begin(name), _end(name)
-        pat = re.compile(re.escape(begin) + r"\n(.*?)" + re.escape(end), re.S)
-        found = pat.findall(new)
-        if len(found) != 1:
-            raise ValueError(
-                f"{page}: the block {name!r} must appear once between {begin!r} and {end!r}; found {len(found)}."
-            )
-        fname, renderer = BLOCKS[name]
-        record = json.loads((docs / "_data" / fname).read_text(encoding="utf-8"))
-        body = renderer(record)
-        if found[0] != body + "\n":
-            stale.append(name)
-            new = pat.sub(_constant(f"{begin}\n{body}\n{end}"), new)
-    if not check and new != text:
-        page.write_text(new, encoding="utf-8")
+    for page_name in dict.fromkeys(b[2] for b in BLOCKS.values()):
+        page = docs / page_name
+        if not page.exists():
+            continue
+        text = page.read_text(encoding="utf-8")
+        mine = [n for n in BLOCKS if BLOCKS[n][2] == page_name]
+        todo = [n for n in mine if _begin(n) in text] if names is None else [n for n in names if n in mine]
+        new = text
+        for name in todo:
+            begin, end = _begin(name), _end(name)
+            pat = re.compile(re.escape(begin) + r"\n(.*?)" + re.escape(end), re.S)
+            found = pat.findall(new)
+            if len(found) != 1:
+                raise ValueError(
+                    f"{page}: the block {name!r} must appear once between {begin!r} and {end!r}; found {len(found)}."
+                )
+            fname, renderer, _ = BLOCKS[name]
+            record = json.loads((docs / fname).read_text(encoding="utf-8"))
+            body = renderer(record)
+            if found[0] != body + "\n":
+                stale.append(name)
+                new = pat.sub(_constant(f"{begin}\n{body}\n{end}"), new)
+        if not check and new != text:
+            page.write_text(new, encoding="utf-8")
     return stale
 
 
@@ -250,8 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         if stale:
             print(
-                f"stale generated blocks in {args.docs}/experiments.md: {stale}; run python -m "
-                "ntkdistill.experiments.render",
+                f"stale generated blocks in {args.docs}: {stale}; run python -m ntkdistill.experiments.render",
                 file=sys.stderr,
             )
             return 1

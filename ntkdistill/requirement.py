@@ -376,6 +376,9 @@ class CensoredFit:
         Profile-likelihood interval for :math:`k` at ``level`` (``-inf``/``inf`` where the
         likelihood does not fall far enough on that side: then the data only bound the exponent).
     n_levels, n_observed, n_censored : int
+        Levels; measured; right-censored (not reached up to the largest width).
+    n_left : int
+        Left-censored levels (reached at the grid's smallest width: :math:`m^*` at most that).
     level : float
     method : str
 
@@ -395,6 +398,7 @@ class CensoredFit:
     n_censored: int
     level: float
     method: str = "tobit-profile"
+    n_left: int = 0
 
     def to_dict(self) -> dict:
         """JSON-ready dict (non-finite numbers as None)."""
@@ -417,8 +421,11 @@ def _num(v):
 _LOG_SIGMA_MIN, _LOG_SIGMA_MAX = math.log(1e-4), math.log(1e2)
 
 
-def _tobit_nll(params, x, y, cens):
-    """Negative log-likelihood of the right-censored normal regression and its gradient in (a, k, log sigma)."""
+def _tobit_nll(params, x, y, cens, left=None):
+    """Negative log-likelihood of the censored normal regression and its gradient in (a, k, log sigma).
+
+    ``cens``: right-censored points (:math:`m^* > w`); ``left``: left-censored ones (:math:`m^* <= w`).
+    """
     from scipy.special import log_ndtr
 
     a, k, s_raw = params
@@ -427,7 +434,9 @@ def _tobit_nll(params, x, y, cens):
     inside = 1.0 if s == s_raw else 0.0
     sigma = math.exp(s)
     z = (y - a - k * x) / sigma
-    o = ~cens
+    if left is None:
+        left = np.zeros_like(cens)
+    o = ~(cens | left)
     nll = 0.5 * float(z[o] @ z[o]) + o.sum() * (s + 0.5 * math.log(2 * math.pi))
     ga = -z[o].sum() / sigma
     gk = -(z[o] * x[o]).sum() / sigma
@@ -442,14 +451,24 @@ def _tobit_nll(params, x, y, cens):
         ga += -lam.sum() / sigma
         gk += -(lam * x[cens]).sum() / sigma
         gs += -(lam * zc).sum()
+    if left.any():
+        zl = z[left]
+        logcdf = log_ndtr(zl)
+        nll -= float(logcdf.sum())
+        with np.errstate(over="ignore", invalid="ignore"):
+            lam = np.exp(-0.5 * zl**2 - 0.5 * math.log(2 * math.pi) - logcdf)  # phi / Phi
+        lam = np.where(np.isfinite(lam), lam, np.maximum(-zl, 0.0))
+        ga += lam.sum() / sigma
+        gk += (lam * x[left]).sum() / sigma
+        gs += (lam * zl).sum()
     return nll, np.array([ga, gk, gs * inside])
 
 
-def _profile(k, x, y, cens, start):
+def _profile(k, x, y, cens, start, left=None):
     from scipy.optimize import minimize
 
     def f(p):
-        v, g = _tobit_nll((p[0], k, p[1]), x, y, cens)
+        v, g = _tobit_nll((p[0], k, p[1]), x, y, cens, left)
         return v, g[[0, 2]]
 
     res = minimize(f, start, jac=True, method="BFGS")
@@ -457,7 +476,11 @@ def _profile(k, x, y, cens, start):
 
 
 def fit_censored_slope(
-    gamma: ArrayLike, widths: Sequence[float | None], censored: ArrayLike, level: float = 0.95
+    gamma: ArrayLike,
+    widths: Sequence[float | None],
+    censored: ArrayLike,
+    level: float = 0.95,
+    left: ArrayLike | None = None,
 ) -> CensoredFit:
     r"""Fit the exponent :math:`k` of :math:`m^* \propto \gamma^{-k}` with right-censored widths (Tobit).
 
@@ -475,7 +498,9 @@ def fit_censored_slope(
     :math:`N` the number of levels: without censoring this interval *is* the exact least-squares
     Student-t interval, and with censoring it is its likelihood extension. Where the profile does
     not fall to the cutoff on one side (too few observed levels) that end is infinite: the data
-    then only bound the exponent.
+    then only bound the exponent. A left-censored level (``left``: the target was already reached
+    at the smallest width of the grid, ``w``) only says :math:`m^* \le w` and enters through
+    :math:`\Phi(z_\ell)`: a floor of the grid is not read as a measured width.
 
     Parameters
     ----------
@@ -483,7 +508,10 @@ def fit_censored_slope(
     widths : sequence of float
         The measured :math:`m^*`, or, where censored, the largest width tried.
     censored : sequence of bool
+        Right-censored levels (:math:`m^* >` the width given).
     level : float in (0, 1)
+    left : sequence of bool, optional
+        Left-censored levels (:math:`m^* \le` the width given, the grid's smallest).
 
     Returns
     -------
@@ -502,8 +530,14 @@ def fit_censored_slope(
     g = np.asarray(gamma, dtype=np.float64)
     w = np.asarray([np.nan if v is None else v for v in widths], dtype=np.float64)
     c = np.asarray(censored, dtype=bool)
-    if not (g.ndim == 1 and g.shape == w.shape == c.shape):
-        raise ValueError(f"gamma, widths and censored must be 1-D of one length, got {g.shape}, {w.shape}, {c.shape}.")
+    lft = np.zeros_like(c) if left is None else np.asarray(left, dtype=bool)
+    if not (g.ndim == 1 and g.shape == w.shape == c.shape == lft.shape):
+        raise ValueError(
+            f"gamma, widths, censored and left must be 1-D of one length, got {g.shape}, {w.shape}, {c.shape}, "
+            f"{lft.shape}."
+        )
+    if np.any(c & lft):
+        raise ValueError(f"a level cannot be censored on both sides: censored {c.tolist()}, left {lft.tolist()}.")
     if not (np.all(np.isfinite(g)) and np.all(g > 0)):
         raise ValueError(f"gamma must be finite and positive, got {g.tolist()}.")
     if not (np.all(np.isfinite(w)) and np.all(w > 0)):
@@ -511,16 +545,19 @@ def fit_censored_slope(
             f"widths must be finite and positive (the largest width tried where censored), got {w.tolist()}."
         )
     x, y = np.log(1.0 / g), np.log(w)
-    N, n_obs = int(g.size), int((~c).sum())
+    obs = ~(c | lft)
+    N, n_obs, n_left = int(g.size), int(obs.sum()), int(lft.sum())
     nan = float("nan")
-    if n_obs < 2 or N < 3 or np.ptp(x[~c]) == 0:
-        return CensoredFit(nan, nan, nan, [nan, nan], N, n_obs, N - n_obs, level)
-    ols = stats.linregress(x[~c], y[~c])
-    resid = y[~c] - ols.intercept - ols.slope * x[~c]
+    if n_obs < 2 or N < 3 or np.ptp(x[obs]) == 0:
+        return CensoredFit(nan, nan, nan, [nan, nan], N, n_obs, int(c.sum()), level, n_left=n_left)
+    ols = stats.linregress(x[obs], y[obs])
+    resid = y[obs] - ols.intercept - ols.slope * x[obs]
     s0 = math.log(max(float(np.sqrt(np.mean(resid**2))), 0.05))
     from scipy.optimize import minimize
 
-    best = minimize(lambda p: _tobit_nll(p, x, y, c), np.array([ols.intercept, ols.slope, s0]), jac=True, method="BFGS")
+    best = minimize(
+        lambda p: _tobit_nll(p, x, y, c, lft), np.array([ols.intercept, ols.slope, s0]), jac=True, method="BFGS"
+    )
     a_hat, k_hat, s_hat = (float(v) for v in best.x)
     nll_hat = float(best.fun)
     tq = stats.t.ppf(0.5 + level / 2, N - 2)
@@ -528,7 +565,7 @@ def fit_censored_slope(
     state = {"start": np.array([a_hat, s_hat])}
 
     def excess(k):
-        v, p = _profile(k, x, y, c, state["start"])
+        v, p = _profile(k, x, y, c, state["start"], lft)
         return 2 * (v - nll_hat) - cut
 
     def end(sign):
@@ -544,7 +581,9 @@ def fit_censored_slope(
         return sign * math.inf
 
     ci = [end(-1), end(+1)]
-    return CensoredFit(k_hat, a_hat, math.exp(s_hat), [float(v) for v in ci], N, n_obs, N - n_obs, level)
+    return CensoredFit(
+        k_hat, a_hat, math.exp(s_hat), [float(v) for v in ci], N, n_obs, int(c.sum()), level, n_left=n_left
+    )
 
 
 def paired_difference(soft: Sequence[float | None], hard: Sequence[float | None], level: float = 0.95) -> dict:
@@ -1077,18 +1116,25 @@ def _fmt_ci(ci):
 
 def _fit_dict(levels, lab, crit, T):
     gam = [lv["gamma"] for lv in levels]
-    ws, cens = [], []
+    ws, cens, left = [], [], []
     for lv in levels:
         v = lv[lab]["m_star" if crit == "error" else "m_star_risk"][T]
         cens.append(v is None)
+        left.append(v is not None and v <= width_grid(int(lv[lab]["m_max"]))[0])  # reached at the grid's floor
         ws.append(lv[lab]["lower_bound"] if v is None else v)
-    fit = fit_censored_slope(gam, ws, cens)
+    fit = fit_censored_slope(gam, ws, cens, left=left)
     out = fit.to_dict()
     k = 2 if lab == "soft" else 4
     out["bound_exponent"] = k
     out["contains_bound"] = fit.contains(k) if math.isfinite(fit.slope) else None
     out["T"] = int(T)
     return out
+
+
+def _floor(fit: Mapping[str, Any]) -> str:
+    """The left-censored count of a fit, for the conclusion lines (empty when there is none)."""
+    k = int(fit.get("n_left", 0) or 0)
+    return f", {k} at the grid's smallest width (m* at most that)" if k else ""
 
 
 def conclusions(summary: Mapping[str, Any]) -> list[str]:
@@ -1119,14 +1165,14 @@ def conclusions(summary: Mapping[str, Any]) -> list[str]:
                 f = summary[key][fam][lab]
                 if f["slope"] is None:
                     parts.append(
-                        f"{lab}: no exponent ({f['n_observed']} observed, {f['n_censored']} censored of "
-                        f"{f['n_levels']} levels)"
+                        f"{lab}: no exponent ({f['n_observed']} observed, {f['n_censored']} censored"
+                        f"{_floor(f)} of {f['n_levels']} levels)"
                     )
                     continue
                 verdict = "contains" if f["contains_bound"] else "excludes"
                 parts.append(
                     f"{lab} exponent {f['slope']:.2f}, 95% CI {_fmt_ci(f['ci'])} ({f['n_observed']} observed, "
-                    f"{f['n_censored']} censored), {verdict} the bound's {f['bound_exponent']}"
+                    f"{f['n_censored']} censored{_floor(f)}), {verdict} the bound's {f['bound_exponent']}"
                 )
             lines.append(f"{fam} [{crit}, T = {T}]: " + "; ".join(parts) + ".")
         pairs = summary["paired"][fam]

@@ -1097,7 +1097,8 @@ class RequirementStudy(_results.ResultMixin):
         lines.insert(1, "  ".join("-" * w for w in widths))
         lines.append(
             "'>W': censored, the target was not reached by half the seeds up to W, the largest width tried "
-            "(a lower bound on m*); the fits use it as such."
+            "(a lower bound on m*); the fits use it as such, and a width of 2, the grid's smallest, as an upper "
+            "bound (m* <= 2)."
         )
         return "\n".join(lines + [""] + s["conclusions"])
 

@@ -32,7 +32,7 @@ from .table1 import _num, format_record
 __all__ = ["render_table1", "render_figure1", "render_requirement", "update_docs", "BLOCKS"]
 
 #: The generated blocks: name -> (JSON file under docs/_data, renderer).
-BLOCKS = {}
+BLOCKS: dict[str, tuple[str, Callable[[Mapping[str, Any]], str], str]] = {}
 
 
 def _constant(text: str) -> Callable[[re.Match[str]], str]:

@@ -413,7 +413,10 @@ def list_repr(attr: str, keys: tuple) -> Callable[[Any], str]:
 
 def table1_frame_rows(self: Any, which: str = "rows") -> list[dict]:
     """Rows of :meth:`Table1Result.to_frame`: ``"rows"`` (Table 1), ``"seeds"`` (one per row, label
-    type and seed: the per-seed test accuracies), ``"sweep"`` (the gap against B) or ``"teachers"``."""
+    type and seed: the per-seed test accuracies), ``"sweep"`` (the gap against B), ``"teachers"`` or
+    ``"stability"`` (unsettled students per label type, B, step size and width)."""
+    if which == "stability":
+        return [{k: _cell(v) for k, v in r.items()} for r in self.stability]
     if which == "seeds":
         return [
             {"variant": r.variant, "width": r.width, "labels": lab, "seed": s, "test_acc": float(a)}
@@ -422,7 +425,7 @@ def table1_frame_rows(self: Any, which: str = "rows") -> list[dict]:
             for s, a in enumerate(getattr(r, f"{lab}_test"))
         ]
     if which not in ("rows", "sweep", "teachers"):
-        raise ValueError(f"which must be 'rows', 'seeds', 'sweep' or 'teachers', got {which!r}.")
+        raise ValueError(f"which must be 'rows', 'seeds', 'sweep', 'teachers' or 'stability', got {which!r}.")
     return [
         {k: _cell(v) for k, v in dataclasses.asdict(r).items() if not isinstance(v, tuple)}
         for r in getattr(self, which)

@@ -12,6 +12,7 @@ from ntkdistill.cli import main
 from ntkdistill.datasets._base import ImageData
 from ntkdistill.experiments.table1 import (
     PAPER_TABLE1,
+    UNSETTLED_CHANGE,
     Table1Result,
     _train_checkpoints,
     conclusions,
@@ -20,7 +21,7 @@ from ntkdistill.experiments.table1 import (
     soft_labels,
     train_teacher,
 )
-from ntkdistill.losses import kl_loss, sigmoid
+from ntkdistill.losses import kl_loss, kl_risk, sigmoid
 from ntkdistill.pgd import pgd
 from ntkdistill.student import init_symmetric
 
@@ -143,7 +144,7 @@ def test_checkpoints_equal_separate_pgd_runs():
     seeds = [np.random.SeedSequence(i) for i in range(2)]
     inits = [init_symmetric(w, 6, rng=np.random.default_rng(s)) for _ in radii for w in widths for s in seeds]
     for loss, tgt in (("logistic", y), ("kl", p)):
-        out = _train_checkpoints(X, tgt, y, inits, np.repeat(radii, 4), loss, 4.0, [3, 12], [(X, y)])
+        out, _change = _train_checkpoints(X, tgt, y, inits, np.repeat(radii, 4), loss, 4.0, [3, 12], [(X, y)])
         for c, T in enumerate((3, 12)):
             ref = np.concatenate(
                 [
@@ -159,6 +160,63 @@ def test_checkpoints_equal_separate_pgd_runs():
             )
             # accuracies are counts / n: equal up to the rounding of the percentage's arithmetic
             assert np.allclose(out[0, c], ref, rtol=0, atol=1e-9), (loss, T)
+
+
+def _near_half_problem():
+    gen = np.random.default_rng(0)
+    X = gen.standard_normal((40, 6))
+    X /= 1.2 * np.linalg.norm(X, axis=1, keepdims=True)
+    y = np.sign(X[:, 0] + 0.1)
+    seeds = [np.random.SeedSequence(i) for i in range(3)]
+    inits = [init_symmetric(4, 6, rng=np.random.default_rng(s)) for s in seeds]
+    return X, y, sigmoid(0.3 * X[:, 0]), seeds, inits
+
+
+def test_last_step_risk_change_equals_two_pgd_runs():
+    X, y, p, seeds, inits = _near_half_problem()
+    _out, change = _train_checkpoints(X, p, y, inits, np.repeat(2.0, 3), "kl", 16.0, [50, 200], [(X, y)])
+    runs = [pgd(X, p, m=4, eta=16.0, T=T, B=2.0, seeds=seeds, record_every=None) for T in (199, 200)]
+    before, now = (np.array([kl_risk(p, r.predict(X)[k]) for k in range(3)]) for r in runs)
+    assert np.allclose(change, np.abs(now - before) / before, rtol=1e-9, atol=1e-15)
+
+
+def test_a_step_above_the_stable_range_is_flagged_unsettled():
+    # soft labels near 1/2 keep the logits where the KL loss is most curved: a step of 16
+    # converges (change below 0.1% per step), one of 1024 alternates between two points
+    X, y, p, _seeds, inits = _near_half_problem()
+    _out, small = _train_checkpoints(X, p, y, inits, np.repeat(2.0, 3), "kl", 16.0, [50, 200], [(X, y)])
+    _out, large = _train_checkpoints(X, p, y, inits, np.repeat(2.0, 3), "kl", 1024.0, [50, 200], [(X, y)])
+    assert np.all(small < 1e-3) and np.all(small <= UNSETTLED_CHANGE)
+    assert np.all(large > 10 * UNSETTLED_CHANGE)
+
+
+def test_stability_is_recorded_for_every_configuration(tiny):
+    rec = tiny.to_dict()
+    s = tiny.settings
+    n = len(s["variants"]) * (1 + len(s["taus"])) * len(s["radii"]) * len(s["etas"]) * len(s["widths"])
+    assert len(rec["stability"]) == n
+    assert all(0 <= r["unsettled"] <= r["seeds"] == s["seeds"] for r in rec["stability"])
+    pytest.importorskip("pandas")
+    frame = tiny.to_frame("stability")
+    assert len(frame) == n and set(frame.label) == {"hard", "soft"}
+
+
+def test_stability_conclusion_counts_the_chosen_unsettled_configurations(tiny):
+    rec = json.loads(json.dumps(tiny.to_dict()))
+    row = rec["rows"][0]
+    for r in rec["stability"]:
+        r["unsettled"] = 0
+        if r["variant"] == row["variant"] and r["label"] == "soft" and r["width"] == row["width"]:
+            if r["tau"] == row["soft_tau"] and r["B"] == row["soft_B"] and r["eta"] == row["soft_eta"]:
+                r["unsettled"] = r["seeds"]
+    lines = [ln for ln in conclusions(rec) if ln.startswith(f"Stability, {row['variant']} data")]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"Stability, {row['variant']} data: 1 of ")
+    assert "validation chose one for 1 of the main table's" in lines[0]
+    others = [ln for ln in conclusions(rec) if ln.startswith("Stability") and ln != lines[0]]
+    assert all(": 0 of " in ln and "[none]" in ln for ln in others)
+    del rec["stability"]
+    assert not any(ln.startswith("Stability") for ln in conclusions(rec))
 
 
 def test_teacher_stops_early_and_keeps_its_best_epoch():

@@ -33,6 +33,11 @@ The protocol (THEORY.md, "The paper's experiments"):
    the same two gaps at every ``B`` and every :math:`\tau` of the grid (the sensitivity table).
 8. The conclusions (where soft labels win, by how much, full against reduced) are computed from
    the results (:func:`conclusions`), never typed.
+9. Stability: every student's training risk at the last two steps of its run; one that changed
+   by more than :data:`UNSETTLED_CHANGE` is *unsettled* (a step size above the stable range makes
+   PGD alternate between two points). The count per label type, ``B``, step size and width is
+   stored (``Table1Result.stability``) and the conclusions name the configurations that left
+   most seeds unsettled and how often validation chose one.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ from ..datasets.tasks import (
     train_val_test_split,
 )
 from ..datasets.transforms import scale_to_unit_ball
-from ..losses import sigmoid
+from ..losses import kl_risk, logistic_risk, sigmoid
 from ..pgd import _Stack
 from ..student import _forward_paired, init_symmetric
 
@@ -98,6 +103,10 @@ _LAYERS = ("both", "hidden")
 TEACHER_GRID = {"layers": ("both", "hidden"), "lr": (3e-3, 1e-2), "batch": (64,)}
 #: A gap counts as a win (or a loss) when it is more than this many standard errors from zero.
 SIGNIFICANCE = 2.0
+#: A student is *unsettled* when its training risk changed by more than this fraction over the last
+#: step of its run: PGD with a step above the stable range alternates between two points (period
+#: two) instead of converging, while a converging run changes by far less per step.
+UNSETTLED_CHANGE = 0.01
 
 
 def soft_labels(z: ArrayLike, tau: float = 1.0) -> np.ndarray:
@@ -274,8 +283,11 @@ def _train_checkpoints(Xtr, tgt, ytr, inits, radii_k, loss, eta, checkpoints, ev
     """PGD as :func:`~ntkdistill.pgd.pgd` runs it, on networks with their own radius each, with the
     accuracy (%) on every ``(X, y)`` of ``evals`` at every step count of ``checkpoints``.
 
-    Returns an array of shape (len(evals), len(checkpoints), K). The final weights equal those of
-    ``pgd(..., T=max(checkpoints), B=radius)`` run network by network (tests/test_table1.py).
+    Returns ``(acc, change)``: ``acc`` of shape (len(evals), len(checkpoints), K); ``change`` of
+    shape (K,), each network's relative change of its training risk over the last step,
+    ``|R(T) - R(T - 1)| / R(T - 1)`` at ``T = max(checkpoints)`` (:data:`UNSETTLED_CHANGE`). The
+    final weights equal those of ``pgd(..., T=max(checkpoints), B=radius)`` run network by network
+    (tests/test_table1.py).
     """
     from .._fast import Engine
 
@@ -288,18 +300,29 @@ def _train_checkpoints(Xtr, tgt, ytr, inits, radii_k, loss, eta, checkpoints, ev
         radius = np.concatenate([r, r])
     out = np.empty((len(evals), len(checkpoints), K))
     W = st.W0.copy()
+    W_prev = W
     a = [ak for _, ak in inits]
     t = 0
+    t_last = max(checkpoints)
     with Engine(Xtr, tgt.astype(dt), ytr.astype(dt), st, loss, eta, radius) as engine:
         for c, T in enumerate(checkpoints):
             while t < T:
+                if t == t_last - 1:
+                    W_prev = W.copy()
                 engine.step(W)
                 t += 1
             Ws = st.unstack(W)
             for e, (X, y) in enumerate(evals):
                 for k in range(K):
                     out[e, c, k] = 100.0 * np.mean(y * _forward_paired(X, Ws[k], a[k]) > 0)
-    return out
+    risk = kl_risk if loss == "kl" else logistic_risk
+    target = np.asarray(tgt, dtype=np.float64)
+    change = np.empty(K)
+    for k, (Wk, Pk) in enumerate(zip(st.unstack(W), st.unstack(W_prev))):
+        now = float(risk(target, _forward_paired(Xtr, Wk, a[k]).astype(np.float64)))
+        before = float(risk(target, _forward_paired(Xtr, Pk, a[k]).astype(np.float64)))
+        change[k] = abs(now - before) / max(before, np.finfo(np.float64).tiny)
+    return out, change
 
 
 @dataclass(frozen=True)
@@ -574,12 +597,59 @@ def conclusions(record: Mapping[str, Any]) -> list[str]:
                 f"{paper[v]:+.2f} on the {v}" for v in variants
             )
         out.append("Full against reduced: the main-table gap averaged over widths is " + text + ".")
+    out.extend(_stability_lines(record, variants))
     for t in record.get("teachers", []):
         share = t["soft_fraction"].get("1", t["soft_fraction"].get("1.0"))
         share_txt = f"{100 * _num(share):.1f}% of its soft labels in [0.1, 0.9] at tau = 1" if share is not None else ""
         out.append(
             f"Teacher ({t['variant']}): test accuracy {_num(t['test_acc']):.2f}% (paper "
             f"{PAPER_TABLE1[(t['variant'], 8)][0]:.2f}%); {share_txt}."
+        )
+    return out
+
+
+def _stability_lines(record, variants):
+    """The conclusions on unsettled students: which configurations, and whether validation chose any."""
+    stab = record.get("stability") or []
+    if not stab:
+        return []
+
+    def key(variant, label, tau, B, eta, width):
+        return (variant, label, None if label == "hard" else _num(tau), _num(B), _num(eta), int(width))
+
+    bad = {
+        key(r["variant"], r["label"], r["tau"], r["B"], r["eta"], r["width"]): r
+        for r in stab
+        if 2 * r["unsettled"] > r["seeds"]
+    }
+    out = []
+    for v in variants:
+        n_cfg = sum(r["variant"] == v for r in stab)
+        mine = [r for k, r in bad.items() if k[0] == v]
+        chosen = n_rows = 0
+        for r in record["rows"]:
+            if r["variant"] != v:
+                continue
+            chosen += key(v, "hard", None, r["hard_B"], r["hard_eta"], r["width"]) in bad
+            chosen += key(v, "soft", r["soft_tau"], r["soft_B"], r["soft_eta"], r["width"]) in bad
+            n_rows += 2
+        cells = n_cells = 0
+        for r in record["sweep"]:
+            if r["variant"] != v:
+                continue
+            n_cells += 2
+            cells += key(v, "hard", None, r["B"], r["hard_eta"], r["width"]) in bad
+            cells += key(v, "soft", r["tau"], r["B"], r["soft_eta"], r["width"]) in bad
+        names = [
+            ("hard" if r["label"] == "hard" else f"soft tau {_num(r['tau']):g}")
+            + f"/B {_fmt_B(r['B'])}/step {_num(r['eta']):g}/m {r['width']} ({r['unsettled']} of {r['seeds']})"
+            for r in mine
+        ]
+        out.append(
+            f"Stability, {v} data: {len(mine)} of {n_cfg} configurations (label type, B, step size, width) "
+            f"left most seeds unsettled (training risk changing by more than {100 * UNSETTLED_CHANGE:g}% over the "
+            f"last step: the step size is above the stable range) [{_fmt_list(names)}]; validation chose one for "
+            f"{chosen} of the main table's {n_rows} sides (hard, soft) and {cells} of the sensitivity grid's {n_cells}."
         )
     return out
 
@@ -605,6 +675,11 @@ class Table1Result(_results.ResultMixin):
         Every argument of the run, the data source and the root seed's entropy.
     elapsed : float
         Seconds.
+    stability : tuple of dict
+        For every variant, label type (``hard``, or ``soft`` at ``tau``), ``B``, step size
+        ``eta`` and width: how many of the ``seeds`` students were ``unsettled`` at the end of
+        their run (training risk changed by more than :data:`UNSETTLED_CHANGE` over the last
+        step: a step size above the stable range).
 
     Methods
     -------
@@ -637,6 +712,7 @@ class Table1Result(_results.ResultMixin):
     teachers: tuple
     settings: dict
     elapsed: float
+    stability: tuple = ()
 
     _frame_rows = _results.table1_frame_rows  # to_frame(which="rows"|"seeds"|"sweep"|"teachers")
     __repr__ = _results.list_repr("rows", ("variant", "width", "hard_mean", "soft_mean", "gap_mean", "gap_se"))
@@ -657,6 +733,7 @@ class Table1Result(_results.ResultMixin):
                 "teachers": [asdict(t) for t in self.teachers],
                 "rows": [asdict(r) for r in self.rows],
                 "sweep": [asdict(r) for r in self.sweep],
+                "stability": [dict(r) for r in self.stability],
             }
         )
 
@@ -1050,17 +1127,44 @@ def _student_grid(variant, train, val, test, smask, labels_by_tau, a, student_se
     ]
     radii_k = np.repeat(np.asarray(radii, dtype=np.float64), nW * S)
     acc = np.empty((1 + nK, 2, nB, nT, nE, nW, S))
+    unsettled = np.empty((1 + nK, nB, nE, nW, S), dtype=bool)
     targets = [("logistic", yst)] + [("kl", p.astype(dt)) for p in labels_by_tau]
     for li, (loss, target) in enumerate(targets):
         for e, eta in enumerate(etas):
-            out = _train_checkpoints(Xst, target, yst, inits, radii_k, loss, eta, steps, [(Xva, yva), (Xte, yte)])
+            out, change = _train_checkpoints(
+                Xst, target, yst, inits, radii_k, loss, eta, steps, [(Xva, yva), (Xte, yte)]
+            )
             acc[li, :, :, :, e] = out.reshape(2, nT, nB, nW, S).transpose(0, 2, 1, 3, 4)
+            unsettled[li, :, e] = change.reshape(nB, nW, S) > UNSETTLED_CHANGE
             name = "hard" if li == 0 else f"soft tau={taus[li - 1]:g}"
             say(
                 f"[{variant}] {name} step={eta:g}: best validation accuracy over B and steps, by width "
                 f"{np.round(acc[li, 0, :, :, e].mean(axis=-1).max(axis=(0, 1)), 2).tolist()}"
             )
-    return acc
+    return acc, unsettled
+
+
+def _stability_rows(variant, unsettled, a):
+    """Every (label type, B, step size, width) with its count of unsettled seeds (:data:`UNSETTLED_CHANGE`)."""
+    rows = []
+    labels = [("hard", None)] + [("soft", float(t)) for t in a["taus"]]
+    for li, (label, tau) in enumerate(labels):
+        for b, B in enumerate(a["radii"]):
+            for e, eta in enumerate(a["etas"]):
+                for w, width in enumerate(a["widths"]):
+                    rows.append(
+                        {
+                            "variant": variant,
+                            "label": label,
+                            "tau": tau,
+                            "B": float(B),
+                            "eta": float(eta),
+                            "width": int(width),
+                            "unsettled": int(unsettled[li, b, e, w].sum()),
+                            "seeds": int(unsettled.shape[-1]),
+                        }
+                    )
+    return rows
 
 
 def _side(val, test, w, li, b, t, e):
@@ -1371,12 +1475,13 @@ def run_table1(
         data, test_data, a["fr"], a["subsample"], a["student_subsample"], ss_sub, ss_split, ss_student_sub
     )
 
-    teachers, rows, sweep = [], [], []
+    teachers, rows, sweep, stability = [], [], [], []
     for variant in a["variants"]:
         train, val, test, sizes, smask = _variant_data(variant, parts, student_mask, a["center"], a["dt"])
         teacher, labels_by_tau, share = _fit_teacher(variant, train, val, test, sizes, smask, a, teacher_seed, say)
         teachers.append(teacher)
-        acc = _student_grid(variant, train, val, test, smask, labels_by_tau, a, student_seeds, say)
+        acc, unsettled = _student_grid(variant, train, val, test, smask, labels_by_tau, a, student_seeds, say)
+        stability.extend(_stability_rows(variant, unsettled, a))
         val_acc, test_acc = acc[:, 0], acc[:, 1]  # (1 + nK, nB, nT, nE, nW, S)
         sweep.extend(_sweep_rows(variant, val_acc, test_acc, a))
         rows.extend(_table_rows(variant, val_acc, test_acc, teacher, share, a))
@@ -1387,6 +1492,7 @@ def run_table1(
         teachers=tuple(teachers),
         settings=_settings(a, source),
         elapsed=time.perf_counter() - start,
+        stability=tuple(stability),
     )
 
 

@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=("paper", "cpu", "quick"),
         default=None,
         help="paper: full-width VGG, patience 20, 100 epochs, 10 runs; cpu: 1/8 width, 2,500 images "
-        "(students on 200 of them), 30 epochs, patience 8, 3 runs; default paper on CUDA, cpu otherwise",
+        "(students on 200 of them), 30 epochs, patience 8, 6 runs; default paper on CUDA, cpu otherwise",
     )
     p.add_argument("--quick", action="store_true", help="smoke run (preset quick, noise 0,1) in about a minute")
     p.add_argument("--max-epochs", type=int, default=None, help="override the preset's epoch limit")

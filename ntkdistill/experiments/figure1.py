@@ -193,7 +193,7 @@ FIGURE1_PRESETS = {
         patience=8,
         n_max=2500,
         student_n=200,
-        runs=3,
+        runs=6,
     ),
     "quick": Figure1Config(
         teacher_width=0.0625,

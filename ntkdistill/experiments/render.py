@@ -205,6 +205,7 @@ def render_requirement(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+BLOCKS["requirement-default"] = ("results/requirement-default/summary.json", render_requirement, "sweeps.md")
 BLOCKS["requirement-full"] = ("results/requirement-full/summary.json", render_requirement, "sweeps.md")
 
 

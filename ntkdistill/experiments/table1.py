@@ -80,6 +80,7 @@ __all__ = [
     "SweepRow",
     "TeacherSummary",
     "PAPER_TABLE1",
+    "UNSETTLED_CHANGE",
     "soft_labels",
     "select_config",
     "train_teacher",

@@ -618,6 +618,18 @@ def _stability_lines(record, variants):
     def key(variant, label, tau, B, eta, width):
         return (variant, label, None if label == "hard" else _num(tau), _num(B), _num(eta), int(width))
 
+    def sides(v, records, b_hard, b_soft, tau):
+        """The (hard, soft) configuration keys chosen in the records of variant ``v``."""
+        return [
+            k
+            for r in records
+            if r["variant"] == v
+            for k in (
+                key(v, "hard", None, r[b_hard], r["hard_eta"], r["width"]),
+                key(v, "soft", r[tau], r[b_soft], r["soft_eta"], r["width"]),
+            )
+        ]
+
     bad = {
         key(r["variant"], r["label"], r["tau"], r["B"], r["eta"], r["width"]): r
         for r in stab
@@ -627,20 +639,10 @@ def _stability_lines(record, variants):
     for v in variants:
         n_cfg = sum(r["variant"] == v for r in stab)
         mine = [r for k, r in bad.items() if k[0] == v]
-        chosen = n_rows = 0
-        for r in record["rows"]:
-            if r["variant"] != v:
-                continue
-            chosen += key(v, "hard", None, r["hard_B"], r["hard_eta"], r["width"]) in bad
-            chosen += key(v, "soft", r["soft_tau"], r["soft_B"], r["soft_eta"], r["width"]) in bad
-            n_rows += 2
-        cells = n_cells = 0
-        for r in record["sweep"]:
-            if r["variant"] != v:
-                continue
-            n_cells += 2
-            cells += key(v, "hard", None, r["B"], r["hard_eta"], r["width"]) in bad
-            cells += key(v, "soft", r["tau"], r["B"], r["soft_eta"], r["width"]) in bad
+        row_sides = sides(v, record["rows"], "hard_B", "soft_B", "soft_tau")
+        cell_sides = sides(v, record["sweep"], "B", "B", "tau")
+        chosen, n_rows = sum(k in bad for k in row_sides), len(row_sides)
+        cells, n_cells = sum(k in bad for k in cell_sides), len(cell_sides)
         names = [
             ("hard" if r["label"] == "hard" else f"soft tau {_num(r['tau']):g}")
             + f"/B {_fmt_B(r['B'])}/step {_num(r['eta']):g}/m {r['width']} ({r['unsettled']} of {r['seeds']})"

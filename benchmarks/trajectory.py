@@ -4,6 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.trajectory                   # the table (about 2 minutes)
     python -m benchmarks.trajectory --corollary4      # + Corollary 4 at gamma = 1/2, n = 2, eps = 0.49
+    python -m benchmarks.trajectory --no-table --shapes   # ns per neuron-step by n r (about 2 minutes)
 
 Problem: an antipodal pair (n = 2, d = 5, :math:`x_2 = -x_1`, margin :math:`\\gamma = 1/2`), soft
 labels :math:`\\mu(\\pm 1/2)`, width m = 131072, 5 seeds, Corollary 4's step and radius. Every
@@ -298,6 +299,43 @@ def compare(r32, r64, eps=0.49, beta=0.5**2 * 0.49 / 32):
     return same
 
 
+SHAPES = ((2, 1), (2, 2), (4, 4), (8, 8), (16, 16))
+
+
+def shapes(dtypes, repeats, m=65536):
+    """Nanoseconds per neuron-step by (n, r), one thread, one network of ``m`` neurons: the table
+    behind :func:`ntkdistill.cost.trajectory_seconds` (its ``_TRAJ_NR`` and ``_TRAJ_NS``).
+
+    ``r = 1``: the antipodal pair in d = 5; otherwise n unit vectors in d = r (rank r). Steps 50 and
+    350 (3 and 23 where the sweep is scalar, n r > 16), their difference over the 300 (20) steps.
+    """
+    from ntkdistill._fast.trajectory import run_trajectory
+
+    print("\ntrajectory kernel by shape, one thread, one network, m =", m)
+    print(f"{'dtype':<8} {'n':>3} {'r':>3} {'n r':>4} {'ns per neuron-step':>19} {'first call s':>13}")
+    for dtype in dtypes:
+        for n, r in SHAPES:
+            rng = np.random.default_rng(0)
+            if r == 1:
+                X = np.zeros((n, D))
+                X[0, 0], X[1, 0] = 1.0, -1.0
+            else:
+                X = rng.standard_normal((n, r))
+                X /= np.linalg.norm(X, axis=1, keepdims=True)
+            y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+            W0, a = init_symmetric(m, X.shape[1], rng=np.random.default_rng(1), dtype=dtype)
+            Xd = X.astype(dtype)
+
+            def run(T, Xd=Xd, y=y, W0=W0, a=a, dtype=dtype):
+                return run_trajectory(Xd, sigmoid(0.3 * y), W0[None], a[None], eta=0.5, T=T, B=1.0, labels=y,
+                                      record_every=None, dtype=dtype, threads=1)  # fmt: skip
+
+            first, _ = _timed(lambda: run(2))
+            short, long = (50, 350) if n * r <= 16 else (3, 23)
+            wall, _ = per_step(run, short, long, repeats)
+            print(f"{dtype:<8} {n:>3} {r:>3} {n * r:>4} {wall / m * 1e9:>19.3f} {first:>13.1f}", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
@@ -305,6 +343,9 @@ def main(argv=None):
     ap.add_argument("--threads", default="1,2", help="thread counts of the kernel rows")
     ap.add_argument("--no-pgd", action="store_true", help="skip the pgd column")
     ap.add_argument("--no-table", action="store_true")
+    ap.add_argument(
+        "--shapes", action="store_true", help="ns per neuron-step by (n, r): cost.trajectory_seconds's table"
+    )
     ap.add_argument(
         "--corollary4",
         nargs="?",
@@ -335,6 +376,8 @@ def main(argv=None):
     if not args.no_table:
         rows = table(args.repeats, [int(t) for t in args.threads.split(",")], args.dtypes.split(","), not args.no_pgd)
         print_table(rows)
+    if args.shapes:
+        shapes(args.dtypes.split(","), args.repeats)
     if args.corollary4:
         runs = {k: int(v) for k, v in (x.split(":") for x in args.corollary4.split(","))}
         corollary4(runs, threads=args.corollary4_threads, out=args.json)

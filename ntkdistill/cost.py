@@ -208,13 +208,13 @@ def _measure_step(n, d, neurons, dt, budget, rng):
     return per * (neurons / probe_neurons)
 
 
-# CPU nanoseconds per neuron-step of the compiled trajectory (ntkdistill._fast.trajectory), one
-# thread, by n r (points times the rank of X), measured with ``python -m benchmarks.trajectory``
-# and a sweep of shapes on a 2-core AMD EPYC (Zen 4, AVX-512) under load: the sweep is vectorised
-# up to n r = 16 and is scalar beyond (66 ns at 8 x 8, 231-251 ns at 16 x 16), where pgd's engine
-# is faster. Log-log interpolation between the points; benchmarks/README.md has the method.
-_TRAJ_NR = (2.0, 16.0, 64.0, 256.0)
-_TRAJ_NS = {"float32": (0.67, 2.4, 66.0, 231.0), "float64": (1.2, 4.1, 65.0, 251.0)}
+# Nanoseconds per neuron-step of the compiled trajectory (ntkdistill._fast.trajectory), one thread,
+# one network of 65536 neurons, by n r (points times the rank of X), on an idle 2-core AMD EPYC
+# (Zen 4, AVX-512): the difference of two run lengths, median of 3 (benchmarks/README.md, "The
+# trajectory kernel"). The sweep is vectorised up to n r = 16 and scalar beyond, where pgd's engine
+# is faster. Log-log interpolation between the points.
+_TRAJ_NR = (2.0, 4.0, 16.0, 64.0, 256.0)
+_TRAJ_NS = {"float32": (0.35, 0.52, 1.66, 51.0, 188.0), "float64": (0.91, 1.07, 3.34, 47.0, 190.0)}
 # seconds to compile the driver and sweeps of a new (n, r) the first time in a process (measured
 # 10-30 s under load for n r <= 16, up to 115 s at 16 x 16)
 _TRAJ_COMPILE_S = 20.0
@@ -236,12 +236,15 @@ def trajectory_seconds(
 
     .. math::
 
-        t \approx \frac{c(n r)\, m\, S\, T}{P} + t_{\text{compile}},\qquad r = \operatorname{rank} X \le \min(n, d),
+        t \approx c(n r)\, m\, T \left\lceil \frac{S}{P} \right\rceil + t_{\text{compile}},
+        \qquad r = \operatorname{rank} X \le \min(n, d),
 
     with :math:`c` the measured nanoseconds per neuron-step on one core (a table by :math:`n r`
-    from ``python -m benchmarks.trajectory``, interpolated log-log), :math:`S` the seeds and
-    :math:`P` the threads. Stated constants, not a measurement: the kernel compiles for each
-    :math:`(n, r)`, so a probe would cost more than it saves. A loaded machine is slower by its load.
+    from ``python -m benchmarks.trajectory --shapes``, interpolated log-log), :math:`S` the seeds
+    and :math:`P` the threads: each thread runs whole networks, so the busiest runs
+    :math:`\lceil S/P \rceil` of them. Stated constants, not a measurement: the kernel compiles for
+    each :math:`(n, r)`, so a probe would cost more than it saves. A loaded machine is slower by
+    its load.
 
     Parameters
     ----------
@@ -258,7 +261,7 @@ def trajectory_seconds(
     Examples
     --------
     >>> round(trajectory_seconds(2, 5, 128636, 614145, 5, rank=1, dtype="float32", threads=2, compile=False))
-    132
+    83
     """
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=1)
@@ -279,4 +282,5 @@ def trajectory_seconds(
         raise ValueError(f"rank == {r}, must be <= min(n, d) = {min(n, d)}.")
     nr = float(n * r)
     ns = float(np.exp(np.interp(np.log(nr), np.log(_TRAJ_NR), np.log(_TRAJ_NS[dt.name]))))
-    return ns * 1e-9 * m * seeds * T / threads + (_TRAJ_COMPILE_S if compile else 0.0)
+    rounds = -(-seeds // threads)  # each thread runs whole networks: the busiest runs ceil(S / P)
+    return ns * 1e-9 * m * T * rounds + (_TRAJ_COMPILE_S if compile else 0.0)

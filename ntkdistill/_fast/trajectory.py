@@ -67,11 +67,10 @@ draws them) and build its :class:`PGDResult` from the returned dict: ``widths`` 
 ``avg_error``, ``final_risk``, ``final_error``, ``max_distance`` and ``iterations`` as they are
 (``progress`` is not supported). When it pays (measured, ``python -m benchmarks.trajectory`` and
 :func:`ntkdistill.cost.trajectory_seconds`): the sweep is vectorised up to ``n r <= 16``
-(r the rank of ``X``; 0.7 ns per neuron-step in float32 and 1.2 in float64 at n = 2, r = 1,
-2.4 and 4.1 at 4 x 4) and is scalar beyond (66 ns at 8 x 8, 230-250 ns at 16 x 16, slower than
-pgd's engine), so dispatch on ``n * rank(X) <= 16`` and on enough work to amortise the
-compilation of a new (n, r), 10-30 s per process (up to two minutes at 16 x 16): say
-``m * seeds * T`` above about 1e9.
+(r the rank of ``X``) and is scalar beyond, slower than pgd's engine (the table by n r is in
+``benchmarks/README.md``, "The trajectory kernel"), so dispatch on ``n * rank(X) <= 16`` and on
+enough work to amortise the compilation of a new (n, r), 10-30 s per process (up to two minutes
+at 16 x 16): say ``m * seeds * T`` above about 1e9.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--preset",
         choices=("quick", "default", "full"),
         default="default",
-        help="sizes: quick (under a minute on 2 cores), default (about 3 minutes with --workers 2 on an idle 2-core machine), full (hours on 2 cores, see docs/sweeps.md: "
+        help="sizes: quick (under a minute on 2 cores), default (about 2.5 minutes with --workers 2 on an idle 2-core machine), full (hours on 2 cores, see docs/sweeps.md: "
         "meant for --dask ADDRESS or many --workers)",
     )
     p.add_argument("--quick", action="store_true", help="same as --preset quick")

@@ -76,3 +76,17 @@ def test_trajectory_rule_and_refusals():
     X = np.eye(17)
     with pytest.raises(ValueError, match="backend='trajectory' is for at most 16 points; X has n = 17"):
         nd.pgd(X, np.full(17, 0.6), m=4, eta=1.0, T=2, backend="trajectory")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_verify_sizes_an_empirical_run_by_the_rate_of_the_path_that_runs_it(dtype):
+    # Corollary 4's prescription on the antipodal pair (n = 2, rank 1) does not fit 30 s; the run
+    # that fits is long enough for the trajectory kernel, so its estimate (not the engine's slower
+    # probed rate) sizes it: the fitted run fills at least 80% of the budget, never more than all
+    from ntkdistill.verify import _fitting_run
+
+    m, T, S, budget = 140070, 728178, 21, 30.0
+    mm, TT, cost = _fitting_run(2, 5, m, T, S, np.dtype(dtype), budget, 1)
+    assert _fast.trajectory_pays(2, 1, S * mm, TT)
+    assert 0.8 * budget <= cost.seconds <= budget
+    assert mm <= m and TT <= T and abs(mm / m - TT / T) < 0.01  # the same fraction of both

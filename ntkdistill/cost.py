@@ -254,7 +254,8 @@ def trajectory_seconds(
         Rank of ``X`` (default ``min(n, d)``, its largest value; the antipodal pair has rank 1).
     dtype : float32 or float64
     threads : int, optional
-        Threads of the sweep (default: numba's, else 1).
+        Threads of the sweep (default: those the kernel takes when not told: numba's, capped by
+        the BLAS's, so one inside a sweep's job).
     compile : bool
         Add the one-off compilation (about 20 s).
 
@@ -270,12 +271,9 @@ def trajectory_seconds(
     seeds = check_int("seeds", seeds, minimum=1)
     dt = resolve_dtype(dtype)
     if threads is None:
-        try:
-            import numba
+        from ._fast import trajectory_threads
 
-            threads = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at import, unknown to mypy
-        except ImportError:  # pragma: no cover - depends on the environment
-            threads = 1
+        threads = trajectory_threads()
     threads = check_int("threads", threads, minimum=1)
     r = min(n, d) if rank is None else check_int("rank", rank, minimum=1)
     if r > min(n, d):

@@ -1,6 +1,7 @@
 """Table 1 end to end at a tiny size, its pieces (temperature, selection, teacher, checkpoints), and its command line."""
 
 import json
+import re
 import math
 import struct
 
@@ -290,6 +291,16 @@ def test_conclusions_are_computed_from_the_record(tiny):
     for s in rec["sweep"]:
         s.update(gap_mean=1.0, gap_se=0.1)
     assert "win in 8 of 8 cells" in " ".join(conclusions(rec))
+    # one loss: its cell is named with its width, and the names list every win's width (7 in all)
+    lost = rec["sweep"][0]
+    lost.update(gap_mean=-1.0)
+    (line,) = [ln for ln in conclusions(rec) if ln.startswith(f"Sensitivity grid, {lost['variant']} data")]
+    tau, B = f"{lost['tau']:g}", ("inf" if lost["B"] in ("inf", float("inf")) else f"{lost['B']:g}")
+    assert f"and lose in 1 [tau {tau}/B {B} (m {lost['width']})]" in line
+    named = line.split("] and lose")[0].split("[", 1)[1]
+    widths = sum(len(g.split(", ")) for g in re.findall(r"\(m ([0-9, ]+)\)", named))
+    wins = sum(1 for s in rec["sweep"] if s["variant"] == lost["variant"]) - 1
+    assert f"win in {wins} of" in line and widths == wins
 
 
 def test_paper_numbers_are_attached(tiny):

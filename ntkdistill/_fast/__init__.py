@@ -10,9 +10,10 @@ The science modules import only these names:
     explicitly or made the default of a ``with`` block.
 ``Engine``
     The batched PGD step of many networks (:func:`ntkdistill.pgd` with ``backend="fast"``).
-``run_trajectory``, ``trajectory_pays``, ``TRAJECTORY_MAX_POINTS``
-    The whole PGD run of a few points and many neurons in compiled code, and the rule that
-    sends :func:`ntkdistill.pgd` there (``backend="trajectory"``, or ``"auto"`` where it pays).
+``run_trajectory``, ``trajectory_pays``, ``trajectory_threads``, ``TRAJECTORY_MAX_POINTS``
+    The whole PGD run of a few points and many neurons in compiled code, the rule that
+    sends :func:`ntkdistill.pgd` there (``backend="trajectory"``, or ``"auto"`` where it pays),
+    and the threads it runs on when not told.
 ``ordered_map``, ``scratch``
     The ordered parallel map over blocks and per-thread scratch buffers.
 ``field_sums``, ``mean_and_stderr``
@@ -29,6 +30,7 @@ from .montecarlo import field_sums, mean_and_stderr
 from .options import Options, use
 from .threads import ordered_map, scratch
 from .trajectory import MAX_POINTS as TRAJECTORY_MAX_POINTS
+from .trajectory import default_threads as trajectory_threads
 from .trajectory import run_trajectory, trajectory_pays
 
 __all__ = [
@@ -42,5 +44,6 @@ __all__ = [
     "run_trajectory",
     "scratch",
     "trajectory_pays",
+    "trajectory_threads",
     "use",
 ]

@@ -87,7 +87,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     numba = None  # type: ignore[assignment]  # None marks the optional module absent
     AVAILABLE = False
 
-__all__ = ["run_trajectory", "trajectory_pays", "MAX_POINTS", "CHUNK"]
+__all__ = ["run_trajectory", "trajectory_pays", "default_threads", "MAX_POINTS", "CHUNK"]
 
 #: Largest number of points the generated sweep is built for (its loops over points are unrolled).
 MAX_POINTS = 16
@@ -327,6 +327,24 @@ def _gather(f, part, sums, step):
                 sums[4] = m2
 
 
+def default_threads():
+    """The threads :func:`run_trajectory` uses when not told: numba's, capped by the BLAS's where
+    threadpoolctl sees a BLAS (the engine's rule: one inside a sweep's job); 1 without numba.
+
+    Examples
+    --------
+    >>> default_threads() >= 1
+    True
+    """
+    if not AVAILABLE:
+        return 1
+    from .threads import blas_controller, blas_threads
+
+    ctl = blas_controller()
+    now = numba.get_num_threads()
+    return max(1, min(now, blas_threads(ctl))) if ctl is not None else now
+
+
 #: The sweep vectorises up to this many point-coordinates (n times the rank of X); beyond, it is
 #: slower than the engine (``python -m benchmarks.trajectory``, benchmarks/README.md).
 MAX_VECTOR_NR = 16
@@ -490,12 +508,8 @@ def run_trajectory(
     seg = max(1, _SEGMENT_WORK // (K * m))
     before = numba.get_num_threads()
     if threads is None:  # the engine's rule: as many threads as the BLAS (one inside a sweep's job)
-        from .threads import blas_controller, blas_threads
-
-        ctl = blas_controller()
-        threads = min(before, blas_threads(ctl)) if ctl is not None else None
-    if threads is not None:
-        numba.set_num_threads(threads)
+        threads = default_threads()
+    numba.set_num_threads(threads)
     try:
         ri = 0
         for t0 in range(0, T, seg):

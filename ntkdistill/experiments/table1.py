@@ -560,8 +560,15 @@ def conclusions(record: Mapping[str, Any]) -> list[str]:
         cells = len(ss)
 
         def where(sel):
-            keys = sorted({(_num(r["tau"]), _num(r["B"])) for r in sel})
-            return _fmt_list([f"tau {t:g}/B {_fmt_B(b)}" for t, b in keys])
+            widths: dict[tuple[float, float], set[int]] = {}
+            for r in sel:
+                widths.setdefault((_num(r["tau"]), _num(r["B"])), set()).add(int(r["width"]))
+            return _fmt_list(
+                [
+                    f"tau {t:g}/B {_fmt_B(b)} (m {', '.join(str(w) for w in sorted(ws, reverse=True))})"
+                    for (t, b), ws in sorted(widths.items())
+                ]
+            )
 
         best = max(ss, key=lambda r: _num(r["gap_mean"]))
         worst = min(ss, key=lambda r: _num(r["gap_mean"]))

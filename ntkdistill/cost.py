@@ -34,7 +34,14 @@ from ._validation import check_int, check_real, resolve_dtype
 if TYPE_CHECKING:
     from ._typing import DTypeLike, SeedLike
 
-__all__ = ["Cost", "estimate_cost", "trajectory_seconds", "format_seconds", "format_bytes"]
+__all__ = [
+    "Cost",
+    "estimate_cost",
+    "trajectory_seconds",
+    "TRAJECTORY_COMPILE_SECONDS",
+    "format_seconds",
+    "format_bytes",
+]
 
 _ELEMENTWISE = 10
 _LIVE_BUFFERS = 6
@@ -215,9 +222,9 @@ def _measure_step(n, d, neurons, dt, budget, rng):
 # is faster. Log-log interpolation between the points.
 _TRAJ_NR = (2.0, 4.0, 16.0, 64.0, 256.0)
 _TRAJ_NS = {"float32": (0.35, 0.52, 1.66, 51.0, 188.0), "float64": (0.91, 1.07, 3.34, 47.0, 190.0)}
-# seconds to compile the driver and sweeps of a new (n, r) the first time in a process (measured
-# 10-30 s under load for n r <= 16, up to 115 s at 16 x 16)
-_TRAJ_COMPILE_S = 20.0
+#: Seconds to compile the trajectory kernel's driver and sweeps for a new (n, r) the first time in
+#: a process without numba's cache (10-30 s for n r <= 16, up to two minutes at 16 x 16).
+TRAJECTORY_COMPILE_SECONDS = 20.0
 
 
 def trajectory_seconds(
@@ -257,7 +264,7 @@ def trajectory_seconds(
         Threads of the sweep (default: those the kernel takes when not told: numba's, capped by
         the BLAS's, so one inside a sweep's job).
     compile : bool
-        Add the one-off compilation (about 20 s).
+        Add the one-off compilation (:data:`TRAJECTORY_COMPILE_SECONDS`).
 
     Examples
     --------
@@ -281,4 +288,4 @@ def trajectory_seconds(
     nr = float(n * r)
     ns = float(np.exp(np.interp(np.log(nr), np.log(_TRAJ_NR), np.log(_TRAJ_NS[dt.name]))))
     rounds = -(-seeds // threads)  # each thread runs whole networks: the busiest runs ceil(S / P)
-    return ns * 1e-9 * m * T * rounds + (_TRAJ_COMPILE_S if compile else 0.0)
+    return ns * 1e-9 * m * T * rounds + (TRAJECTORY_COMPILE_SECONDS if compile else 0.0)

@@ -46,7 +46,7 @@ from . import _results
 from . import bounds as _bounds
 from ._validation import check_int, check_labels, check_probabilities, check_real, check_matrix, root_seed
 from . import _fast
-from .cost import estimate_cost, format_seconds, trajectory_seconds
+from .cost import TRAJECTORY_COMPILE_SECONDS, estimate_cost, format_seconds, trajectory_seconds
 from .losses import kl_risk, logit
 from .pgd import network_seeds, pgd
 
@@ -297,11 +297,8 @@ def _fitting_run(n, d, m, T, S, dtype, budget, rank=None):
     frac = math.sqrt(min(1.0, budget / (rate * S * float(m) * float(T))))
     r = min(n, d) if rank is None else rank
     work = trajectory_seconds(n, d, max(2, int(m)), T, S, rank=r, dtype=dtype, compile=False)
-    fixed = trajectory_seconds(n, d, 2, 1, 1, rank=r, dtype=dtype) - trajectory_seconds(
-        n, d, 2, 1, 1, rank=r, dtype=dtype, compile=False
-    )  # the kernel's compilation
     # 0.9: room for a machine a little slower than the one the stated rates were measured on
-    f_traj = 0.9 * math.sqrt(min(1.0, max(0.0, budget - fixed) / work)) if work > 0 else 0.0
+    f_traj = 0.9 * math.sqrt(min(1.0, max(0.0, budget - TRAJECTORY_COMPILE_SECONDS) / work))
     if f_traj > frac and _fast.trajectory_pays(n, r, S * int(m * f_traj), int(T * f_traj)):
         frac = f_traj
     for _ in range(6):

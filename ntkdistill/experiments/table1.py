@@ -42,6 +42,7 @@ The protocol (THEORY.md, "The paper's experiments"):
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import numbers
@@ -1156,25 +1157,21 @@ def _student_grid(variant, train, val, test, smask, labels_by_tau, a, student_se
 
 def _stability_rows(variant, unsettled, a):
     """Every (label type, B, step size, width) with its count of unsettled seeds (:data:`UNSETTLED_CHANGE`)."""
-    rows = []
     labels = [("hard", None)] + [("soft", float(t)) for t in a["taus"]]
-    for li, (label, tau) in enumerate(labels):
-        for b, B in enumerate(a["radii"]):
-            for e, eta in enumerate(a["etas"]):
-                for w, width in enumerate(a["widths"]):
-                    rows.append(
-                        {
-                            "variant": variant,
-                            "label": label,
-                            "tau": tau,
-                            "B": float(B),
-                            "eta": float(eta),
-                            "width": int(width),
-                            "unsettled": int(unsettled[li, b, e, w].sum()),
-                            "seeds": int(unsettled.shape[-1]),
-                        }
-                    )
-    return rows
+    grid = itertools.product(enumerate(labels), enumerate(a["radii"]), enumerate(a["etas"]), enumerate(a["widths"]))
+    return [
+        {
+            "variant": variant,
+            "label": label,
+            "tau": tau,
+            "B": float(B),
+            "eta": float(eta),
+            "width": int(width),
+            "unsettled": int(unsettled[li, b, e, w].sum()),
+            "seeds": int(unsettled.shape[-1]),
+        }
+        for (li, (label, tau)), (b, B), (e, eta), (w, width) in grid
+    ]
 
 
 def _side(val, test, w, li, b, t, e):
